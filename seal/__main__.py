@@ -1,0 +1,5 @@
+"""Lets `python -m seal` run the command line."""
+
+from seal.cli import main
+
+main()

@@ -1,0 +1,139 @@
+"""The command line: the composition root, and the only place that exits.
+
+Subcommands live in their own modules and are imported only when invoked, so
+`seal validate` never imports the Kubernetes client, the sandbox or metrics.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from seal import __version__
+from seal.cli.options import option
+from seal.errors import SealError, UsageError
+
+#: subcommand -> "module:attribute" of its click command.
+SUBCOMMANDS: dict[str, str] = {
+    "validate": "seal.cli.validate:validate",
+    "schema": "seal.cli.validate:schema",
+    "sandbox": "seal.cli.sandbox:sandbox",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    """Flag values from a YAML file: `{policy-file: x.yml, verbose: 1, ...}`."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: a config file must be a mapping of flag names to values")
+    return {str(k).lstrip("-").replace("-", "_"): v for k, v in data.items()}
+
+
+def _default_map(values: dict[str, Any], group: click.Group, ctx: click.Context) -> dict[str, Any]:
+    """Spread flat flag values over every subcommand that has such a flag."""
+    default_map: dict[str, Any] = {}
+    unknown = set(values)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None:
+            continue
+        params = {p.name for p in command.params if p.name}
+        chosen = {k: v for k, v in values.items() if k in params}
+        unknown -= set(chosen)
+        if chosen:
+            default_map[name] = chosen
+    unknown -= {"verbose", "silent", "log_format"}
+    if unknown:
+        raise UsageError(f"config file: unknown flag(s): {', '.join(sorted(unknown))}")
+    return default_map
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="seal")
+@option("-v", "--verbose", count=True, help="More output; repeat for more.")
+@option("-s", "--silent", is_flag=True, help="Only errors.")
+@option(
+    "--log-format",
+    type=click.Choice(["plain", "json"]),
+    default="plain",
+    show_default=True,
+    help="Log line format.",
+)
+@option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="YAML file of flag values.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, verbose: int, silent: bool, log_format: str, config_file: str | None
+) -> None:
+    """seal: chaos engineering for Kubernetes, done safely."""
+    from seal import log
+
+    if config_file:
+        values = _read_config_file(config_file)
+        ctx.default_map = _default_map(values, cli, ctx)
+        verbose = verbose or int(values.get("verbose", 0))
+        silent = silent or bool(values.get("silent", False))
+        if "log_format" in values and ctx.get_parameter_source("log_format") in (
+            click.core.ParameterSource.DEFAULT,
+        ):
+            log_format = str(values["log_format"])
+    log.configure(verbosity=verbose, silent=silent, fmt=log_format)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `seal` console script."""
+    try:
+        code = cli.main(args=argv, prog_name="seal", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except UsageError as exc:
+        click.echo(f"seal: error: {exc}", err=True)
+        sys.exit(2)
+    except SealError as exc:
+        click.echo(f"seal: error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,60 @@
+"""The one exception tree of seal. No I/O.
+
+Adapters re-raise third-party errors as one of these, `from` the original, with
+the reason in the message; the CLI turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+
+class SealError(Exception):
+    """Root of every error seal raises on purpose."""
+
+
+class UsageError(SealError):
+    """The command line or a configuration file is wrong (exit code 2)."""
+
+
+class PolicyError(SealError):
+    """A policy file is invalid. `problems` holds one located line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class KubeError(SealError):
+    """The Kubernetes API answered with an error or could not be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class NotFoundError(KubeError):
+    """The object asked for does not exist (HTTP 404)."""
+
+
+class ConflictError(KubeError):
+    """The object changed or already exists (HTTP 409)."""
+
+
+class CloudError(SealError):
+    """A cloud driver could not do what was asked."""
+
+
+class ExecutionError(SealError):
+    """A command on a node, or a local program such as kubectl, failed."""
+
+
+class StepFailed(SealError):
+    """A step ran and its check did not hold; the scenario fails."""
+
+
+class SafetyError(SealError):
+    """A step would touch more, or other, than the safety rules allow."""
+
+
+class UndoError(SealError):
+    """An undo could not be carried out (it stays in the journal)."""

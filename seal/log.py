@@ -1,0 +1,108 @@
+"""Logging set-up: plain or JSON lines, with the scenario and step of every line.
+
+Configures only the `seal` and `drivers` loggers, never the root logger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+_scenario: contextvars.ContextVar[str] = contextvars.ContextVar("seal_scenario", default="-")
+_step: contextvars.ContextVar[str] = contextvars.ContextVar("seal_step", default="-")
+
+#: attributes every LogRecord has; anything else passed through `extra=` is a field.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
+    "message",
+    "asctime",
+    "scenario",
+    "step",
+}
+
+
+@contextlib.contextmanager
+def log_context(*, scenario: str | None = None, step: str | None = None) -> Iterator[None]:
+    """Within the block, every log line names this scenario and/or step."""
+    tokens: list[tuple[contextvars.ContextVar[str], contextvars.Token[str]]] = []
+    if scenario is not None:
+        tokens.append((_scenario, _scenario.set(scenario)))
+    if step is not None:
+        tokens.append((_step, _step.set(step)))
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields a caller attached with `extra=`."""
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.scenario = _scenario.get()
+        record.step = _step.get()
+        return True
+
+
+class PlainFormatter(logging.Formatter):
+    """`TIME LEVEL [scenario/step] logger: message key=value ...`"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
+        fields = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
+        where = f"[{getattr(record, 'scenario', '-')}/{getattr(record, 'step', '-')}]"
+        line = f"{stamp} {record.levelname:<7} {where} {record.name}: {record.getMessage()}"
+        if fields:
+            line = f"{line} {fields}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": record.created,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "scenario": getattr(record, "scenario", "-"),
+            "step": getattr(record, "step", "-"),
+            "message": record.getMessage(),
+        }
+        doc.update(extra_fields(record))
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc, default=str)
+
+
+def configure(
+    *, verbosity: int = 0, silent: bool = False, fmt: str = "plain", stream: TextIO | None = None
+) -> None:
+    """Set up the `seal` and `drivers` loggers. Verbosity 0 is INFO, 1+ is DEBUG."""
+    if silent:
+        level = logging.ERROR
+    elif verbosity >= 1:
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
+    handler.addFilter(_ContextFilter())
+    for name in ("seal", "drivers"):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False

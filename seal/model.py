@@ -1,0 +1,61 @@
+"""The things seal acts on, as frozen dataclasses. No I/O.
+
+Adapters build these from API objects; selection and steps work on them only.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+class NodeState(enum.Enum):
+    """A node's state as the reference defines it: from the cloud driver, else readiness."""
+
+    UP = "UP"
+    DOWN = "DOWN"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class Pod:
+    namespace: str
+    name: str
+    uid: str = ""
+    #: the phase (Pending, Running, Succeeded, Failed, Unknown), or Terminating once deleted.
+    state: str = "Unknown"
+    node_name: str = ""
+    host_ip: str = ""
+    labels: Mapping[str, str] = field(default_factory=_frozen)
+    annotations: Mapping[str, str] = field(default_factory=_frozen)
+    termination_grace_period: int | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def terminating(self) -> bool:
+        return self.state == "Terminating"
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    ip: str = ""
+    provider_id: str = ""
+    zone: str = ""
+    state: NodeState = NodeState.UNKNOWN
+    labels: Mapping[str, str] = field(default_factory=_frozen)
+    #: the values the `group` property matches: label values, or inventory sections.
+    groups: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.name
