@@ -1,0 +1,194 @@
+"""Building JSON Schema fragments, and turning schema violations into located problems.
+
+No I/O. jsonschema is imported only when a document is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from seal.policy.document import Document
+from seal.policy.problems import Path, did_you_mean
+
+Schema = dict[str, Any]
+
+#: Annotation on objects that hold exactly one key out of several (steps, actions...).
+ONE_OF_KEYS = "x-seal-one-key"
+
+
+def obj(
+    properties: Mapping[str, Schema],
+    *,
+    required: Iterable[str] = (),
+    description: str = "",
+    nullable: bool = False,
+) -> Schema:
+    """An object with exactly these keys (unknown keys are errors)."""
+    schema: Schema = {
+        "type": ["object", "null"] if nullable else "object",
+        "properties": dict(properties),
+        "additionalProperties": False,
+    }
+    required = list(required)
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def one_key(kind: str, options: Mapping[str, Schema], description: str = "") -> Schema:
+    """An object with exactly one key out of `options`: a step, an action, a matcher..."""
+    schema = obj(options, description=description)
+    schema.update({"minProperties": 1, "maxProperties": 1, ONE_OF_KEYS: kind})
+    return schema
+
+
+def string(description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def number(description: str = "", *, integer: bool = False, **extra: Any) -> Schema:
+    schema: Schema = {"type": "integer" if integer else "number", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def boolean(description: str = "", default: bool | None = None) -> Schema:
+    schema: Schema = {"type": "boolean"}
+    if description:
+        schema["description"] = description
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def array(items: Schema, description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "array", "items": items, **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "empty",
+}
+
+
+def describe(value: Any) -> str:
+    """How a value reads in a message."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f'"{shown}"'
+    return str(value)
+
+
+def _type_words(expected: str | list[str]) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+
+
+def _unknown_keys(doc: Document, path: Path, instance: dict[str, Any], schema: Schema) -> None:
+    known = schema.get("properties", {})
+    kind = schema.get(ONE_OF_KEYS)
+    for key in instance:
+        if key in known:
+            continue
+        what = f"unknown {kind} '{key}'" if kind else f"unknown key '{key}'"
+        hint = did_you_mean(key, known)
+        if not hint:
+            homes = [
+                name
+                for name, sub in known.items()
+                if isinstance(sub, dict) and key in sub.get("properties", {})
+            ]
+            if homes:
+                hint = f"; '{key}' belongs under '{homes[0]}:'"
+        if not hint and known:
+            hint = "; expected " + ", ".join(f"'{k}'" for k in sorted(known))
+        doc.problem((*path, key), what + hint, key=True)
+
+
+def _one_key_count(doc: Document, path: Path, instance: dict[str, Any], schema: Schema) -> None:
+    kind = schema[ONE_OF_KEYS]
+    known = sorted(schema.get("properties", {}))
+    if not instance:
+        doc.problem(path, f"an empty {kind}; give one of: {', '.join(known)}")
+        return
+    given = [k for k in instance if k in schema.get("properties", {})]
+    if len(given) > 1:
+        found = ", ".join(repr(k) for k in given)
+        doc.problem(path, f"a {kind} has exactly one key; found {found}")
+
+
+def _message(validator: str, value: Any, instance: Any, schema: Schema) -> str:
+    if validator == "type":
+        return f"must be {_type_words(value)}, got {describe(instance)}"
+    if validator == "enum":
+        options = ", ".join(str(v) for v in value)
+        hint = did_you_mean(str(instance), [str(v) for v in value])
+        return f"must be one of {options}; got {describe(instance)}{hint}"
+    if validator == "const":
+        return f"must be {describe(value)}, got {describe(instance)}"
+    bounds = {
+        "minimum": ">=",
+        "maximum": "<=",
+        "exclusiveMinimum": ">",
+        "exclusiveMaximum": "<",
+    }
+    if validator in bounds:
+        return f"must be {bounds[validator]} {value}, got {describe(instance)}"
+    if validator == "minLength":
+        return f"must be at least {value} characters long, got {describe(instance)}"
+    if validator == "maxLength":
+        return f"must be at most {value} characters long, got {len(instance)} characters"
+    if validator == "minItems":
+        return f"must have at least {value} item(s)"
+    if validator == "maxItems":
+        return f"must have at most {value} item(s)"
+    if validator == "pattern":
+        return f"{describe(instance)} does not have the expected form ({value})"
+    return str(schema.get("description") or validator)
+
+
+def check_schema(doc: Document, schema: Schema) -> set[Path]:
+    """Add a located problem for every schema violation; return the paths that had one."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    bad: set[Path] = set()
+    for error in validator.iter_errors(doc.data):
+        path: Path = tuple(error.absolute_path)
+        bad.add(path)
+        kind = error.validator
+        if kind == "additionalProperties" and isinstance(error.instance, dict):
+            _unknown_keys(doc, path, error.instance, error.schema)
+        elif kind in ("minProperties", "maxProperties") and ONE_OF_KEYS in error.schema:
+            _one_key_count(doc, path, error.instance, error.schema)
+        elif kind == "required":
+            missing = [k for k in error.validator_value if k not in error.instance]
+            for key in missing:
+                doc.problem(path, f"missing required key '{key}'")
+        else:
+            message = _message(str(kind), error.validator_value, error.instance, error.schema)
+            doc.problem(path, message)
+    return bad
