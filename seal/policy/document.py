@@ -39,6 +39,8 @@ class Document:
     values: dict[Path, Location] = field(default_factory=dict)
     keys: dict[Path, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    #: paths whose one problem is already reported (later ones would only repeat it)
+    settled: set[Path] = field(default_factory=set)
 
     def at(self, path: Path, *, key: bool = False) -> Location:
         """The location of the value (or key) at `path`, else of its nearest ancestor."""
@@ -55,6 +57,8 @@ class Document:
     def problem(
         self, path: Path, message: str, *, key: bool = False, warning: bool = False
     ) -> None:
+        if path in self.settled:
+            return
         self.problems.append(Problem(self.at(path, key=key), path, message, warning))
 
 
@@ -124,6 +128,8 @@ class _Converter:
                 f"environment variable '{name}' is not set and has no default; "
                 f"set it, or write ${{{name}:-default}}",
             )
+        if result.missing:
+            self.doc.settled.add(path)
         if node.style is None and result.whole_reference:
             return _reread_scalar(result.text)
         return result.text

@@ -114,15 +114,12 @@ def _unknown_keys(doc: Document, path: Path, instance: dict[str, Any], schema: S
         if key in known:
             continue
         what = f"unknown {kind} '{key}'" if kind else f"unknown key '{key}'"
-        hint = did_you_mean(key, known)
-        if not hint:
-            homes = [
-                name
-                for name, sub in known.items()
-                if isinstance(sub, dict) and key in sub.get("properties", {})
-            ]
-            if homes:
-                hint = f"; '{key}' belongs under '{homes[0]}:'"
+        homes = [
+            name
+            for name, sub in known.items()
+            if isinstance(sub, dict) and key in sub.get("properties", {})
+        ]
+        hint = f"; it belongs under '{homes[0]}:'" if homes else did_you_mean(key, known)
         if not hint and known:
             hint = "; expected " + ", ".join(f"'{k}'" for k in sorted(known))
         doc.problem((*path, key), what + hint, key=True)
@@ -158,7 +155,8 @@ def _message(validator: str, value: Any, instance: Any, schema: Schema) -> str:
     if validator in bounds:
         return f"must be {bounds[validator]} {value}, got {describe(instance)}"
     if validator == "minLength":
-        return f"must be at least {value} characters long, got {describe(instance)}"
+        unit = "character" if value == 1 else "characters"
+        return f"must be at least {value} {unit} long, got {describe(instance)}"
     if validator == "maxLength":
         return f"must be at most {value} characters long, got {len(instance)} characters"
     if validator == "minItems":

@@ -52,8 +52,10 @@ class SafetyRules:
 
     def pod_protection(self, pod: Pod, labelled_namespaces: frozenset[str]) -> str | None:
         """Why `pod` must not be touched, or None when it may be."""
-        if self.own_pod_name and pod.name == self.own_pod_name and (
-            not self.own_pod_namespace or pod.namespace == self.own_pod_namespace
+        if (
+            self.own_pod_name
+            and pod.name == self.own_pod_name
+            and (not self.own_pod_namespace or pod.namespace == self.own_pod_namespace)
         ):
             return "it is seal's own pod"
         if pod.namespace in self.protected_namespaces:

@@ -1,0 +1,89 @@
+"""The `alertManagerAction` step: silence alerts for the duration of a scenario."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from seal.policy.build import Node
+from seal.policy.pipeline import RETRIES_SCHEMA, RetriesSpec, build_retries
+from seal.policy.problems import Location
+from seal.policy.schema import array, boolean, number, obj, one_key, string
+from seal.steps.base import StepType
+
+
+@dataclass(frozen=True)
+class MuteAction:
+    duration_seconds: int
+    auto_unmute: bool
+
+
+@dataclass(frozen=True)
+class AlertManagerSpec:
+    key: ClassVar[str] = "alertManagerAction"
+    targets: tuple[str, ...]
+    actions: tuple[MuteAction, ...]
+    location: Location
+    http_proxy: str | None = None
+    https_proxy: str | None = None
+    retries: RetriesSpec | None = None
+
+
+def build(node: Node) -> AlertManagerSpec:
+    targets = []
+    for target in node.children("targets"):
+        url = str(target.get("url"))
+        if not url.startswith(("http://", "https://")):
+            target.child("url").problem(f"'{url}' is not an http:// or https:// URL")
+        targets.append(url.rstrip("/"))
+    actions = tuple(
+        MuteAction(
+            int(a.child("mute").get("duration", 3600)),
+            bool(a.child("mute").get("autoUnmute", True)),
+        )
+        for a in node.children("actions")
+    )
+    proxies = node.child("proxies")
+    return AlertManagerSpec(
+        targets=tuple(targets),
+        actions=actions,
+        location=node.location,
+        http_proxy=proxies.get("http"),
+        https_proxy=proxies.get("https"),
+        retries=build_retries(node.child("retries")),
+    )
+
+
+STEP = StepType(
+    key="alertManagerAction",
+    schema=obj(
+        {
+            "targets": array(
+                obj({"url": string("Alertmanager base URL", minLength=1)}, required=["url"]),
+                minItems=1,
+            ),
+            "actions": array(
+                one_key(
+                    "action",
+                    {
+                        "mute": obj(
+                            {
+                                "duration": number(
+                                    "seconds", integer=True, minimum=60, maximum=86400
+                                ),
+                                "autoUnmute": boolean("expire it at cleanup", default=True),
+                            },
+                            required=["duration"],
+                        )
+                    },
+                ),
+                minItems=1,
+            ),
+            "proxies": obj({"http": string(), "https": string()}),
+            "retries": RETRIES_SCHEMA,
+        },
+        required=["targets", "actions"],
+        description="silence every alert of Alertmanagers during the scenario",
+    ),
+    build=build,
+)
