@@ -20,6 +20,7 @@ from seal.policy.problems import Location, Path, Problem, sorted_problems
 
 _TOO_DEEP = "the document is nested too deeply"
 _STR_TAG = "tag:yaml.org,2002:str"
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -84,6 +85,10 @@ class _Converter:
             return None
         self.active.add(id(node))
         try:
+            if node.tag not in _SCALAR_TAGS | _COLLECTION_TAGS:
+                self.doc.problem(path, f"unsupported YAML tag '{node.tag}'; use plain values")
+                self.doc.settled.add(path)
+                return None
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path)
             if isinstance(node, yaml.SequenceNode):
@@ -116,7 +121,12 @@ class _Converter:
             self.doc.problem(path, f"unsupported YAML tag '{node.tag}'; use plain values")
             return None
         if node.tag != _STR_TAG:
-            value = self.constructor.construct_object(node, deep=True)
+            try:
+                value = self.constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError, yaml.YAMLError) as exc:
+                self.doc.problem(path, f"cannot read {node.value[:40]!r} as a value: {exc}")
+                self.doc.settled.add(path)
+                return None
             return value.isoformat() if isinstance(value, dt.date) else value
         text = str(node.value)
         if "$" not in text:

@@ -226,4 +226,3 @@ def load_policy_text(
     return policy_from_document(
         parse_text(text, source, os.environ if environ is None else environ)
     )
-

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seal.errors import PolicyError
+from seal.policy.model import Policy
+from seal.steps.registry import load_policy_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load(text: str, env: dict[str, str] | None = None) -> Policy:
+    return load_policy_text(text, "p.yml", env or {})
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(PolicyError) as info:
+        load(text, env)
+    return info.value.problems
