@@ -20,7 +20,6 @@ from seal.errors import SealError, UsageError
 SUBCOMMANDS: dict[str, str] = {
     "validate": "seal.cli.validate:validate",
     "schema": "seal.cli.validate:schema",
-    "sandbox": "seal.cli.sandbox:sandbox",
 }
 
 
@@ -59,23 +58,32 @@ def _read_config_file(path: str) -> dict[str, Any]:
     return {str(k).lstrip("-").replace("-", "_"): v for k, v in data.items()}
 
 
-def _default_map(values: dict[str, Any], group: click.Group, ctx: click.Context) -> dict[str, Any]:
-    """Spread flat flag values over every subcommand that has such a flag."""
-    default_map: dict[str, Any] = {}
-    unknown = set(values)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if command is None:
-            continue
-        params = {p.name for p in command.params if p.name}
-        chosen = {k: v for k, v in values.items() if k in params}
-        unknown -= set(chosen)
-        if chosen:
-            default_map[name] = chosen
-    unknown -= {"verbose", "silent", "log_format"}
+_GLOBAL_FLAGS = {"verbose", "silent", "log_format"}
+
+
+def _default_map(values: dict[str, Any], ctx: click.Context) -> dict[str, Any]:
+    """Flat flag values as defaults of the subcommand being run; unknown flags are errors."""
+    name = ctx.invoked_subcommand
+    command = cli.get_command(ctx, name) if name else None
+    by_flag: dict[str, click.Parameter] = {}
+    for param in command.params if command else []:
+        for opt in param.opts:
+            by_flag[opt.lstrip("-").replace("-", "_")] = param
+    unknown = set(values) - set(by_flag) - _GLOBAL_FLAGS
     if unknown:
-        raise UsageError(f"config file: unknown flag(s): {', '.join(sorted(unknown))}")
-    return default_map
+        where = f"seal {name}" if name else "seal"
+        raise UsageError(
+            f"config file: {', '.join(sorted(unknown))}: not a flag of {where} "
+            "(use the long flag names, e.g. policy-file)"
+        )
+    defaults: dict[str, Any] = {}
+    for flag, value in values.items():
+        target = by_flag.get(flag)
+        if target is not None and target.name:
+            multiple = getattr(target, "multiple", False)
+            is_list = isinstance(value, list)
+            defaults[target.name] = [value] if multiple and not is_list else value
+    return {name: defaults} if name else {}
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +113,7 @@ def cli(
 
     if config_file:
         values = _read_config_file(config_file)
-        ctx.default_map = _default_map(values, cli, ctx)
+        ctx.default_map = _default_map(values, ctx)
         verbose = verbose or int(values.get("verbose", 0))
         silent = silent or bool(values.get("silent", False))
         if "log_format" in values and ctx.get_parameter_source("log_format") in (
