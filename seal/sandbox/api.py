@@ -1,0 +1,447 @@
+"""The Kubernetes REST API of the sandbox, on aiohttp. Serves HTTP on loopback.
+
+Routing is by path shape: `/api/v1/...` and `/apis/<group>/<version>/...`, then
+`[namespaces/<ns>/]<plural>[/<name>[/<subresource>]]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from seal.sandbox import discovery, patch
+from seal.sandbox.disruption import check_eviction
+from seal.sandbox.resources import BY_PLURAL, ResourceType, find
+from seal.sandbox.store import ApiError, Obj, Store
+from seal.sandbox.watch import serve_watch
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Injected API faults: `error_rate` of requests fail (500, 429 or a dropped connection);
+    every request is delayed by `latency_ms`."""
+
+    error_rate: float = 0.0
+    latency_ms: int = 0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    resource: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
+
+
+def status_response(error: ApiError) -> web.Response:
+    response = json_response(error.status(), error.code)
+    if error.code == 429:
+        response.headers["Retry-After"] = "1"
+    return response
+
+
+def parse_path(path: str) -> Target | None:
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["api", "v1"]:
+        group, version, rest = "", "v1", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace: str | None = None
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in BY_PLURAL:
+        namespace, rest = rest[1], rest[2:]
+    if not rest or len(rest) > 3:
+        return None
+    resource = find(group, version, rest[0])
+    if resource is None:
+        return None
+    if namespace is not None and not resource.namespaced:
+        return None
+    name = rest[1] if len(rest) > 1 else None
+    sub = rest[2] if len(rest) > 2 else None
+    if sub is not None and sub not in resource.subresources:
+        return None
+    return Target(resource, namespace, name, sub)
+
+
+async def read_json(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        if "yaml" in (request.content_type or ""):
+            return yaml.safe_load(raw)
+        return json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "BadRequest", f"the request body is not valid JSON: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ApiError(400, "BadRequest", f"the request body is not valid YAML: {exc}") from exc
+
+
+def _object_body(body: Any, target: Target) -> Obj:
+    if not isinstance(body, dict):
+        raise ApiError(400, "BadRequest", "the request body must be a JSON object")
+    meta = body.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise ApiError(422, "Invalid", "metadata must be an object")
+    kind = body.get("kind")
+    if kind and kind != target.resource.kind:
+        raise ApiError(
+            400, "BadRequest", f"the body is a {kind}, but the URL is for {target.resource.plural}"
+        )
+    if target.resource.namespaced:
+        given = meta.get("namespace")
+        if given and target.namespace and given != target.namespace:
+            raise ApiError(
+                400,
+                "BadRequest",
+                "the namespace of the provided object does not match the namespace sent on the "
+                "request",
+            )
+        meta["namespace"] = target.namespace or given or "default"
+    return body
+
+
+class Api:
+    """Request handlers over one store."""
+
+    def __init__(self, store: Store, log_lines: Callable[[Obj, str | None], list[str]]) -> None:
+        self.store = store
+        self.log_lines = log_lines
+
+    def _list_body(self, target: Target, request: web.Request) -> bytes:
+        query = request.query
+        limit = int(query.get("limit", "0") or 0)
+        start_after: tuple[str, str] | None = None
+        if query.get("continue"):
+            start_after, _ = Store.parse_continue(query["continue"])
+        chunks: list[bytes] = []
+        last_key: tuple[str, str] | None = None
+        more = False
+        for key, entry in self.store.entries(
+            target.resource.plural,
+            target.namespace,
+            query.get("labelSelector") or None,
+            query.get("fieldSelector") or None,
+        ):
+            if start_after is not None and key <= start_after:
+                continue
+            if limit and len(chunks) >= limit:
+                more = True
+                break
+            chunks.append(entry.json())
+            last_key = key
+        rv = str(self.store.resource_version)
+        meta: Obj = {"resourceVersion": rv}
+        if more and last_key is not None:
+            meta["continue"] = self.store.continue_token(last_key, self.store.resource_version)
+        head = json.dumps(
+            {
+                "kind": f"{target.resource.kind}List",
+                "apiVersion": target.resource.api_version,
+                "metadata": meta,
+            }
+        )[:-1]
+        return (head + ',"items":[').encode() + b",".join(chunks) + b"]}"
+
+    async def collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        plural = target.resource.plural
+        if request.method == "GET":
+            if request.query.get("watch") in ("1", "true"):
+                return await serve_watch(request, self.store, target.resource, target.namespace)
+            return web.Response(body=self._list_body(target, request), content_type=JSON)
+        if request.method == "POST":
+            body = _object_body(await read_json(request), target)
+            if request.query.get("dryRun") == "All":
+                return json_response(body, 201)
+            return json_response(self.store.create(plural, body), 201)
+        if request.method == "DELETE":
+            deleted = []
+            for obj in self.store.list(
+                plural,
+                target.namespace,
+                request.query.get("labelSelector") or None,
+                request.query.get("fieldSelector") or None,
+            ):
+                meta = obj["metadata"]
+                deleted.append(self.store.delete(plural, meta.get("namespace", ""), meta["name"]))
+            return json_response(
+                {
+                    "kind": f"{target.resource.kind}List",
+                    "apiVersion": target.resource.api_version,
+                    "metadata": {},
+                    "items": deleted,
+                }
+            )
+        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed here")
+
+    async def _patched(self, request: web.Request, current: Obj) -> Obj:
+        body = await read_json(request)
+        kind = request.content_type
+        if kind == "application/json-patch+json":
+            result = patch.json_patch(current, body)
+        elif kind == "application/merge-patch+json":
+            result = patch.merge_patch(current, body)
+        elif kind in ("application/strategic-merge-patch+json", "application/apply-patch+yaml"):
+            result = patch.strategic_merge(current, body)
+        else:
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media "
+                f"types include: application/json-patch+json, "
+                f"application/merge-patch+json, application/apply-patch+yaml, "
+                f"application/strategic-merge-patch+json (got {kind!r})",
+            )
+        if not isinstance(result, dict):
+            raise ApiError(422, "Invalid", "the patched object is not an object")
+        result.setdefault("metadata", {})["name"] = current["metadata"]["name"]
+        if "namespace" in current["metadata"]:
+            result["metadata"]["namespace"] = current["metadata"]["namespace"]
+        result["metadata"].pop("resourceVersion", None)
+        return result
+
+    async def item(self, request: web.Request, target: Target) -> web.StreamResponse:
+        plural, ns, name = target.resource.plural, target.namespace or "", target.name or ""
+        if request.method == "GET":
+            entry = self.store.entry(plural, ns, name)
+            return web.Response(body=entry.json(), content_type=JSON)
+        if request.method == "PUT":
+            body = _object_body(await read_json(request), target)
+            body["metadata"]["name"] = name
+            return json_response(self.store.update(plural, body))
+        if request.method == "PATCH":
+            try:
+                current = self.store.get(plural, ns, name)
+            except ApiError:
+                if request.content_type != "application/apply-patch+yaml":
+                    raise
+                body = _object_body(await read_json(request), target)
+                return json_response(self.store.create(plural, body), 201)
+            return json_response(self.store.update(plural, await self._patched(request, current)))
+        if request.method == "DELETE":
+            options = await read_json(request) if request.can_read_body else None
+            options = options if isinstance(options, dict) else {}
+            grace = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
+            propagation = request.query.get("propagationPolicy", options.get("propagationPolicy"))
+            uid = (options.get("preconditions") or {}).get("uid")
+            return json_response(
+                self.store.delete(
+                    plural,
+                    ns,
+                    name,
+                    grace_period_seconds=None if grace is None else int(grace),
+                    propagation_policy=propagation,
+                    precondition_uid=uid,
+                )
+            )
+        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed here")
+
+    async def subresource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        plural, ns, name = target.resource.plural, target.namespace or "", target.name or ""
+        sub = target.subresource
+        if sub == "log" and request.method == "GET":
+            pod = self.store.get(plural, ns, name)
+            lines = self.log_lines(pod, request.query.get("container"))
+            tail = request.query.get("tailLines")
+            if tail:
+                lines = lines[-int(tail) :]
+            return web.Response(
+                text="".join(f"{line}\n" for line in lines), content_type="text/plain"
+            )
+        if sub == "eviction" and request.method == "POST":
+            body = await read_json(request)
+            options = (body or {}).get("deleteOptions") or {}
+            pod = self.store.get(plural, ns, name)
+            check_eviction(self.store, pod)
+            grace = options.get("gracePeriodSeconds")
+            self.store.delete(
+                plural, ns, name, grace_period_seconds=None if grace is None else int(grace)
+            )
+            return json_response(
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "code": 201,
+                },
+                201,
+            )
+        if sub == "status":
+            if request.method == "GET":
+                return json_response(self.store.get(plural, ns, name))
+            current = self.store.get(plural, ns, name)
+            if request.method == "PUT":
+                updated = _object_body(await read_json(request), target)
+            else:
+                updated = await self._patched(request, current)
+            updated["metadata"]["name"] = name
+            return json_response(self.store.update(plural, updated, status_only=True))
+        if sub == "scale":
+            return await self._scale(request, target)
+        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed on {sub}")
+
+    async def _scale(self, request: web.Request, target: Target) -> web.StreamResponse:
+        plural, ns, name = target.resource.plural, target.namespace or "", target.name or ""
+        current = self.store.get(plural, ns, name)
+
+        def scale_of(obj: Obj) -> Obj:
+            return {
+                "kind": "Scale",
+                "apiVersion": "autoscaling/v1",
+                "metadata": {
+                    k: obj["metadata"][k]
+                    for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                    if k in obj["metadata"]
+                },
+                "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
+                "status": {"replicas": obj.get("status", {}).get("replicas", 0)},
+            }
+
+        if request.method == "GET":
+            return json_response(scale_of(current))
+        if request.method == "PUT":
+            wanted = await read_json(request)
+        else:
+            wanted = await self._patched(request, scale_of(current))
+        replicas = (wanted or {}).get("spec", {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise ApiError(422, "Invalid", "spec.replicas: must be a whole number >= 0")
+        current["spec"]["replicas"] = replicas
+        current["metadata"].pop("resourceVersion", None)
+        return json_response(scale_of(self.store.update(plural, current)))
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        target = parse_path(request.path)
+        if target is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if target.name is None:
+            return await self.collection(request, target)
+        if target.subresource is None:
+            return await self.item(request, target)
+        return await self.subresource(request, target)
+
+
+def _discovery(request: web.Request) -> web.Response | None:
+    path = request.path.rstrip("/")
+    if path == "/version":
+        return json_response(discovery.SERVER_VERSION)
+    if path in ("/healthz", "/readyz", "/livez"):
+        return web.Response(text="ok")
+    if path == "/api":
+        return json_response(discovery.api_versions())
+    if path == "/apis":
+        return json_response(discovery.api_groups())
+    if path == "/openapi/v2":
+        if "protobuf" in request.headers.get("Accept", "") and JSON not in request.headers.get(
+            "Accept", ""
+        ):
+            return web.Response(status=406)
+        return json_response(discovery.openapi_v2_document())
+    if path == "/openapi/v3":
+        return json_response(discovery.openapi_v3_index())
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["openapi", "v3"] and len(parts) >= 4:
+        doc = discovery.openapi_v3_document("/".join(parts[3:]) if parts[2] == "apis" else parts[3])
+        return None if doc is None else json_response(doc)
+    if parts[:1] == ["api"] and len(parts) == 2:
+        found = discovery.resource_list(parts[1])
+        return None if found is None else json_response(found)
+    if parts[:1] == ["apis"] and len(parts) == 2:
+        group = discovery.api_group(parts[1])
+        return None if group is None else json_response(group)
+    if parts[:1] == ["apis"] and len(parts) == 3:
+        found = discovery.resource_list(f"{parts[1]}/{parts[2]}")
+        return None if found is None else json_response(found)
+    return None
+
+
+def build_api_app(
+    store: Store,
+    *,
+    token: str,
+    faults: Faults | None = None,
+    log_lines: Callable[[Obj, str | None], list[str]] | None = None,
+) -> web.Application:
+    """The aiohttp application serving the Kubernetes API over `store`.
+
+    Routes under `/sandbox/` are left to the caller (the admin API); they get
+    the same token check but no injected faults.
+    """
+    api = Api(store, log_lines or default_log_lines)
+    rng = random.Random(faults.seed if faults else None)
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        open_paths = ("/healthz", "/readyz", "/livez", "/version")
+        if (
+            request.path not in open_paths
+            and request.headers.get("Authorization", "") != f"Bearer {token}"
+        ):
+            return status_response(ApiError(401, "Unauthorized", "Unauthorized"))
+        admin = request.path.startswith("/sandbox/")
+        if faults and not admin:
+            if faults.latency_ms:
+                await asyncio.sleep(faults.latency_ms / 1000)
+            if faults.error_rate and rng.random() < faults.error_rate:
+                choice = rng.choice(("500", "429", "drop"))
+                if choice == "drop" and request.transport is not None:
+                    request.transport.close()
+                    raise ConnectionResetError("sandbox dropped the connection on purpose")
+                code = 429 if choice == "429" else 500
+                reason = "TooManyRequests" if code == 429 else "InternalError"
+                return status_response(ApiError(code, reason, "injected sandbox fault"))
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return status_response(exc)
+        except web.HTTPException:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("rejected a malformed request to %s: %s", request.path, exc)
+            return status_response(ApiError(422, "Invalid", f"malformed request: {exc}"))
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        found = _discovery(request) if request.method == "GET" else None
+        if found is not None:
+            return found
+        return await api.handle(request)
+
+    app = web.Application(middlewares=[guard], client_max_size=16 * 1024 * 1024)
+    app["sandbox_store"] = store
+    app.router.add_route("*", r"/{tail:(?!sandbox/).*}", dispatch)
+    return app
+
+
+def default_log_lines(pod: Obj, container: str | None) -> list[str]:
+    containers = [c.get("name", "main") for c in pod.get("spec", {}).get("containers", [])]
+    name = container or (containers[0] if containers else "main")
+    if containers and name not in containers:
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"container {name} is not valid for pod {pod['metadata']['name']}",
+        )
+    started = pod.get("status", {}).get("startTime", pod["metadata"].get("creationTimestamp"))
+    return [
+        f"{started} sandbox: container {name} of pod {pod['metadata']['name']} started",
+        f"{started} {name}: listening",
+        f"{started} {name}: ready",
+    ]

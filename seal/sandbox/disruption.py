@@ -1,0 +1,72 @@
+"""PodDisruptionBudgets: whether evicting a pod is allowed. No I/O."""
+
+from __future__ import annotations
+
+import math
+
+from seal.labels import selector_from_match
+from seal.sandbox.store import ApiError, Obj, Store
+
+
+def pod_ready(pod: Obj) -> bool:
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    for condition in pod.get("status", {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return bool(condition.get("status") == "True")
+    return False
+
+
+def _amount(value: object, total: int, *, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        share = total * float(value[:-1]) / 100
+        return math.ceil(share) if round_up else math.floor(share)
+    return int(str(value))
+
+
+def disruptions_allowed(store: Store, pdb: Obj) -> tuple[int, list[str]]:
+    """How many more pods may go, and which pods the budget covers."""
+    spec = pdb.get("spec", {})
+    selector = selector_from_match(
+        (spec.get("selector") or {}).get("matchLabels"),
+        (spec.get("selector") or {}).get("matchExpressions"),
+    )
+    namespace = pdb["metadata"]["namespace"]
+    pods = [
+        p
+        for _, e in store.entries("pods", namespace)
+        if selector.matches((p := e.obj)["metadata"].get("labels") or {})
+    ]
+    expected = len(pods)
+    healthy = sum(1 for p in pods if pod_ready(p))
+    if "minAvailable" in spec:
+        desired = _amount(spec["minAvailable"], expected, round_up=True)
+    elif "maxUnavailable" in spec:
+        desired = expected - _amount(spec["maxUnavailable"], expected, round_up=True)
+    else:
+        desired = expected
+    return max(0, healthy - desired), [p["metadata"]["name"] for p in pods]
+
+
+def check_eviction(store: Store, pod: Obj) -> None:
+    """Raise the API's 429 when a budget covering `pod` allows no more disruption."""
+    if pod["metadata"].get("deletionTimestamp") or not pod_ready(pod):
+        return
+    name = pod["metadata"]["name"]
+    for _, entry in store.entries("poddisruptionbudgets", pod["metadata"]["namespace"]):
+        allowed, covered = disruptions_allowed(store, entry.obj)
+        if name in covered and allowed < 1:
+            raise ApiError(
+                429,
+                "TooManyRequests",
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+                {
+                    "causes": [
+                        {
+                            "reason": "DisruptionBudget",
+                            "message": f"The disruption budget {entry.obj['metadata']['name']} "
+                            f"needs more healthy pods",
+                        }
+                    ]
+                },
+            )

@@ -1,0 +1,401 @@
+"""The sandbox's in-memory object store, with resource versions, watches and selectors.
+
+No I/O. Everything runs on the sandbox's event loop thread, so there are no locks.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import copy
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from seal.labels import SelectorError, parse_selector
+from seal.sandbox.resources import BY_PLURAL
+
+Obj = dict[str, Any]
+Listener = Callable[[str, str, Obj], None]
+HISTORY = 20_000
+_GENERATION_KINDS = {"deployments", "replicasets", "poddisruptionbudgets"}
+
+
+class ApiError(Exception):
+    """An error the API answers as a Kubernetes `Status` object."""
+
+    def __init__(
+        self, code: int, reason: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details or {}
+
+    def status(self) -> Obj:
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
+            "code": self.code,
+        }
+
+
+def now_rfc3339(clock: Callable[[], float]) -> str:
+    return dt.datetime.fromtimestamp(clock(), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def not_found(resource: str, name: str) -> ApiError:
+    kind = resource
+    return ApiError(404, "NotFound", f'{kind} "{name}" not found', {"name": name, "kind": resource})
+
+
+@dataclass
+class Entry:
+    obj: Obj
+    _json: bytes | None = None
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = json.dumps(self.obj, separators=(",", ":")).encode()
+        return self._json
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    rv: int
+    type: str
+    resource: str
+    obj: Obj
+
+
+FieldTest = Callable[[Obj], bool]
+
+
+def _field_value(obj: Obj, field: str) -> str:
+    value: Any = obj
+    for part in field.split("."):
+        value = value.get(part, "") if isinstance(value, dict) else ""
+    return "" if value is None else str(value)
+
+
+def parse_field_selector(text: str) -> list[FieldTest]:
+    tests: list[FieldTest] = []
+    supported = {
+        "metadata.name",
+        "metadata.namespace",
+        "spec.nodeName",
+        "status.phase",
+        "involvedObject.name",
+        "involvedObject.namespace",
+        "involvedObject.kind",
+        "involvedObject.uid",
+        "reason",
+        "type",
+        "spec.unschedulable",
+    }
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        for op in ("!=", "==", "="):
+            if op in part:
+                field, value = (s.strip() for s in part.split(op, 1))
+                break
+        else:
+            raise ApiError(400, "BadRequest", f"invalid field selector {part!r}")
+        if field not in supported:
+            raise ApiError(400, "BadRequest", f'field label not supported: "{field}"')
+        negate = op == "!="
+
+        def test(obj: Obj, field: str = field, value: str = value, negate: bool = negate) -> bool:
+            return (_field_value(obj, field) == value) != negate
+
+        tests.append(test)
+    return tests
+
+
+def _set_owner_refs(refs: list[Obj]) -> Callable[[Obj], None]:
+    def apply(obj: Obj) -> None:
+        obj["metadata"]["ownerReferences"] = refs
+
+    return apply
+
+
+class Store:
+    """Objects by resource, namespace and name; every change gets a resourceVersion."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.resource_version = 1
+        self._objects: dict[str, dict[tuple[str, str], Entry]] = {r: {} for r in BY_PLURAL}
+        self._history: collections.deque[WatchEvent] = collections.deque(maxlen=HISTORY)
+        self._listeners: list[Listener] = []
+
+    # ------------------------------------------------------------ listeners
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event_type: str, resource: str, obj: Obj) -> None:
+        self._history.append(WatchEvent(self.resource_version, event_type, resource, obj))
+        for listener in list(self._listeners):
+            listener(event_type, resource, obj)
+
+    def events_since(self, rv: int) -> list[WatchEvent] | None:
+        """Changes after `rv`, or None when they are no longer kept (410 Gone)."""
+        if rv >= self.resource_version:
+            return []
+        if not self._history or self._history[0].rv > rv + 1:
+            return None
+        return [e for e in self._history if e.rv > rv]
+
+    # ------------------------------------------------------------ helpers
+    def _table(self, resource: str) -> dict[tuple[str, str], Entry]:
+        try:
+            return self._objects[resource]
+        except KeyError:
+            raise ApiError(
+                404, "NotFound", f"the server could not find resource {resource}"
+            ) from None
+
+    def _key(self, resource: str, namespace: str, name: str) -> tuple[str, str]:
+        return (namespace if BY_PLURAL[resource].namespaced else "", name)
+
+    def _bump(self, obj: Obj) -> None:
+        self.resource_version += 1
+        obj.setdefault("metadata", {})["resourceVersion"] = str(self.resource_version)
+
+    def entry(self, resource: str, namespace: str, name: str) -> Entry:
+        found = self._table(resource).get(self._key(resource, namespace, name))
+        if found is None:
+            raise not_found(resource, name)
+        return found
+
+    # ------------------------------------------------------------ reads
+    def get(self, resource: str, namespace: str, name: str) -> Obj:
+        return copy.deepcopy(self.entry(resource, namespace, name).obj)
+
+    def peek(self, resource: str, namespace: str, name: str) -> Obj | None:
+        """The stored object itself (do not change it), or None."""
+        found = self._table(resource).get(self._key(resource, namespace, name))
+        return None if found is None else found.obj
+
+    def entries(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> Iterator[tuple[tuple[str, str], Entry]]:
+        """Matching entries in (namespace, name) order."""
+        try:
+            selector = parse_selector(label_selector) if label_selector else None
+        except SelectorError as exc:
+            raise ApiError(400, "BadRequest", f"unable to parse requirement: {exc}") from exc
+        fields = parse_field_selector(field_selector) if field_selector else []
+        table = self._table(resource)
+        for key in sorted(table):
+            if namespace and key[0] != namespace:
+                continue
+            entry = table[key]
+            obj = entry.obj
+            if selector and not selector.matches(obj["metadata"].get("labels") or {}):
+                continue
+            if fields and not all(test(obj) for test in fields):
+                continue
+            yield key, entry
+
+    def list(
+        self,
+        resource: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
+        return [
+            copy.deepcopy(e.obj)
+            for _, e in self.entries(resource, namespace, label_selector, field_selector)
+        ]
+
+    def count(self, resource: str) -> int:
+        return len(self._table(resource))
+
+    # ------------------------------------------------------------ writes
+    def create(self, resource: str, obj: Obj, *, emit: bool = True) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiError(422, "Invalid", "metadata must be an object")
+        rtype = BY_PLURAL[resource]
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
+        name = meta.get("name")
+        if not isinstance(name, str) or not name:
+            raise ApiError(422, "Invalid", f"{rtype.kind}: metadata.name: Required value")
+        namespace = meta.get("namespace", "") if rtype.namespaced else ""
+        if rtype.namespaced:
+            if not namespace:
+                raise ApiError(422, "Invalid", "metadata.namespace: Required value")
+            if self._table("namespaces").get(("", namespace)) is None:
+                raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+        else:
+            meta.pop("namespace", None)
+        key = (namespace, name)
+        table = self._table(resource)
+        if key in table:
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{resource} "{name}" already exists',
+                {"name": name, "kind": resource},
+            )
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339(self.clock)
+        meta.pop("deletionTimestamp", None)
+        if resource in _GENERATION_KINDS:
+            meta["generation"] = 1
+        obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
+        self._bump(obj)
+        table[key] = Entry(obj)
+        if emit:
+            self._emit("ADDED", resource, obj)
+        return copy.deepcopy(obj)
+
+    def update(self, resource: str, obj: Obj, *, status_only: bool = False) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict) or not meta.get("name"):
+            raise ApiError(422, "Invalid", "metadata.name: Required value")
+        entry = self.entry(resource, meta.get("namespace", ""), meta["name"])
+        current = entry.obj
+        given_rv = meta.get("resourceVersion")
+        if given_rv and str(given_rv) != current["metadata"]["resourceVersion"]:
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {resource} "{meta["name"]}": the object has '
+                "been modified; please apply your changes to the latest version and try again",
+            )
+        for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "namespace"):
+            if immutable in current["metadata"]:
+                meta[immutable] = current["metadata"][immutable]
+        if "deletionGracePeriodSeconds" in current["metadata"]:
+            meta["deletionGracePeriodSeconds"] = current["metadata"]["deletionGracePeriodSeconds"]
+        if status_only:
+            merged = copy.deepcopy(current)
+            merged["status"] = obj.get("status", {})
+            obj = merged
+        elif "status" in current and "status" not in obj:
+            obj["status"] = current["status"]
+        if "generation" in current["metadata"]:
+            changed = obj.get("spec") != current.get("spec")
+            meta_gen = current["metadata"]["generation"] + (1 if changed else 0)
+            obj["metadata"]["generation"] = meta_gen
+        rtype = BY_PLURAL[resource]
+        obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
+        self._bump(obj)
+        entry.obj, entry._json = obj, None
+        self._emit("MODIFIED", resource, obj)
+        return copy.deepcopy(obj)
+
+    def mutate(self, resource: str, namespace: str, name: str, fn: Callable[[Obj], None]) -> Obj:
+        obj = self.get(resource, namespace, name)
+        fn(obj)
+        obj["metadata"].pop("resourceVersion", None)
+        return self.update(resource, obj)
+
+    def delete(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        precondition_uid: str | None = None,
+    ) -> Obj:
+        entry = self.entry(resource, namespace, name)
+        meta = entry.obj["metadata"]
+        if precondition_uid and meta.get("uid") != precondition_uid:
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Precondition failed: UID in precondition: {precondition_uid}, "
+                f"UID in object meta: {meta.get('uid')}",
+            )
+        if propagation_policy == "Orphan":
+            self._orphan_dependents(meta.get("uid", ""))
+        if resource == "pods":
+            spec_grace = entry.obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+            grace = spec_grace if grace_period_seconds is None else grace_period_seconds
+            unscheduled = not entry.obj.get("spec", {}).get("nodeName")
+            if grace > 0 and not unscheduled:
+                return self._start_graceful_deletion(resource, entry, int(grace))
+        self.remove(resource, namespace, name)
+        deleted = copy.deepcopy(entry.obj)
+        return deleted
+
+    def _start_graceful_deletion(self, resource: str, entry: Entry, grace: int) -> Obj:
+        meta = entry.obj["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        if current is not None and current <= grace:
+            return copy.deepcopy(entry.obj)
+        obj = copy.deepcopy(entry.obj)
+        obj["metadata"]["deletionGracePeriodSeconds"] = grace
+        deadline = self.clock() + grace
+        if "deletionTimestamp" not in obj["metadata"] or current is not None:
+            stamp = dt.datetime.fromtimestamp(deadline, dt.UTC)
+            obj["metadata"]["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._bump(obj)
+        entry.obj, entry._json = obj, None
+        self._emit("MODIFIED", resource, obj)
+        return copy.deepcopy(obj)
+
+    def remove(self, resource: str, namespace: str, name: str) -> None:
+        """Really delete (a DELETED event); graceful deletion ends here."""
+        key = self._key(resource, namespace, name)
+        entry = self._table(resource).pop(key, None)
+        if entry is None:
+            return
+        obj = copy.deepcopy(entry.obj)
+        self._bump(obj)
+        self._emit("DELETED", resource, obj)
+        if resource == "namespaces":
+            for plural, table in self._objects.items():
+                if BY_PLURAL[plural].namespaced:
+                    for key2 in [k for k in table if k[0] == name]:
+                        self.remove(plural, key2[0], key2[1])
+
+    def _orphan_dependents(self, uid: str) -> None:
+        if not uid:
+            return
+        for plural, table in self._objects.items():
+            for key, entry in list(table.items()):
+                refs = entry.obj["metadata"].get("ownerReferences") or []
+                if any(r.get("uid") == uid for r in refs):
+                    kept = [r for r in refs if r.get("uid") != uid]
+                    self.mutate(plural, key[0], key[1], _set_owner_refs(kept))
+
+    def continue_token(self, key: tuple[str, str], rv: int) -> str:
+        raw = json.dumps({"rv": rv, "after": list(key)}).encode()
+        return base64.urlsafe_b64encode(raw).decode()
+
+    @staticmethod
+    def parse_continue(token: str) -> tuple[tuple[str, str], int]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()))
+            return (str(data["after"][0]), str(data["after"][1])), int(data["rv"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ApiError(400, "BadRequest", "continue key is not valid") from exc
