@@ -1,0 +1,398 @@
+"""Cluster descriptions (a small YAML format), the built-in presets, and seeding a store.
+
+Reads a description file when asked; otherwise no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seal.errors import UsageError
+from seal.sandbox.machines import Machine, Machines
+from seal.sandbox.podutil import fits, set_condition
+from seal.sandbox.store import Obj, Store
+from seal.sandbox.workloads import owner_ref, random_suffix, template_hash
+
+NODE_NETWORK = ipaddress.ip_network("127.30.0.0/16")
+PRESETS = ("demo", "large")
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    name: str
+    count: int = 1
+    zones: tuple[str, ...] = ("zone-a",)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: tuple[Mapping[str, str], ...] = ()
+    control_plane: bool = False
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    name: str
+    namespace: str
+    replicas: int
+    labels: Mapping[str, str]
+    port: int = 8080
+    probe_path: str = "/healthz"
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    namespace: str
+    selector: Mapping[str, str]
+    ports: tuple[tuple[int, int], ...]  # (port, targetPort)
+
+
+@dataclass(frozen=True)
+class ClusterDescription:
+    namespaces: tuple[str, ...]
+    nodes: tuple[NodeGroup, ...]
+    deployments: tuple[DeploymentSpec, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()
+
+
+def demo() -> ClusterDescription:
+    zones = ("WEST-1", "WEST-2", "EAST-1")
+    control = {"node-role.kubernetes.io/control-plane": ""}
+    taint = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    return ClusterDescription(
+        namespaces=("default", "kube-system", "myapp"),
+        nodes=(
+            NodeGroup("master", 3, zones, control, (taint,), control_plane=True),
+            NodeGroup("worker", 5, zones),
+        ),
+        deployments=(
+            DeploymentSpec("goldpinger", "default", 3, {"app": "goldpinger"}, 8080),
+            DeploymentSpec("my-service", "myapp", 3, {"app": "my-service"}, 80),
+        ),
+        services=(
+            ServiceSpec("goldpinger", "default", {"app": "goldpinger"}, ((8080, 8080),)),
+            ServiceSpec("my-service", "myapp", {"app": "my-service"}, ((80, 80),)),
+        ),
+    )
+
+
+def large(nodes: int = 2000, pods: int = 50000) -> ClusterDescription:
+    """`nodes` workers over 3 zones; `pods` pods in deployments of up to 10,000 pods,
+    the first namespace (`bulk-0`) holding at least 10,000 when `pods` allows."""
+    if nodes < 1 or pods < 0:
+        raise UsageError("--nodes must be >= 1 and --pods >= 0")
+    per_namespace = 10_000
+    deployments = []
+    left, index = pods, 0
+    while left > 0:
+        size = min(left, 1000)
+        namespace = f"bulk-{(pods - left) // per_namespace}"
+        deployments.append(DeploymentSpec(f"app-{index}", namespace, size, {"app": f"app-{index}"}))
+        left -= size
+        index += 1
+    namespaces = tuple(
+        dict.fromkeys(["default", "kube-system"] + [d.namespace for d in deployments])
+    )
+    return ClusterDescription(
+        namespaces=namespaces,
+        nodes=(NodeGroup("node", nodes, ("WEST-1", "WEST-2", "EAST-1")),),
+        deployments=tuple(deployments),
+    )
+
+
+def preset(name: str, *, nodes: int | None = None, pods: int | None = None) -> ClusterDescription:
+    if name == "demo":
+        return demo()
+    if name == "large":
+        return large(nodes or 2000, pods if pods is not None else 50000)
+    raise UsageError(f"unknown sandbox preset {name!r}; known: {', '.join(PRESETS)}")
+
+
+# ---------------------------------------------------------------- description files
+
+
+def _require(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise UsageError(f"{where}.{key}: must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _mapping(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: must be a mapping of strings")
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _known_keys(item: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = set(item) - known
+    if unknown:
+        raise UsageError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"expected {', '.join(sorted(known))}"
+        )
+
+
+def from_mapping(data: Any, source: str) -> ClusterDescription:
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: a cluster description is a mapping")
+    _known_keys(data, {"namespaces", "nodes", "deployments", "services"}, source)
+    groups = []
+    for i, item in enumerate(data.get("nodes") or []):
+        where = f"{source}: nodes[{i}]"
+        if not isinstance(item, dict):
+            raise UsageError(f"{where}: must be a mapping")
+        _known_keys(item, {"name", "count", "zones", "labels", "taints", "controlPlane"}, where)
+        zones = item.get("zones") or ["zone-a"]
+        groups.append(
+            NodeGroup(
+                _require(item, "name", str, where),
+                int(item.get("count", 1)),
+                tuple(str(z) for z in zones),
+                _mapping(item.get("labels"), f"{where}.labels"),
+                tuple(_mapping(t, f"{where}.taints") for t in item.get("taints") or []),
+                bool(item.get("controlPlane", False)),
+            )
+        )
+    if not groups:
+        raise UsageError(f"{source}: nodes: give at least one node group")
+    deployments = []
+    for i, item in enumerate(data.get("deployments") or []):
+        where = f"{source}: deployments[{i}]"
+        _known_keys(
+            item, {"name", "namespace", "replicas", "labels", "port", "probePath", "env"}, where
+        )
+        name = _require(item, "name", str, where)
+        deployments.append(
+            DeploymentSpec(
+                name,
+                str(item.get("namespace", "default")),
+                int(item.get("replicas", 1)),
+                _mapping(item.get("labels"), f"{where}.labels") or {"app": name},
+                int(item.get("port", 8080)),
+                str(item.get("probePath", "/healthz")),
+                _mapping(item.get("env"), f"{where}.env"),
+            )
+        )
+    services = []
+    for i, item in enumerate(data.get("services") or []):
+        where = f"{source}: services[{i}]"
+        _known_keys(item, {"name", "namespace", "selector", "ports"}, where)
+        ports = tuple(
+            (int(p["port"]), int(p.get("targetPort") or p["port"]))
+            if isinstance(p, dict)
+            else (int(p), int(p))
+            for p in item.get("ports") or [80]
+        )
+        services.append(
+            ServiceSpec(
+                _require(item, "name", str, where),
+                str(item.get("namespace", "default")),
+                _mapping(item.get("selector"), f"{where}.selector"),
+                ports,
+            )
+        )
+    namespaces = [str(n) for n in data.get("namespaces") or []]
+    namespaces += [d.namespace for d in deployments] + [s.namespace for s in services]
+    return ClusterDescription(
+        tuple(dict.fromkeys(["default", *namespaces])),
+        tuple(groups),
+        tuple(deployments),
+        tuple(services),
+    )
+
+
+def load_file(path: str) -> ClusterDescription:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the cluster description: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return from_mapping(data, path)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise UsageError(f"{path}: invalid cluster description: {exc}") from exc
+
+
+# ---------------------------------------------------------------- seeding
+
+
+def _node(group: NodeGroup, index: int, serial: int) -> tuple[Obj, Machine]:
+    name = f"{group.name}-{index}" if group.count > 1 else group.name
+    zone = group.zones[index % len(group.zones)]
+    ip = str(NODE_NETWORK.network_address + 10 + serial)
+    machine = Machine(id=f"vm-{serial:05d}", node_name=name, zone=zone, ip=ip)
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "topology.kubernetes.io/zone": zone,
+        "topology.kubernetes.io/region": zone.rsplit("-", 1)[0],
+        **group.labels,
+    }
+    node: Obj = {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"providerID": machine.provider_id, "taints": [dict(t) for t in group.taints]},
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": ip},
+                {"type": "Hostname", "address": name},
+            ],
+            "nodeInfo": {"kubeletVersion": "v1.30.0", "osImage": "seal sandbox"},
+            "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+            "allocatable": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+        },
+    }
+    set_condition(node, "Ready", "True", "KubeletReady", "kubelet is posting ready status")
+    return node, machine
+
+
+def _template(spec: DeploymentSpec) -> Obj:
+    container: Obj = {
+        "name": spec.name,
+        "image": f"sandbox/{spec.name}:latest",
+        "ports": [{"containerPort": spec.port, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": spec.probe_path, "port": spec.port}},
+    }
+    if spec.env:
+        container["env"] = [{"name": k, "value": v} for k, v in spec.env.items()]
+    return {
+        "metadata": {"labels": dict(spec.labels)},
+        "spec": {"containers": [container], "terminationGracePeriodSeconds": 30},
+    }
+
+
+def seed(store: Store, machines: Machines, cluster: ClusterDescription, rng: random.Random) -> None:
+    """Put the described cluster in the store, already running (fast, even when large)."""
+    for namespace in cluster.namespaces:
+        store.create(
+            "namespaces",
+            {"metadata": {"name": namespace}, "status": {"phase": "Active"}},
+            emit=False,
+        )
+    nodes: list[Obj] = []
+    serial = 0
+    for group in cluster.nodes:
+        for index in range(group.count):
+            node, machine = _node(group, index, serial)
+            serial += 1
+            machines.add(machine)
+            nodes.append(store.create("nodes", node, emit=False))
+    for spec in cluster.deployments:
+        _seed_deployment(store, spec, nodes, rng)
+    for service in cluster.services:
+        store.create(
+            "services",
+            {
+                "metadata": {
+                    "name": service.name,
+                    "namespace": service.namespace,
+                    "labels": dict(service.selector),
+                },
+                "spec": {
+                    "selector": dict(service.selector),
+                    "type": "ClusterIP",
+                    "ports": [
+                        {"name": f"p{port}", "port": port, "targetPort": target, "protocol": "TCP"}
+                        for port, target in service.ports
+                    ],
+                },
+            },
+            emit=False,
+        )
+
+
+def _seed_deployment(
+    store: Store, spec: DeploymentSpec, nodes: list[Obj], rng: random.Random
+) -> None:
+    template = _template(spec)
+    deployment = store.create(
+        "deployments",
+        {
+            "metadata": {
+                "name": spec.name,
+                "namespace": spec.namespace,
+                "labels": dict(spec.labels),
+            },
+            "spec": {
+                "replicas": spec.replicas,
+                "selector": {"matchLabels": dict(spec.labels)},
+                "template": template,
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                },
+            },
+        },
+        emit=False,
+    )
+    pod_hash = template_hash(template)
+    rs_template = copy.deepcopy(template)
+    rs_template["metadata"]["labels"]["pod-template-hash"] = pod_hash
+    rs = store.create(
+        "replicasets",
+        {
+            "metadata": {
+                "name": f"{spec.name}-{pod_hash}",
+                "namespace": spec.namespace,
+                "labels": dict(rs_template["metadata"]["labels"]),
+                "ownerReferences": [owner_ref(deployment)],
+            },
+            "spec": {
+                "replicas": spec.replicas,
+                "template": rs_template,
+                "selector": {"matchLabels": dict(rs_template["metadata"]["labels"])},
+            },
+        },
+        emit=False,
+    )
+    candidates = [n for n in nodes if fits({"spec": {}}, n)] or nodes
+    offset = rng.randrange(len(candidates))
+    for i in range(spec.replicas):
+        node = candidates[(offset + i) % len(candidates)]
+        store.create("pods", _running_pod(rs, rs_template, node, rng), emit=False)
+
+
+def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random) -> Obj:
+    pod = copy.deepcopy(template)
+    pod["metadata"].update(
+        {
+            "name": f"{rs['metadata']['name']}-{random_suffix(rng)}",
+            "namespace": rs["metadata"]["namespace"],
+            "ownerReferences": [owner_ref(rs)],
+        }
+    )
+    pod["spec"]["nodeName"] = node["metadata"]["name"]
+    ip = str(ipaddress.ip_address("127.20.0.0") + rng.randrange(2, 2**18 - 2))
+    host_ip = node["status"]["addresses"][0]["address"]
+    pod["status"] = {
+        "phase": "Running",
+        "podIP": ip,
+        "podIPs": [{"ip": ip}],
+        "hostIP": host_ip,
+        "qosClass": "BestEffort",
+        "containerStatuses": [
+            {
+                "name": c["name"],
+                "ready": True,
+                "restartCount": 0,
+                "image": c["image"],
+                "imageID": "",
+                "started": True,
+                "state": {"running": {}},
+            }
+            for c in pod["spec"]["containers"]
+        ],
+    }
+    for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
+        set_condition(pod, kind, "True")
+    return pod

@@ -1,0 +1,187 @@
+"""The sandbox assembled: store, API server, admin API, simulation and service listeners,
+on one event loop in a thread of its own. Serves on loopback; writes a kubeconfig.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import secrets
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+from aiohttp import web
+
+from seal.errors import SealError
+from seal.sandbox.api import Faults, build_api_app
+from seal.sandbox.cluster import ClusterDescription, demo, seed
+from seal.sandbox.machines import Machines, add_admin_routes
+from seal.sandbox.services import ServiceListeners
+from seal.sandbox.simulation import Simulation
+from seal.sandbox.store import Store
+from seal.sandbox.timing import SandboxTiming
+from seal.sandbox.tls import make_server_tls
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CONTEXT = "seal-sandbox"
+
+
+def kubeconfig_text(url: str, token: str, ca_pem: bytes) -> str:
+    ca_data = base64.b64encode(ca_pem).decode()
+    return (
+        "apiVersion: v1\n"
+        "kind: Config\n"
+        f"current-context: {CONTEXT}\n"
+        "clusters:\n"
+        f"- name: {CONTEXT}\n"
+        f"  cluster:\n    server: {url}\n    certificate-authority-data: {ca_data}\n"
+        "contexts:\n"
+        f"- name: {CONTEXT}\n"
+        f"  context:\n    cluster: {CONTEXT}\n    user: {CONTEXT}\n    namespace: default\n"
+        "users:\n"
+        f"- name: {CONTEXT}\n"
+        f"  user:\n    token: {token}\n"
+    )
+
+
+class Sandbox:
+    """A simulated cluster. `start()` returns once it serves; `stop()` tears it all down."""
+
+    def __init__(
+        self,
+        cluster: ClusterDescription | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timing: SandboxTiming | None = None,
+        faults: Faults | None = None,
+        kubeconfig_path: Path | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.cluster = cluster or demo()
+        self.host = host
+        self.port = port
+        self.timing = timing or SandboxTiming()
+        self.faults = faults
+        self.token = secrets.token_urlsafe(24)
+        self.rng = random.Random(seed)
+        self.store = Store()
+        self.machines = Machines()
+        self._tempdir = tempfile.TemporaryDirectory(prefix="seal-sandbox-")
+        self.tls = make_server_tls(Path(self._tempdir.name) / "tls", host)
+        self.ca_path = Path(self._tempdir.name) / "ca.crt"
+        self.ca_path.write_bytes(self.tls.ca_pem)
+        self.kubeconfig_path = kubeconfig_path or Path(self._tempdir.name) / "kubeconfig"
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._simulation: Simulation | None = None
+        self._listeners: ServiceListeners | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name="seal-sandbox", daemon=True
+        )
+        self._thread.start()
+        ready.result(timeout=120)
+        self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig_path.write_text(kubeconfig_text(self.url, self.token, self.tls.ca_pem))
+        self.kubeconfig_path.chmod(0o600)
+
+    def _serve(self, ready: Future[None]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._start_async())
+        except (OSError, SealError) as exc:
+            ready.set_exception(SealError(f"the sandbox could not start: {exc}"))
+            loop.close()
+            return
+        ready.set_result(None)
+        loop.run_forever()
+        loop.run_until_complete(self._stop_async())
+        loop.close()
+
+    async def _start_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        seed(self.store, self.machines, self.cluster, self.rng)
+        app = build_api_app(self.store, token=self.token, faults=self.faults)
+        add_admin_routes(app, self.machines)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner,
+            self.host,
+            self.port,
+            backlog=1024,
+            ssl_context=self.tls.server_context(),
+        )
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self.url = f"https://{self.host}:{self.port}"
+        self._simulation = Simulation(self.store, self.machines, self.timing, self.rng)
+        self._simulation.start(loop)
+        self._simulation.dirty_namespaces.update(self.cluster.namespaces)
+        self._simulation.dirty_deployments.update(
+            (d.namespace, d.name) for d in self.cluster.deployments
+        )
+        self._listeners = ServiceListeners(self.store, self.rng)
+        self._listeners.start(loop)
+        for _, entry in list(self.store.entries("services")):
+            self._simulation.on_event("ADDED", "services", entry.obj)
+
+    async def _stop_async(self) -> None:
+        if self._simulation is not None:
+            await self._simulation.stop()
+        if self._listeners is not None:
+            await self._listeners.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._tempdir.cleanup()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- for tests
+    def call(self, fn: Callable[[Store], T]) -> T:
+        """Run `fn(store)` on the sandbox's loop and return its result."""
+        if self._loop is None:
+            raise SealError("the sandbox is not running")
+
+        async def run() -> T:
+            return fn(self.store)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+    def stop_machine(self, machine_id: str) -> None:
+        self.call(lambda store: self.machines.set_running(machine_id, False))
+
+    def start_machine(self, machine_id: str) -> None:
+        self.call(lambda store: self.machines.set_running(machine_id, True))

@@ -1,0 +1,225 @@
+"""Deployment and ReplicaSet controllers, and the garbage collector. No I/O beyond the store."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import string
+from collections.abc import Iterable
+
+from seal.sandbox.podutil import condition, owner_uids, pod_terminating
+from seal.sandbox.store import ApiError, Obj, Store
+
+
+def template_hash(template: Obj) -> str:
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()
+    return digest[:10]
+
+
+def owner_ref(owner: Obj) -> Obj:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def random_suffix(rng: random.Random, size: int = 5) -> str:
+    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(size))
+
+
+class Workloads:
+    """Keeps ReplicaSets and Pods in line with Deployments and ReplicaSets."""
+
+    def __init__(self, store: Store, rng: random.Random) -> None:
+        self.store = store
+        self.rng = rng
+        #: owner uid -> (namespace, name) of the pods or replicasets it controls
+        self.children: dict[str, set[tuple[str, str]]] = {}
+
+    # ---------------------------------------------------------------- index
+    def index(self, event_type: str, obj: Obj) -> None:
+        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+        for uid in owner_uids(obj):
+            bucket = self.children.setdefault(uid, set())
+            if event_type == "DELETED":
+                bucket.discard(key)
+            else:
+                bucket.add(key)
+
+    def _owned(self, resource: str, owner: Obj) -> list[Obj]:
+        found = []
+        for namespace, name in list(self.children.get(owner["metadata"]["uid"], ())):
+            obj = self.store.peek(resource, namespace, name)
+            if obj is not None and owner["metadata"]["uid"] in owner_uids(obj):
+                found.append(obj)
+        return found
+
+    # ---------------------------------------------------------------- replicasets
+    def sync_replicaset(self, namespace: str, name: str) -> None:
+        rs = self.store.peek("replicasets", namespace, name)
+        if rs is None or rs["metadata"].get("deletionTimestamp"):
+            return
+        wanted = int(rs.get("spec", {}).get("replicas", 1))
+        pods = [p for p in self._owned("pods", rs) if not pod_terminating(p)]
+        if len(pods) < wanted:
+            for _ in range(wanted - len(pods)):
+                self._create_pod(rs)
+        elif len(pods) > wanted:
+            pods.sort(
+                key=lambda p: (condition(p, "Ready") == "True", p["metadata"]["creationTimestamp"])
+            )
+            for pod in pods[: len(pods) - wanted]:
+                self._delete_quietly("pods", namespace, pod["metadata"]["name"])
+        self._replicaset_status(rs)
+
+    def _create_pod(self, rs: Obj) -> None:
+        template = copy.deepcopy(rs["spec"].get("template") or {})
+        meta = template.setdefault("metadata", {})
+        meta["namespace"] = rs["metadata"]["namespace"]
+        meta["name"] = f"{rs['metadata']['name']}-{random_suffix(self.rng)}"
+        meta["ownerReferences"] = [owner_ref(rs)]
+        template.setdefault("spec", {})
+        template["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        try:
+            self.store.create("pods", template)
+        except ApiError:
+            return
+
+    def _replicaset_status(self, rs: Obj) -> None:
+        pods = [p for p in self._owned("pods", rs) if not pod_terminating(p)]
+        ready = sum(1 for p in pods if condition(p, "Ready") == "True")
+        status = {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": len(pods),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        if rs.get("status") != status:
+            updated = copy.deepcopy(rs)
+            updated["status"] = status
+            updated["metadata"].pop("resourceVersion", None)
+            self.store.update("replicasets", updated, status_only=True)
+
+    # ---------------------------------------------------------------- deployments
+    def sync_deployment(self, namespace: str, name: str) -> None:
+        deployment = self.store.peek("deployments", namespace, name)
+        if deployment is None or deployment["metadata"].get("deletionTimestamp"):
+            return
+        spec = deployment.get("spec", {})
+        wanted = int(spec.get("replicas", 1))
+        template = spec.get("template") or {}
+        pod_hash = template_hash(template)
+        replicasets = self._owned("replicasets", deployment)
+        current = next(
+            (
+                rs
+                for rs in replicasets
+                if rs["metadata"].get("labels", {}).get("pod-template-hash") == pod_hash
+            ),
+            None,
+        )
+        if current is None:
+            current = self._create_replicaset(deployment, template, pod_hash, wanted)
+            if current is None:
+                return
+        elif current["spec"].get("replicas") != wanted:
+            current = self._scale("replicasets", current, wanted)
+        new_ready = int(current.get("status", {}).get("readyReplicas", 0))
+        for old in replicasets:
+            if old["metadata"]["uid"] == current["metadata"]["uid"]:
+                continue
+            allowed = max(0, wanted - new_ready)
+            if old["spec"].get("replicas", 0) > allowed:
+                self._scale("replicasets", old, allowed)
+        self._deployment_status(deployment, current)
+
+    def _create_replicaset(
+        self, deployment: Obj, template: Obj, pod_hash: str, replicas: int
+    ) -> Obj | None:
+        template = copy.deepcopy(template)
+        labels = template.setdefault("metadata", {}).setdefault("labels", {})
+        labels["pod-template-hash"] = pod_hash
+        selector = copy.deepcopy(deployment["spec"].get("selector") or {"matchLabels": {}})
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = pod_hash
+        rs = {
+            "metadata": {
+                "name": f"{deployment['metadata']['name']}-{pod_hash}",
+                "namespace": deployment["metadata"]["namespace"],
+                "labels": dict(labels),
+                "ownerReferences": [owner_ref(deployment)],
+                "annotations": {"deployment.kubernetes.io/revision": "1"},
+            },
+            "spec": {"replicas": replicas, "selector": selector, "template": template},
+        }
+        try:
+            return self.store.create("replicasets", rs)
+        except ApiError:
+            return None
+
+    def _scale(self, resource: str, obj: Obj, replicas: int) -> Obj:
+        updated = copy.deepcopy(obj)
+        updated["spec"]["replicas"] = replicas
+        updated["metadata"].pop("resourceVersion", None)
+        return self.store.update(resource, updated)
+
+    def _deployment_status(self, deployment: Obj, current: Obj) -> None:
+        replicasets = self._owned("replicasets", deployment)
+        wanted = int(deployment.get("spec", {}).get("replicas", 1))
+        total = sum(int(rs.get("status", {}).get("replicas", 0)) for rs in replicasets)
+        ready = sum(int(rs.get("status", {}).get("readyReplicas", 0)) for rs in replicasets)
+        updated_count = int(current.get("status", {}).get("replicas", 0))
+        available = ready >= wanted
+        status = {
+            "observedGeneration": deployment["metadata"].get("generation", 1),
+            "replicas": total,
+            "updatedReplicas": updated_count,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "unavailableReplicas": max(0, wanted - ready),
+            "conditions": [
+                {
+                    "type": "Available",
+                    "status": "True" if available else "False",
+                    "reason": "MinimumReplicasAvailable"
+                    if available
+                    else "MinimumReplicasUnavailable",
+                    "message": "Deployment has minimum availability."
+                    if available
+                    else "Deployment does not have minimum availability.",
+                },
+                {
+                    "type": "Progressing",
+                    "status": "True",
+                    "reason": "NewReplicaSetAvailable" if available else "ReplicaSetUpdated",
+                    "message": f'ReplicaSet "{current["metadata"]["name"]}" is progressing.',
+                },
+            ],
+        }
+        if deployment.get("status") != status:
+            changed = copy.deepcopy(deployment)
+            changed["status"] = status
+            changed["metadata"].pop("resourceVersion", None)
+            self.store.update("deployments", changed, status_only=True)
+
+    # ---------------------------------------------------------------- garbage
+    def collect(self, owner_uids_gone: Iterable[str]) -> None:
+        """Delete what the vanished owners controlled (background propagation)."""
+        for uid in owner_uids_gone:
+            for namespace, name in list(self.children.pop(uid, ())):
+                for resource in ("replicasets", "pods"):
+                    obj = self.store.peek(resource, namespace, name)
+                    if obj is not None and uid in owner_uids(obj):
+                        self._delete_quietly(resource, namespace, name)
+
+    def _delete_quietly(self, resource: str, namespace: str, name: str) -> None:
+        try:
+            self.store.delete(resource, namespace, name)
+        except ApiError:
+            return
