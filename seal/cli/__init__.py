@@ -20,6 +20,7 @@ from seal.errors import SealError, UsageError
 SUBCOMMANDS: dict[str, str] = {
     "validate": "seal.cli.validate:validate",
     "schema": "seal.cli.validate:schema",
+    "sandbox": "seal.cli.sandbox:sandbox",
 }
 
 
