@@ -425,7 +425,6 @@ def build_api_app(
         return await api.handle(request)
 
     app = web.Application(middlewares=[guard], client_max_size=16 * 1024 * 1024)
-    app["sandbox_store"] = store
     app.router.add_route("*", r"/{tail:(?!sandbox/).*}", dispatch)
     return app
 

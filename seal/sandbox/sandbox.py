@@ -119,7 +119,9 @@ class Sandbox:
         seed(self.store, self.machines, self.cluster, self.rng)
         app = build_api_app(self.store, token=self.token, faults=self.faults)
         add_admin_routes(app, self.machines)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,
@@ -134,8 +136,11 @@ class Sandbox:
         self._simulation = Simulation(self.store, self.machines, self.timing, self.rng)
         self._simulation.start(loop)
         self._simulation.dirty_namespaces.update(self.cluster.namespaces)
+        self._simulation.dirty_replicasets.update(
+            key for key, _ in self.store.entries("replicasets")
+        )
         self._simulation.dirty_deployments.update(
-            (d.namespace, d.name) for d in self.cluster.deployments
+            key for key, _ in self.store.entries("deployments")
         )
         self._listeners = ServiceListeners(self.store, self.rng)
         self._listeners.start(loop)
@@ -143,6 +148,7 @@ class Sandbox:
             self._simulation.on_event("ADDED", "services", entry.obj)
 
     async def _stop_async(self) -> None:
+        self.store.closing = True
         if self._simulation is not None:
             await self._simulation.stop()
         if self._listeners is not None:

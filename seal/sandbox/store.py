@@ -137,6 +137,8 @@ class Store:
         self._objects: dict[str, dict[tuple[str, str], Entry]] = {r: {} for r in BY_PLURAL}
         self._history: collections.deque[WatchEvent] = collections.deque(maxlen=HISTORY)
         self._listeners: list[Listener] = []
+        #: set when the sandbox shuts down, so that open watches end
+        self.closing = False
 
     # ------------------------------------------------------------ listeners
     def subscribe(self, callback: Listener) -> Callable[[], None]:

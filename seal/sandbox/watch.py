@@ -73,11 +73,14 @@ async def serve_watch(
         for event_type, obj in backlog:
             await response.write(_line(event_type, obj))
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                event_type, obj = await asyncio.wait_for(queue.get(), timeout=left)
-            except TimeoutError:
+        while (left := deadline - time.monotonic()) > 0 and not store.closing:
+            transport = request.transport
+            if transport is None or transport.is_closing():
                 break
+            try:
+                event_type, obj = await asyncio.wait_for(queue.get(), timeout=min(left, 0.5))
+            except TimeoutError:
+                continue
             await response.write(_line(event_type, obj))
     except (ConnectionResetError, asyncio.CancelledError):
         pass

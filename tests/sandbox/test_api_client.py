@@ -1,0 +1,187 @@
+"""The official Kubernetes Python client against the sandbox: the real wire protocol."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+from seal.sandbox.sandbox import Sandbox
+from tests.conftest import wait_for
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> Iterator[client.ApiClient]:
+    api_client = config.new_client_from_config(config_file=str(sandbox.kubeconfig_path))
+    yield api_client
+    api_client.close()
+
+
+def test_list_nodes_and_pods(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    nodes = core.list_node().items
+    assert len(nodes) == 8
+    assert sum("master" in n.metadata.name for n in nodes) == 3
+    assert {n.metadata.labels["topology.kubernetes.io/zone"] for n in nodes} == {
+        "WEST-1", "WEST-2", "EAST-1"
+    }
+    assert all(n.spec.provider_id.startswith("sandbox://") for n in nodes)
+    pods = core.list_namespaced_pod("default", label_selector="app=goldpinger").items
+    assert len(pods) == 3
+    assert all(p.status.phase == "Running" for p in pods)
+    assert all("master" not in p.spec.node_name for p in pods)
+
+
+def test_selectors_and_pagination(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    page = core.list_pod_for_all_namespaces(limit=4)
+    assert len(page.items) == 4 and page.metadata._continue
+    rest = core.list_pod_for_all_namespaces(limit=4, _continue=page.metadata._continue)
+    names = [p.metadata.name for p in page.items + rest.items]
+    assert len(names) == len(set(names)) == 6
+    assert rest.metadata._continue is None
+    assert core.list_pod_for_all_namespaces(label_selector="app in (my-service)").items
+    assert not core.list_pod_for_all_namespaces(label_selector="app notin (my-service,goldpinger)").items
+    by_node = core.list_pod_for_all_namespaces(field_selector="spec.nodeName=master-0").items
+    assert by_node == []
+    running = core.list_pod_for_all_namespaces(field_selector="status.phase=Running").items
+    assert len(running) == 6
+
+
+def test_create_patch_delete_and_errors(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    body = {"metadata": {"name": "cfg", "labels": {"a": "1"}}, "data": {"k": "v"}}
+    created = core.create_namespaced_config_map("default", body)
+    assert created.metadata.uid and created.metadata.resource_version
+    with pytest.raises(ApiException) as conflict:
+        core.create_namespaced_config_map("default", body)
+    assert conflict.value.status == 409
+    patched = core.patch_namespaced_config_map("cfg", "default", {"metadata": {"labels": {"b": "2"}}})
+    assert patched.metadata.labels == {"a": "1", "b": "2"}
+    assert int(patched.metadata.resource_version) > int(created.metadata.resource_version)
+    stale = created
+    stale.data = {"k": "other"}
+    with pytest.raises(ApiException) as stale_error:
+        core.replace_namespaced_config_map("cfg", "default", stale)
+    assert stale_error.value.status == 409
+    core.delete_namespaced_config_map("cfg", "default")
+    with pytest.raises(ApiException) as missing:
+        core.read_namespaced_config_map("cfg", "default")
+    assert missing.value.status == 404
+    with pytest.raises(ApiException) as invalid:
+        core.create_namespaced_config_map("default", {"metadata": {}})
+    assert invalid.value.status == 422
+
+
+def test_deployment_scale_and_recovery(api: client.ApiClient) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.patch_namespaced_deployment_scale("goldpinger", "default", {"spec": {"replicas": 5}})
+
+    def ready_count() -> int:
+        return apps.read_namespaced_deployment("goldpinger", "default").status.ready_replicas or 0
+
+    wait_for(lambda: ready_count() == 5, what="5 ready replicas")
+    victim = core.list_namespaced_pod("default", label_selector="app=goldpinger").items[0]
+    core.delete_namespaced_pod(victim.metadata.name, "default", grace_period_seconds=0)
+
+    def replaced() -> bool:
+        pods = core.list_namespaced_pod("default", label_selector="app=goldpinger").items
+        names = {p.metadata.name for p in pods if p.status.phase == "Running"}
+        return len(names) == 5 and victim.metadata.name not in names
+
+    wait_for(replaced, what="the killed pod to be replaced")
+
+
+def test_graceful_deletion_shows_terminating(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    pod = core.list_namespaced_pod("default").items[0]
+    core.delete_namespaced_pod(pod.metadata.name, "default", grace_period_seconds=30)
+    current = core.read_namespaced_pod(pod.metadata.name, "default")
+    assert current.metadata.deletion_timestamp is not None
+    assert current.metadata.deletion_grace_period_seconds == 30
+
+    def gone() -> bool:
+        names = [p.metadata.name for p in core.list_namespaced_pod("default").items]
+        return pod.metadata.name not in names
+
+    wait_for(gone, what="the terminating pod to go")
+
+
+def test_eviction_respects_disruption_budgets(api: client.ApiClient) -> None:
+    core, policy = client.CoreV1Api(api), client.PolicyV1Api(api)
+    policy.create_namespaced_pod_disruption_budget(
+        "default",
+        {"metadata": {"name": "gp"},
+         "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "goldpinger"}}}},
+    )
+    pod = core.list_namespaced_pod("default", label_selector="app=goldpinger").items[0]
+    eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod.metadata.name,
+                                                               namespace="default"))
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_pod_eviction(pod.metadata.name, "default", eviction)
+    assert refused.value.status == 429
+    assert "disruption budget" in refused.value.body
+    policy.patch_namespaced_pod_disruption_budget("gp", "default", {"spec": {"minAvailable": 2}})
+    core.create_namespaced_pod_eviction(pod.metadata.name, "default", eviction)
+    assert core.read_namespaced_pod(pod.metadata.name, "default").metadata.deletion_timestamp
+
+
+def test_watch_streams_changes_and_resumes(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    start_rv = core.list_namespaced_config_map("default").metadata.resource_version
+    seen: list[tuple[str, str]] = []
+
+    def run() -> None:
+        stream = watch.Watch()
+        for event in stream.stream(core.list_namespaced_config_map, "default",
+                                   resource_version=start_rv, timeout_seconds=5):
+            seen.append((event["type"], event["object"].metadata.name))
+            if len(seen) == 3:
+                stream.stop()
+
+    watcher = threading.Thread(target=run)
+    watcher.start()
+    core.create_namespaced_config_map("default", {"metadata": {"name": "w"}})
+    core.patch_namespaced_config_map("w", "default", {"data": {"x": "y"}})
+    core.delete_namespaced_config_map("w", "default")
+    watcher.join(timeout=10)
+    assert seen == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
+
+
+def test_watch_from_a_forgotten_version_is_gone(sandbox: Sandbox) -> None:
+    import json
+    import ssl
+    import urllib.request
+
+    from seal.sandbox import store as store_module
+
+    def churn(store: store_module.Store) -> None:
+        store.create("configmaps", {"metadata": {"name": "churn", "namespace": "default"}})
+        for i in range(store_module.HISTORY + 5):
+            store.mutate("configmaps", "default", "churn",
+                         lambda o, i=i: o.__setitem__("data", {"i": str(i)}))
+
+    sandbox.call(churn)
+    request = urllib.request.Request(
+        f"{sandbox.url}/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=2",
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    )
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+        event = json.loads(answer.readline())
+    assert event["type"] == "ERROR"
+    assert event["object"]["code"] == 410
+
+
+def test_requests_without_the_token_are_refused(sandbox: Sandbox) -> None:
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{sandbox.url}/api/v1/pods", context=context, timeout=5)
+    assert refused.value.code == 401
