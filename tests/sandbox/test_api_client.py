@@ -26,7 +26,9 @@ def test_list_nodes_and_pods(api: client.ApiClient) -> None:
     assert len(nodes) == 8
     assert sum("master" in n.metadata.name for n in nodes) == 3
     assert {n.metadata.labels["topology.kubernetes.io/zone"] for n in nodes} == {
-        "WEST-1", "WEST-2", "EAST-1"
+        "WEST-1",
+        "WEST-2",
+        "EAST-1",
     }
     assert all(n.spec.provider_id.startswith("sandbox://") for n in nodes)
     pods = core.list_namespaced_pod("default", label_selector="app=goldpinger").items
@@ -44,7 +46,9 @@ def test_selectors_and_pagination(api: client.ApiClient) -> None:
     assert len(names) == len(set(names)) == 6
     assert rest.metadata._continue is None
     assert core.list_pod_for_all_namespaces(label_selector="app in (my-service)").items
-    assert not core.list_pod_for_all_namespaces(label_selector="app notin (my-service,goldpinger)").items
+    assert not core.list_pod_for_all_namespaces(
+        label_selector="app notin (my-service,goldpinger)"
+    ).items
     by_node = core.list_pod_for_all_namespaces(field_selector="spec.nodeName=master-0").items
     assert by_node == []
     running = core.list_pod_for_all_namespaces(field_selector="status.phase=Running").items
@@ -59,7 +63,9 @@ def test_create_patch_delete_and_errors(api: client.ApiClient) -> None:
     with pytest.raises(ApiException) as conflict:
         core.create_namespaced_config_map("default", body)
     assert conflict.value.status == 409
-    patched = core.patch_namespaced_config_map("cfg", "default", {"metadata": {"labels": {"b": "2"}}})
+    patched = core.patch_namespaced_config_map(
+        "cfg", "default", {"metadata": {"labels": {"b": "2"}}}
+    )
     assert patched.metadata.labels == {"a": "1", "b": "2"}
     assert int(patched.metadata.resource_version) > int(created.metadata.resource_version)
     stale = created
@@ -114,12 +120,15 @@ def test_eviction_respects_disruption_budgets(api: client.ApiClient) -> None:
     core, policy = client.CoreV1Api(api), client.PolicyV1Api(api)
     policy.create_namespaced_pod_disruption_budget(
         "default",
-        {"metadata": {"name": "gp"},
-         "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "goldpinger"}}}},
+        {
+            "metadata": {"name": "gp"},
+            "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "goldpinger"}}},
+        },
     )
     pod = core.list_namespaced_pod("default", label_selector="app=goldpinger").items[0]
-    eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=pod.metadata.name,
-                                                               namespace="default"))
+    eviction = client.V1Eviction(
+        metadata=client.V1ObjectMeta(name=pod.metadata.name, namespace="default")
+    )
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod_eviction(pod.metadata.name, "default", eviction)
     assert refused.value.status == 429
@@ -136,8 +145,9 @@ def test_watch_streams_changes_and_resumes(api: client.ApiClient) -> None:
 
     def run() -> None:
         stream = watch.Watch()
-        for event in stream.stream(core.list_namespaced_config_map, "default",
-                                   resource_version=start_rv, timeout_seconds=5):
+        for event in stream.stream(
+            core.list_namespaced_config_map, "default", resource_version=start_rv, timeout_seconds=5
+        ):
             seen.append((event["type"], event["object"].metadata.name))
             if len(seen) == 3:
                 stream.stop()
@@ -161,8 +171,12 @@ def test_watch_from_a_forgotten_version_is_gone(sandbox: Sandbox) -> None:
     def churn(store: store_module.Store) -> None:
         store.create("configmaps", {"metadata": {"name": "churn", "namespace": "default"}})
         for i in range(store_module.HISTORY + 5):
-            store.mutate("configmaps", "default", "churn",
-                         lambda o, i=i: o.__setitem__("data", {"i": str(i)}))
+            store.mutate(
+                "configmaps",
+                "default",
+                "churn",
+                lambda o, i=i: o.__setitem__("data", {"i": str(i)}),
+            )
 
     sandbox.call(churn)
     request = urllib.request.Request(

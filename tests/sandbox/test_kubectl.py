@@ -70,11 +70,13 @@ def test_apply_rollout_scale_wait_logs_delete(sandbox: Sandbox, tmp_path: Path) 
     assert "successfully rolled out" in rollout.stdout
     scaled = kubectl(sandbox, "scale", "deployment/web", "--replicas=4")
     assert scaled.returncode == 0, scaled.stderr
-    waited = kubectl(sandbox, "wait", "--for=condition=Available", "deployment/web",
-                     "--timeout=30s")
+    waited = kubectl(
+        sandbox, "wait", "--for=condition=Available", "deployment/web", "--timeout=30s"
+    )
     assert waited.returncode == 0, waited.stderr
-    pods = kubectl(sandbox, "get", "pods", "-l", "app=web", "-o",
-                   "jsonpath={.items[*].status.phase}")
+    pods = kubectl(
+        sandbox, "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.phase}"
+    )
     assert pods.stdout.split() == ["Running"] * 4
     logs = kubectl(sandbox, "logs", "deployment/web")
     assert logs.returncode == 0 and "started" in logs.stdout
@@ -92,6 +94,13 @@ def test_apply_from_stdin_and_a_changed_template_rolls_out(sandbox: Sandbox) -> 
     assert kubectl(sandbox, "apply", "-f", "-", stdin=changed).returncode == 0
     rollout = kubectl(sandbox, "rollout", "status", "deployment/web", "--timeout=30s")
     assert rollout.returncode == 0, rollout.stderr
-    images = kubectl(sandbox, "get", "pods", "-l", "app=web", "-o",
-                     "jsonpath={.items[*].spec.containers[0].image}")
+    images = kubectl(
+        sandbox,
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[*].spec.containers[0].image}",
+    )
     assert set(images.stdout.split()) == {"nginx:1.28"}
