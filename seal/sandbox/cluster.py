@@ -6,6 +6,7 @@ Reads a description file when asked; otherwise no I/O.
 from __future__ import annotations
 
 import copy
+import gc
 import ipaddress
 import random
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ import yaml
 from seal.errors import UsageError
 from seal.sandbox.machines import Machine, Machines
 from seal.sandbox.podutil import fits, set_condition
-from seal.sandbox.store import Obj, Store
+from seal.sandbox.store import ApiError, Obj, Store, clone, now_rfc3339
 from seal.sandbox.workloads import owner_ref, random_suffix, template_hash
 
 NODE_NETWORK = ipaddress.ip_network("127.30.0.0/16")
@@ -284,6 +285,20 @@ def _template(spec: DeploymentSpec) -> Obj:
 
 def seed(store: Store, machines: Machines, cluster: ClusterDescription, rng: random.Random) -> None:
     """Put the described cluster in the store, already running (fast, even when large)."""
+    # Hundreds of thousands of small dicts make the cyclic collector run over and
+    # over while nothing here can form a cycle: pause it, then move what was made
+    # out of its way for good.
+    gc.disable()
+    try:
+        _seed(store, machines, cluster, rng)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _seed(
+    store: Store, machines: Machines, cluster: ClusterDescription, rng: random.Random
+) -> None:
     for namespace in cluster.namespaces:
         store.create(
             "namespaces",
@@ -367,14 +382,51 @@ def _seed_deployment(
         emit=False,
     )
     candidates = [n for n in nodes if fits({"spec": {}}, n)] or nodes
+    now = now_rfc3339(store.clock)
     offset = rng.randrange(len(candidates))
     for i in range(spec.replicas):
         node = candidates[(offset + i) % len(candidates)]
-        store.create("pods", _running_pod(rs, rs_template, node, rng), emit=False)
+        for _attempt in range(10):  # a generated name may already be taken
+            try:
+                store.create("pods", _running_pod(rs, rs_template, node, rng, now), emit=False)
+                break
+            except ApiError as exc:
+                if exc.code != 409:
+                    raise
+    # Seeded objects are created settled, so their status is written here once
+    # (nothing has been sent or serialised for them yet).
+    rs["status"] = {
+        "replicas": spec.replicas,
+        "fullyLabeledReplicas": spec.replicas,
+        "readyReplicas": spec.replicas,
+        "availableReplicas": spec.replicas,
+        "observedGeneration": 1,
+    }
+    deployment["status"] = {
+        "observedGeneration": 1,
+        "replicas": spec.replicas,
+        "updatedReplicas": spec.replicas,
+        "readyReplicas": spec.replicas,
+        "availableReplicas": spec.replicas,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True",
+                "reason": "MinimumReplicasAvailable",
+                "message": "Deployment has minimum availability.",
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.',
+            },
+        ],
+    }
 
 
-def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random) -> Obj:
-    pod = copy.deepcopy(template)
+def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random, now: str) -> Obj:
+    pod = clone(template)
     pod["metadata"].update(
         {
             "name": f"{rs['metadata']['name']}-{random_suffix(rng)}",
@@ -383,7 +435,8 @@ def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random) -> Obj:
         }
     )
     pod["spec"]["nodeName"] = node["metadata"]["name"]
-    ip = str(ipaddress.ip_address("127.20.0.0") + rng.randrange(2, 2**18 - 2))
+    offset = rng.randrange(2, 2**18 - 2)
+    ip = f"127.{20 + (offset >> 16)}.{(offset >> 8) & 255}.{offset & 255}"
     host_ip = node["status"]["addresses"][0]["address"]
     pod["status"] = {
         "phase": "Running",
@@ -404,6 +457,8 @@ def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random) -> Obj:
             for c in pod["spec"]["containers"]
         ],
     }
-    for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
-        set_condition(pod, kind, "True")
+    pod["status"]["conditions"] = [
+        {"type": kind, "status": "True", "lastTransitionTime": now}
+        for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+    ]
     return pod

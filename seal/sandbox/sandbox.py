@@ -136,12 +136,6 @@ class Sandbox:
         self._simulation = Simulation(self.store, self.machines, self.timing, self.rng)
         self._simulation.start(loop)
         self._simulation.dirty_namespaces.update(self.cluster.namespaces)
-        self._simulation.dirty_replicasets.update(
-            key for key, _ in self.store.entries("replicasets")
-        )
-        self._simulation.dirty_deployments.update(
-            key for key, _ in self.store.entries("deployments")
-        )
         self._listeners = ServiceListeners(self.store, self.rng)
         self._listeners.start(loop)
         for _, entry in list(self.store.entries("services")):

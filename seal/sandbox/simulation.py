@@ -277,9 +277,11 @@ class Simulation:
     def _sync_endpoints(self, namespace: str) -> None:
         if self.store.peek("namespaces", "", namespace) is None:
             return
+        services = [e.obj for _, e in self.store.entries("services", namespace)]
+        if not services:
+            return
         pods = [e.obj for _, e in self.store.entries("pods", namespace)]
-        for _, entry in self.store.entries("services", namespace):
-            service = entry.obj
+        for service in services:
             raw = service.get("spec", {}).get("selector")
             if not raw:
                 continue

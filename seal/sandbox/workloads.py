@@ -29,8 +29,12 @@ def owner_ref(owner: Obj) -> Obj:
     }
 
 
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
 def random_suffix(rng: random.Random, size: int = 5) -> str:
-    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(size))
+    number = rng.getrandbits(6 * size)
+    return "".join(_ALPHABET[(number >> (6 * i)) % 36] for i in range(size))
 
 
 class Workloads:
