@@ -1,0 +1,80 @@
+"""One HTTP request for probes, with an explicit proxy only (environment proxies ignored).
+
+Opens HTTP(S) connections to the URL it is given.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass
+
+import urllib3
+
+from seal.errors import SealError
+
+
+class ProbeError(SealError):
+    """The request got no answer (refused, timed out, name not found, TLS...)."""
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    status: int
+    latency_seconds: float
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    timeout_seconds: float = 1.0
+    proxy: str | None = None
+    insecure: bool = False
+
+
+class Prober:
+    """Sends probe requests; keeps pooled connections per proxy and TLS setting."""
+
+    def __init__(self) -> None:
+        self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
+
+    def _manager(self, proxy: str | None, insecure: bool) -> urllib3.PoolManager:
+        key = (proxy, insecure)
+        if key not in self._managers:
+            mode = ssl.CERT_NONE if insecure else ssl.CERT_REQUIRED
+            self._managers[key] = (
+                urllib3.ProxyManager(proxy, cert_reqs=mode)
+                if proxy
+                else urllib3.PoolManager(cert_reqs=mode)
+            )
+        return self._managers[key]
+
+    def send(self, request: ProbeRequest) -> ProbeAnswer:
+        manager = self._manager(request.proxy, request.insecure)
+        started = time.monotonic()
+        try:
+            answer = manager.request(
+                request.method.upper(),
+                request.url,
+                headers=dict(request.headers),
+                body=request.body.encode() if request.body is not None else None,
+                timeout=urllib3.Timeout(total=request.timeout_seconds),
+                retries=False,
+                redirect=False,
+                preload_content=True,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise ProbeError(f"{request.method.upper()} {request.url}: {_reason(exc)}") from exc
+        return ProbeAnswer(answer.status, time.monotonic() - started)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(getattr(exc, "reason", None) or exc)
+    if isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in text:
+        return f"timed out ({text})"
+    if "refused" in text.lower():
+        return "connection refused"
+    return text

@@ -1,0 +1,344 @@
+"""A thin, thread-safe Kubernetes API client on urllib3 (JSON, paginated, retried).
+
+Talks HTTP(S) to the API server of a `ClusterConnection`. Every failure becomes a
+`seal.errors.KubeError` (or a subclass) with the server's reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import logging
+import random
+import ssl
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import urllib3
+
+from seal.adapters.kubeconfig import ClusterConnection
+from seal.errors import ConflictError, KubeError, NotFoundError
+from seal.labels import selector_from_match
+from seal.model import Node, NodeState, Pod
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+PAGE_SIZE = 500
+MAX_ATTEMPTS = 5
+MAX_BACKOFF_SECONDS = 5.0
+_RETRIED_STATUSES = {429, 500, 502, 503, 504}
+
+
+class EvictionRefused(KubeError):
+    """The Eviction API said no (HTTP 429), usually because of a PodDisruptionBudget."""
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    namespace: str
+    name: str
+    cluster_ip: str
+    ports: tuple[int, ...]
+    selector: str
+
+
+def pod_from_api(obj: Obj) -> Pod:
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
+    state = "Terminating" if meta.get("deletionTimestamp") else status.get("phase", "Unknown")
+    return Pod(
+        namespace=meta.get("namespace", ""),
+        name=meta.get("name", ""),
+        uid=meta.get("uid", ""),
+        state=state,
+        node_name=spec.get("nodeName") or "",
+        host_ip=status.get("hostIP") or "",
+        labels=MappingProxyType(dict(meta.get("labels") or {})),
+        annotations=MappingProxyType(dict(meta.get("annotations") or {})),
+        termination_grace_period=spec.get("terminationGracePeriodSeconds"),
+    )
+
+
+def node_from_api(obj: Obj) -> Node:
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
+    labels = dict(meta.get("labels") or {})
+    ready = next(
+        (c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None
+    )
+    state = {"True": NodeState.UP, "False": NodeState.DOWN}.get(str(ready), NodeState.UNKNOWN)
+    ip = next(
+        (
+            a.get("address", "")
+            for a in status.get("addresses") or []
+            if a.get("type") == "InternalIP"
+        ),
+        "",
+    )
+    zone = labels.get("topology.kubernetes.io/zone") or labels.get(
+        "failure-domain.beta.kubernetes.io/zone", ""
+    )
+    return Node(
+        name=meta.get("name", ""),
+        ip=ip,
+        provider_id=spec.get("providerID") or "",
+        zone=zone,
+        state=state,
+        labels=MappingProxyType(labels),
+        groups=tuple(sorted({v for v in labels.values() if v})),
+    )
+
+
+def _status_message(status: int, body: bytes) -> tuple[str, str]:
+    try:
+        data = json.loads(body)
+        return str(data.get("message") or body[:300]), str(data.get("reason") or "")
+    except ValueError:
+        return body[:300].decode(errors="replace") or f"HTTP {status}", ""
+
+
+class KubeClient:
+    """One API server; safe to share between threads (a pooled urllib3 manager)."""
+
+    def __init__(
+        self, connection: ClusterConnection, *, pool_size: int = 32, timeout: float = 30.0
+    ) -> None:
+        self.connection = connection
+        self._timeout = urllib3.Timeout(connect=min(10.0, timeout), read=timeout)
+        self._headers = {"Accept": "application/json", "User-Agent": "seal"}
+        if connection.token:
+            self._headers["Authorization"] = f"Bearer {connection.token}"
+        elif connection.username is not None:
+            self._headers.update(
+                urllib3.make_headers(
+                    basic_auth=f"{connection.username}:{connection.password or ''}"
+                )
+            )
+        tls: dict[str, Any] = {}
+        if connection.server.startswith("https"):
+            tls = {
+                "cert_reqs": ssl.CERT_NONE if connection.insecure else ssl.CERT_REQUIRED,
+                "ca_certs": connection.ca_file,
+                "cert_file": connection.client_cert_file,
+                "key_file": connection.client_key_file,
+            }
+            if connection.tls_server_name:
+                tls["server_hostname"] = connection.tls_server_name
+        if connection.proxy_url:
+            self._http: urllib3.PoolManager = urllib3.ProxyManager(
+                connection.proxy_url, maxsize=pool_size, **tls
+            )
+        else:
+            self._http = urllib3.PoolManager(maxsize=pool_size, **tls)
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._rng = random.Random()
+
+    # ---------------------------------------------------------------- plumbing
+    @property
+    def request_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def _count(self, verb: str) -> None:
+        with self._lock:
+            self._counts[verb] += 1
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        verb: str | None = None,
+    ) -> Obj:
+        """One API call, retried (bounded) on connection errors, 429 and 5xx when safe."""
+        url = self.connection.server + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        headers = dict(self._headers)
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = content_type
+        idempotent = method in ("GET", "DELETE", "PUT")
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            self._count(verb or method)
+            try:
+                answer = self._http.request(
+                    method, url, body=payload, headers=headers, timeout=self._timeout, retries=False
+                )
+            except urllib3.exceptions.HTTPError as exc:
+                if attempt == MAX_ATTEMPTS or not idempotent:
+                    raise KubeError(
+                        f"{method} {path}: cannot reach the API server "
+                        f"{self.connection.server}: {exc}"
+                    ) from exc
+                self._backoff(attempt, None)
+                continue
+            if answer.status < 400:
+                return json.loads(answer.data) if answer.data else {}
+            message, reason = _status_message(answer.status, answer.data)
+            retry = answer.status in _RETRIED_STATUSES and (idempotent or answer.status == 429)
+            if retry and attempt < MAX_ATTEMPTS and not path.endswith("/eviction"):
+                self._backoff(attempt, answer.headers.get("Retry-After"))
+                continue
+            raise self._error(method, path, answer.status, message, reason)
+        raise KubeError(f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> None:
+        delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt) * (0.5 + self._rng.random() / 2)
+        if retry_after and retry_after.isdigit():
+            delay = min(MAX_BACKOFF_SECONDS, float(retry_after))
+        time.sleep(delay)
+
+    @staticmethod
+    def _error(method: str, path: str, status: int, message: str, reason: str) -> KubeError:
+        text = f"{method} {path}: {status} {reason}: {message}".replace(": :", ":")
+        if status == 404:
+            return NotFoundError(text, status=status, reason=reason)
+        if status == 409:
+            return ConflictError(text, status=status, reason=reason)
+        if status == 429 and path.endswith("/eviction"):
+            return EvictionRefused(message, status=status, reason=reason)
+        return KubeError(text, status=status, reason=reason)
+
+    def list_all(
+        self, path: str, *, label_selector: str | None = None, field_selector: str | None = None
+    ) -> list[Obj]:
+        """Every item of a collection: one logical LIST, fetched in pages."""
+        items: list[Obj] = []
+        token: str | None = None
+        for _ in range(100_000):
+            page = self.request(
+                "GET",
+                path,
+                verb="LIST",
+                query={
+                    "labelSelector": label_selector or None,
+                    "fieldSelector": field_selector or None,
+                    "limit": PAGE_SIZE,
+                    "continue": token,
+                },
+            )
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                break
+        return items
+
+    # ---------------------------------------------------------------- reads
+    def version(self) -> Obj:
+        return self.request("GET", "/version")
+
+    def list_pods(
+        self,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Pod]:
+        path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
+        return [
+            pod_from_api(o)
+            for o in self.list_all(
+                path, label_selector=label_selector, field_selector=field_selector
+            )
+        ]
+
+    def get_pod(self, namespace: str, name: str) -> Pod:
+        return pod_from_api(self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}"))
+
+    def list_namespaces(self, *, label_selector: str | None = None) -> list[str]:
+        return [
+            o["metadata"]["name"]
+            for o in self.list_all("/api/v1/namespaces", label_selector=label_selector)
+        ]
+
+    def list_nodes(self) -> list[Node]:
+        return [node_from_api(o) for o in self.list_all("/api/v1/nodes")]
+
+    def deployment_selector(self, namespace: str, name: str) -> str:
+        """The label selector of a Deployment, as selector text."""
+        obj = self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        return str(
+            selector_from_match(selector.get("matchLabels"), selector.get("matchExpressions"))
+        )
+
+    def get_service(self, namespace: str, name: str) -> ServiceInfo:
+        obj = self.request("GET", f"/api/v1/namespaces/{namespace}/services/{name}")
+        spec = obj.get("spec") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
+        return ServiceInfo(
+            namespace,
+            name,
+            str(spec.get("clusterIP") or ""),
+            tuple(int(p.get("port", 0)) for p in spec.get("ports") or []),
+            selector,
+        )
+
+    # ---------------------------------------------------------------- writes
+    def delete_pod(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        uid: str | None = None,
+    ) -> None:
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        self.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body=body)
+
+    def evict_pod(
+        self, namespace: str, name: str, *, grace_period_seconds: int | None = None
+    ) -> None:
+        body: Obj = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        if grace_period_seconds is not None:
+            body["deleteOptions"] = {"gracePeriodSeconds": grace_period_seconds}
+        self.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body=body)
+
+    def create_event(
+        self, pod: Pod, *, reason: str, message: str, event_type: str = "Normal"
+    ) -> None:
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body: Obj = {
+            "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
+            "involvedObject": {
+                "kind": "Pod",
+                "apiVersion": "v1",
+                "namespace": pod.namespace,
+                "name": pod.name,
+                "uid": pod.uid,
+            },
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "source": {"component": "seal"},
+            "reportingComponent": "seal",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self.request("POST", f"/api/v1/namespaces/{pod.namespace}/events", body=body)
+
+    def patch_labels(self, resource_path: str, labels: dict[str, str | None]) -> None:
+        self.request(
+            "PATCH",
+            resource_path,
+            body={"metadata": {"labels": labels}},
+            content_type="application/merge-patch+json",
+        )

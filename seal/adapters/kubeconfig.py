@@ -1,0 +1,208 @@
+"""Finding the cluster: --kubeconfig, KUBECONFIG, ~/.kube/config, or the in-cluster account.
+
+Reads kubeconfig files and service-account files; runs `exec` credential plugins.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seal.errors import UsageError
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+@dataclass(frozen=True)
+class ClusterConnection:
+    """Everything needed to talk to one API server."""
+
+    server: str
+    token: str | None = None
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    insecure: bool = False
+    username: str | None = None
+    password: str | None = None
+    proxy_url: str | None = None
+    tls_server_name: str | None = None
+    namespace: str = "default"
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+def _materialise(data: str | None, path: str | None, base: Path, what: str) -> str | None:
+    """A file path for `<what>` given as a path (relative to the kubeconfig) or base64 data."""
+    if data:
+        with tempfile.NamedTemporaryFile(prefix=f"seal-{what}-", delete=False) as handle:
+            os.chmod(handle.name, 0o600)
+            handle.write(base64.b64decode(data))
+        return handle.name
+    if path:
+        return str((base / path).resolve()) if not os.path.isabs(path) else path
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: the kubeconfig is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the kubeconfig is not a mapping")
+    return data
+
+
+def _merge(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Merge kubeconfig files the way kubectl does: the first file to set a value wins.
+    Also returns, for each named entry, the file it came from (for relative paths)."""
+    merged: dict[str, Any] = {"clusters": [], "users": [], "contexts": []}
+    origin: dict[str, Path] = {}
+    for path in paths:
+        data = _read(path)
+        if data.get("current-context") and "current-context" not in merged:
+            merged["current-context"] = data["current-context"]
+        for section in ("clusters", "users", "contexts"):
+            known = {e.get("name") for e in merged[section]}
+            for entry in data.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name") not in known:
+                    merged[section].append(entry)
+                    origin[f"{section}/{entry.get('name')}"] = path.parent
+    return merged, origin
+
+
+def _exec_token(spec: Mapping[str, Any]) -> str:
+    command = [str(spec.get("command"))] + [str(a) for a in spec.get("args") or []]
+    env = dict(os.environ)
+    for item in spec.get("env") or []:
+        env[str(item.get("name"))] = str(item.get("value"))
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=60, env=env, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"kubeconfig exec plugin {command[0]!r} could not run: {exc}") from exc
+    if result.returncode != 0:
+        raise UsageError(
+            f"kubeconfig exec plugin {command[0]!r} failed ({result.returncode}): "
+            f"{result.stderr.strip()[:500]}"
+        )
+    try:
+        status = json.loads(result.stdout).get("status") or {}
+    except ValueError as exc:
+        raise UsageError(
+            f"kubeconfig exec plugin {command[0]!r} printed no ExecCredential"
+        ) from exc
+    token = status.get("token")
+    if not token:
+        raise UsageError(f"kubeconfig exec plugin {command[0]!r} gave no token")
+    return str(token)
+
+
+def _named(merged: dict[str, Any], section: str, name: str, source: str) -> dict[str, Any]:
+    for entry in merged[section]:
+        if entry.get("name") == name:
+            return dict(entry.get(section[:-1]) or {})
+    raise UsageError(f"{source}: no {section[:-1]} named {name!r}")
+
+
+def from_kubeconfig(paths: list[Path], context: str | None = None) -> ClusterConnection:
+    merged, origin = _merge(paths)
+    source = os.pathsep.join(str(p) for p in paths)
+    context_name = context or merged.get("current-context")
+    if not context_name:
+        raise UsageError(f"{source}: no current-context; pass --context")
+    ctx = _named(merged, "contexts", context_name, source)
+    cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
+    cluster = _named(merged, "clusters", str(cluster_name), source)
+    user = _named(merged, "users", str(user_name), source) if user_name else {}
+    if not cluster.get("server"):
+        raise UsageError(f"{source}: cluster {cluster_name!r} has no server")
+    cluster_base = origin.get(f"clusters/{cluster_name}", Path("."))
+    user_base = origin.get(f"users/{user_name}", Path("."))
+    token = user.get("token")
+    if not token and user.get("tokenFile"):
+        token = Path(_materialise(None, user["tokenFile"], user_base, "token") or "").read_text()
+    if not token and user.get("exec"):
+        token = _exec_token(user["exec"])
+    return ClusterConnection(
+        server=str(cluster["server"]).rstrip("/"),
+        token=token.strip() if token else None,
+        ca_file=_materialise(
+            cluster.get("certificate-authority-data"),
+            cluster.get("certificate-authority"),
+            cluster_base,
+            "ca",
+        ),
+        client_cert_file=_materialise(
+            user.get("client-certificate-data"), user.get("client-certificate"), user_base, "cert"
+        ),
+        client_key_file=_materialise(
+            user.get("client-key-data"), user.get("client-key"), user_base, "key"
+        ),
+        insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
+        username=user.get("username"),
+        password=user.get("password"),
+        proxy_url=cluster.get("proxy-url"),
+        tls_server_name=cluster.get("tls-server-name"),
+        namespace=str(ctx.get("namespace") or "default"),
+        kubeconfig=source,
+        context=str(context_name),
+    )
+
+
+def in_cluster() -> ClusterConnection | None:
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
+    )
+    token_file = SERVICE_ACCOUNT / "token"
+    if not host or not port or not token_file.exists():
+        return None
+    host = f"[{host}]" if ":" in host else host
+    namespace_file = SERVICE_ACCOUNT / "namespace"
+    return ClusterConnection(
+        server=f"https://{host}:{port}",
+        token=token_file.read_text().strip(),
+        ca_file=str(SERVICE_ACCOUNT / "ca.crt"),
+        namespace=namespace_file.read_text().strip() if namespace_file.exists() else "default",
+    )
+
+
+def resolve(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClusterConnection:
+    """--kubeconfig, else KUBECONFIG (a path list), else ~/.kube/config, else in-cluster."""
+    environ = os.environ if environ is None else environ
+    if kubeconfig:
+        return from_kubeconfig([Path(kubeconfig).expanduser()], context)
+    if environ.get("KUBECONFIG"):
+        paths = [Path(p).expanduser() for p in environ["KUBECONFIG"].split(os.pathsep) if p]
+        existing = [p for p in paths if p.exists()]
+        if not existing:
+            raise UsageError(f"KUBECONFIG={environ['KUBECONFIG']}: none of these files exists")
+        return from_kubeconfig(existing, context)
+    default = Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config"
+    if default.exists():
+        return from_kubeconfig([default], context)
+    found = in_cluster()
+    if found is None:
+        raise UsageError(
+            "no cluster: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, "
+            "run inside a cluster, or try --sandbox"
+        )
+    return found

@@ -1,0 +1,82 @@
+"""Running kubectl: manifests on standard input, an argument list, never a shell.
+
+Starts the kubectl program; nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from seal.errors import ExecutionError
+
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+@dataclass(frozen=True)
+class KubectlTarget:
+    """Which cluster kubectl talks to: seal's own kubeconfig and context."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+def kubectl_environment(base: Mapping[str, str], proxy: str | None) -> dict[str, str]:
+    """The environment without proxy settings, plus `proxy` when one is given."""
+    env = {k: v for k, v in base.items() if k.lower() not in _PROXY_VARIABLES}
+    if proxy:
+        env.update({"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy})
+    return env
+
+
+def run_kubectl(
+    action: str,
+    manifest: str,
+    target: KubectlTarget,
+    *,
+    binary: str = "kubectl",
+    proxy: str | None = None,
+    timeout: float = 120.0,
+    ignore_not_found: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """`kubectl apply|delete -f -` with `manifest` on stdin; kubectl's output, or
+    `ExecutionError` carrying its standard error."""
+    if action not in ("apply", "delete"):
+        raise ExecutionError(f"kubectl action must be apply or delete, not {action!r}")
+    command = [binary]
+    if target.kubeconfig:
+        command += ["--kubeconfig", target.kubeconfig]
+    if target.context:
+        command += ["--context", target.context]
+    command += [action, "-f", "-"]
+    if ignore_not_found and action == "delete":
+        command.append("--ignore-not-found")
+    env = kubectl_environment(os.environ if environ is None else environ, proxy)
+    try:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ExecutionError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
+    try:
+        out, err = process.communicate(manifest, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise ExecutionError(f"kubectl {action} did not finish within {timeout:g}s") from exc
+    if process.returncode != 0:
+        reason = err.strip() or out.strip() or "no output"
+        raise ExecutionError(
+            f"kubectl {action} failed (exit {process.returncode}): {reason[:2000]}"
+        )
+    return out

@@ -1,0 +1,223 @@
+"""What seal counts, behind one small interface: Prometheus, standard output, or nothing.
+
+`PrometheusMetrics` imports prometheus-client only when it is built, and serves
+HTTP only when `serve` is called.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol, TextIO
+
+
+class Metrics(Protocol):
+    def pod_killed(self, namespace: str, name: str, status: str) -> None: ...
+    def node_stopped(self, node: str, status: str) -> None: ...
+    def execute_failed(self, node: str) -> None: ...
+    def empty_match(self, source: str) -> None: ...
+    def empty_filter(self) -> None: ...
+    def probability_filter_not_passed(self) -> None: ...
+    def scenario_finished(self, name: str, result: str, duration: float) -> None: ...
+    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None: ...
+    def probe_finished(self, target: str, outcome: str, latency: float) -> None: ...
+    def pending_undos(self, count: int) -> None: ...
+    def undo_failed(self, kind: str) -> None: ...
+    def policy_reload_failed(self) -> None: ...
+
+
+class NullMetrics:
+    """Counts nothing."""
+
+    def pod_killed(self, namespace: str, name: str, status: str) -> None: ...
+    def node_stopped(self, node: str, status: str) -> None: ...
+    def execute_failed(self, node: str) -> None: ...
+    def empty_match(self, source: str) -> None: ...
+    def empty_filter(self) -> None: ...
+    def probability_filter_not_passed(self) -> None: ...
+    def scenario_finished(self, name: str, result: str, duration: float) -> None: ...
+    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None: ...
+    def probe_finished(self, target: str, outcome: str, latency: float) -> None: ...
+    def pending_undos(self, count: int) -> None: ...
+    def undo_failed(self, kind: str) -> None: ...
+    def policy_reload_failed(self) -> None: ...
+
+
+class StdoutCollector:
+    """One line per event, as it happens."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def _say(self, event: str, **fields: Any) -> None:
+        details = " ".join(f"{k}={v}" for k, v in fields.items())
+        print(f"seal-metric {event} {details}".rstrip(), file=self.stream, flush=True)
+
+    def pod_killed(self, namespace: str, name: str, status: str) -> None:
+        self._say("pod_killed", namespace=namespace, name=name, status=status)
+
+    def node_stopped(self, node: str, status: str) -> None:
+        self._say("node_stopped", node=node, status=status)
+
+    def execute_failed(self, node: str) -> None:
+        self._say("execute_failed", node=node)
+
+    def empty_match(self, source: str) -> None:
+        self._say("empty_match", source=source)
+
+    def empty_filter(self) -> None:
+        self._say("empty_filter")
+
+    def probability_filter_not_passed(self) -> None:
+        self._say("probability_filter_not_passed")
+
+    def scenario_finished(self, name: str, result: str, duration: float) -> None:
+        self._say("scenario_finished", name=repr(name), result=result, seconds=f"{duration:.3f}")
+
+    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None:
+        self._say(
+            "step_finished",
+            scenario=repr(scenario),
+            step=step,
+            result=result,
+            seconds=f"{duration:.3f}",
+        )
+
+    def probe_finished(self, target: str, outcome: str, latency: float) -> None:
+        self._say("probe", target=target, outcome=outcome, seconds=f"{latency:.3f}")
+
+    def pending_undos(self, count: int) -> None:
+        self._say("pending_undos", count=count)
+
+    def undo_failed(self, kind: str) -> None:
+        self._say("undo_failed", kind=kind)
+
+    def policy_reload_failed(self) -> None:
+        self._say("policy_reload_failed")
+
+
+class PrometheusMetrics:
+    """Prometheus metrics in a registry of their own."""
+
+    def __init__(self) -> None:
+        import prometheus_client as prom
+
+        self.registry = prom.CollectorRegistry()
+        r = self.registry
+        self._kills = prom.Counter(
+            "seal_pod_kills", "Pods killed", ["status", "namespace", "name"], registry=r
+        )
+        self._stopped = prom.Counter(
+            "seal_nodes_stopped", "Machines stopped", ["status"], registry=r
+        )
+        self._execute = prom.Counter(
+            "seal_execute_failed", "Commands on nodes that failed", registry=r
+        )
+        self._empty_filter = prom.Counter(
+            "seal_empty_filter", "Filters that left nothing", registry=r
+        )
+        self._probability = prom.Counter(
+            "seal_probability_filter_not_passed",
+            "Probability filters that let nothing through",
+            registry=r,
+        )
+        self._empty_match = prom.Counter(
+            "seal_empty_match", "Matchers that found nothing", ["source"], registry=r
+        )
+        self._runs = prom.Counter(
+            "seal_scenario_runs", "Scenario runs", ["name", "result"], registry=r
+        )
+        self._scenario_seconds = prom.Histogram(
+            "seal_scenario_duration_seconds", "Scenario duration", ["name"], registry=r
+        )
+        self._step_seconds = prom.Histogram(
+            "seal_step_duration_seconds",
+            "Step duration",
+            ["scenario", "step", "result"],
+            registry=r,
+        )
+        self._probe_seconds = prom.Histogram(
+            "seal_probe_latency_seconds",
+            "Probe request latency",
+            ["target"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self._probes = prom.Counter(
+            "seal_probes", "Probe requests", ["target", "outcome"], registry=r
+        )
+        self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
+        self._undo_failed = prom.Counter(
+            "seal_undo_failed", "Undos that failed", ["kind"], registry=r
+        )
+        self._last_success = prom.Gauge(
+            "seal_scenario_last_success_timestamp_seconds",
+            "When each scenario last passed",
+            ["name"],
+            registry=r,
+        )
+        self._reload = prom.Counter(
+            "seal_policy_reload_failed", "Policy re-reads that found the file invalid", registry=r
+        )
+
+    def serve(self, host: str, port: int) -> None:
+        import prometheus_client as prom
+
+        prom.start_http_server(port, addr=host, registry=self.registry)
+
+    def pod_killed(self, namespace: str, name: str, status: str) -> None:
+        self._kills.labels(status, namespace, name).inc()
+
+    def node_stopped(self, node: str, status: str) -> None:
+        self._stopped.labels(status).inc()
+
+    def execute_failed(self, node: str) -> None:
+        self._execute.inc()
+
+    def empty_match(self, source: str) -> None:
+        self._empty_match.labels(source).inc()
+
+    def empty_filter(self) -> None:
+        self._empty_filter.inc()
+
+    def probability_filter_not_passed(self) -> None:
+        self._probability.inc()
+
+    def scenario_finished(self, name: str, result: str, duration: float) -> None:
+        self._runs.labels(name, result).inc()
+        self._scenario_seconds.labels(name).observe(duration)
+        if result == "passed":
+            self._last_success.labels(name).set(time.time())
+
+    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None:
+        self._step_seconds.labels(scenario, step, result).observe(duration)
+
+    def probe_finished(self, target: str, outcome: str, latency: float) -> None:
+        self._probes.labels(target, outcome).inc()
+        self._probe_seconds.labels(target).observe(latency)
+
+    def pending_undos(self, count: int) -> None:
+        self._pending.set(count)
+
+    def undo_failed(self, kind: str) -> None:
+        self._undo_failed.labels(kind).inc()
+
+    def policy_reload_failed(self) -> None:
+        self._reload.inc()
+
+
+class FanOut:
+    """Sends every event to each of several collectors."""
+
+    def __init__(self, collectors: Sequence[Metrics]) -> None:
+        self.collectors = list(collectors)
+
+    def __getattr__(self, name: str) -> Any:
+        methods = [getattr(c, name) for c in self.collectors]
+
+        def call(*args: Any) -> None:
+            for method in methods:
+                method(*args)
+
+        return call

@@ -1,0 +1,204 @@
+"""The crash-safe undo journal: every change is recorded before it is made, undone LIFO.
+
+Writes an append-only JSON-lines file in the state directory, with fsync after
+every line, so that a crash at any instant leaves it readable (a torn last line
+is ignored). An exclusive lock keeps two seal processes off the same journal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seal.errors import SealError, UsageError
+
+log = logging.getLogger(__name__)
+UndoHandler = Callable[["UndoEntry"], None]
+
+
+def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_STATE_HOME") or str(Path(environ.get("HOME", "~")) / ".local/state")
+    return Path(base).expanduser() / "seal"
+
+
+def journal_name(cluster: str) -> str:
+    """One journal per cluster, so `seal cleanup` finds what a crashed run left there."""
+    return "journal-" + hashlib.sha256(cluster.encode()).hexdigest()[:16] + ".jsonl"
+
+
+@dataclass(frozen=True)
+class UndoEntry:
+    id: str
+    kind: str
+    payload: Mapping[str, Any]
+    scenario: str
+    description: str
+    created: float
+
+
+@dataclass
+class ReplayReport:
+    undone: list[UndoEntry] = field(default_factory=list)
+    failed: list[tuple[UndoEntry, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class UndoJournal:
+    def __init__(self, path: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.path = path
+        self._sleep = sleep
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock_file = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for life
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock_file.close()
+            raise UsageError(
+                f"{path}: another seal process is using this journal; stop it first, or give "
+                "this one its own --state-dir"
+            ) from exc
+        self._pending: dict[str, UndoEntry] = {}
+        self._load()
+
+    def close(self) -> None:
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()
+
+    def _load(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    log.warning("%s:%d: ignoring a torn journal line", self.path, number)
+                    continue
+                if record.get("op") == "record":
+                    entry = UndoEntry(
+                        record["id"],
+                        record["kind"],
+                        record.get("payload") or {},
+                        record.get("scenario", ""),
+                        record.get("description", ""),
+                        float(record.get("created", 0)),
+                    )
+                    self._pending[entry.id] = entry
+                elif record.get("op") == "done":
+                    self._pending.pop(record.get("id"), None)
+
+    def _append(self, record: Mapping[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def record(
+        self, kind: str, payload: Mapping[str, Any], *, scenario: str, description: str
+    ) -> UndoEntry:
+        """Write an undo down, durably, before the change it undoes is made."""
+        entry = UndoEntry(uuid.uuid4().hex, kind, dict(payload), scenario, description, time.time())
+        self._append(
+            {
+                "op": "record",
+                "id": entry.id,
+                "kind": kind,
+                "payload": entry.payload,
+                "scenario": scenario,
+                "description": description,
+                "created": entry.created,
+            }
+        )
+        self._pending[entry.id] = entry
+        return entry
+
+    def discard(self, entry: UndoEntry) -> None:
+        """Forget an undo whose change turned out not to need undoing."""
+        self._mark_done(entry)
+
+    def _mark_done(self, entry: UndoEntry) -> None:
+        self._append({"op": "done", "id": entry.id})
+        self._pending.pop(entry.id, None)
+        if not self._pending:
+            self._compact()
+
+    def _compact(self) -> None:
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text("")
+        os.replace(temporary, self.path)
+
+    def pending(self, scenario: str | None = None) -> list[UndoEntry]:
+        """Pending undos, oldest first."""
+        entries = sorted(self._pending.values(), key=lambda e: e.created)
+        return [e for e in entries if scenario is None or e.scenario == scenario]
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def replay(
+        self,
+        handlers: Mapping[str, UndoHandler],
+        *,
+        scenario: str | None = None,
+        attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> ReplayReport:
+        """Run pending undos last-in-first-out; failures are retried, then kept and reported."""
+        report = ReplayReport()
+        for entry in reversed(self.pending(scenario)):
+            handler = handlers.get(entry.kind)
+            if handler is None:
+                reason = f"no undo handler for kind {entry.kind!r}"
+                log.error("cannot undo %s: %s", entry.description, reason)
+                report.failed.append((entry, reason))
+                continue
+            failure = self._run(entry, handler, attempts, backoff)
+            if failure is None:
+                self._mark_done(entry)
+                report.undone.append(entry)
+                log.info("undone: %s", entry.description, extra={"undo": entry.kind})
+            else:
+                report.failed.append((entry, reason))
+                log.error(
+                    "undo failed, kept in the journal for the next start or `seal cleanup`: %s: %s",
+                    entry.description,
+                    reason,
+                )
+        return report
+
+    def _run(
+        self, entry: UndoEntry, handler: UndoHandler, attempts: int, backoff: float
+    ) -> str | None:
+        reason = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                handler(entry)
+                return None
+            except (SealError, OSError) as exc:
+                reason = str(exc)
+                if attempt < attempts:
+                    log.warning(
+                        "undo of %s failed (attempt %d of %d): %s",
+                        entry.description,
+                        attempt,
+                        attempts,
+                        reason,
+                    )
+                    self._sleep(backoff * 2 ** (attempt - 1))
+        return reason or "failed"
