@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, str] = {
     "validate": "seal.cli.validate:validate",
     "schema": "seal.cli.validate:schema",
     "sandbox": "seal.cli.sandbox:sandbox",
+    "autonomous": "seal.cli.autonomous:autonomous",
+    "cleanup": "seal.cli.autonomous:cleanup",
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from seal.errors import PolicyError
+from seal.policy.model import Policy, ScenarioSpec
 from seal.runtime.clock import ShutdownRequested
 
 log = logging.getLogger(__name__)
@@ -22,31 +23,6 @@ log = logging.getLogger(__name__)
 class ScenarioResult(enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
-
-
-class RunStrategyLike(Protocol):
-    @property
-    def strategy(self) -> str: ...
-    @property
-    def runs(self) -> int | None: ...
-    @property
-    def min_seconds(self) -> float: ...
-    @property
-    def max_seconds(self) -> float: ...
-
-
-class ScenarioLike(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
-class PolicyLike(Protocol):
-    @property
-    def run_strategy(self) -> RunStrategyLike: ...
-    @property
-    def fail_fast(self) -> bool: ...
-    @property
-    def scenarios(self) -> Sequence[ScenarioLike]: ...
 
 
 class RunnerClock(Protocol):
@@ -74,13 +50,13 @@ class PolicyRunner:
 
     def __init__(
         self,
-        load_policy: Callable[[], PolicyLike],
-        run_scenario: Callable[[ScenarioLike], ScenarioResult],
+        load_policy: Callable[[], Policy],
+        run_scenario: Callable[[ScenarioSpec], ScenarioResult],
         *,
         clock: RunnerClock,
         rng: random.Random,
         metrics: ReloadMetrics,
-        initial_policy: PolicyLike | None = None,
+        initial_policy: Policy | None = None,
     ) -> None:
         self._load = load_policy
         self._run_scenario = run_scenario
@@ -89,7 +65,7 @@ class PolicyRunner:
         self._metrics = metrics
         self._policy = initial_policy
 
-    def _reload(self) -> PolicyLike:
+    def _reload(self) -> Policy:
         """The policy as it is on disk now; on a broken edit, the last good one."""
         try:
             self._policy = self._load()
@@ -103,7 +79,7 @@ class PolicyRunner:
             )
         return self._policy
 
-    def _scenarios_for_loop(self, policy: PolicyLike) -> Sequence[ScenarioLike]:
+    def _scenarios_for_loop(self, policy: Policy) -> Sequence[ScenarioSpec]:
         if not policy.scenarios:
             return []
         if policy.run_strategy.strategy == "random":

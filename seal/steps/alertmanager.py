@@ -86,4 +86,5 @@ STEP = StepType(
         description="silence every alert of Alertmanagers during the scenario",
     ),
     build=build,
+    runner="seal.steps.run_unavailable",
 )

@@ -242,4 +242,5 @@ STEP = StepType(
         description="copy a Deployment and inject failure into the copy",
     ),
     build=build,
+    runner="seal.steps.run_unavailable",
 )

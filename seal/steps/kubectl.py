@@ -51,4 +51,5 @@ STEP = StepType(
         description="apply or delete manifests with kubectl",
     ),
     build=build,
+    runner="seal.steps.run_basic:run_kubectl_step",
 )

@@ -116,4 +116,5 @@ STEP = StepType(
         "match nodes, filter them, act on their machines",
     ),
     build=build,
+    runner="seal.steps.run_nodes",
 )

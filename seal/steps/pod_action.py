@@ -180,4 +180,5 @@ STEP = StepType(
         MATCHERS, filters_schema(POD_PROPERTIES), ACTIONS, "match pods, filter them, act on them"
     ),
     build=build,
+    runner="seal.steps.run_pods",
 )

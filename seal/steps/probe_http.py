@@ -126,4 +126,5 @@ STEP = StepType(
         description="check that a URL or service answers",
     ),
     build=build,
+    runner="seal.steps.run_basic:run_probe",
 )

@@ -30,4 +30,5 @@ STEP = StepType(
         description="sleep for a number of seconds",
     ),
     build=build,
+    runner="seal.steps.run_basic:run_wait",
 )

@@ -1,0 +1,224 @@
+"""`seal autonomous` runs a policy; `seal cleanup` undoes what a crashed run left behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from seal.cli.options import option
+from seal.errors import PolicyError, UsageError
+
+log = logging.getLogger("seal.cli")
+
+
+def cluster_options(function: Any) -> Any:
+    function = option("--context", help="The kubeconfig context to use.")(function)
+    function = option(
+        "--kubeconfig",
+        type=click.Path(dir_okay=False),
+        help="Kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster).",
+    )(function)
+    return option(
+        "--state-dir",
+        type=click.Path(file_okay=False),
+        help="Where the undo journal is kept (default: $XDG_STATE_HOME/seal).",
+    )(function)
+
+
+def _metrics(
+    metrics_address: str | None, prometheus: bool, host: str, port: int, stdout: bool
+) -> Any:
+    from seal.metrics import FanOut, NullMetrics, PrometheusMetrics, StdoutCollector
+
+    collectors: list[Any] = []
+    address = metrics_address or (f"{host}:{port}" if prometheus else None)
+    if address:
+        bind, _, port_text = address.rpartition(":")
+        if not port_text.isdigit():
+            raise UsageError(f"--metrics-address {address!r}: expected HOST:PORT")
+        prom = PrometheusMetrics()
+        try:
+            prom.serve(bind or "127.0.0.1", int(port_text))
+        except OSError as exc:
+            raise UsageError(f"cannot serve metrics on {address}: {exc.strerror}") from exc
+        log.info("metrics served on http://%s/metrics", address)
+        collectors.append(prom)
+    if stdout:
+        collectors.append(StdoutCollector())
+    if not collectors:
+        return NullMetrics()
+    return collectors[0] if len(collectors) == 1 else FanOut(collectors)
+
+
+@contextmanager
+def _cluster(
+    sandbox: str | None, kubeconfig: str | None, context: str | None, seed: int | None
+) -> Iterator[Any]:
+    from seal.adapters.kubeconfig import resolve
+
+    if not sandbox:
+        yield resolve(kubeconfig, context)
+        return
+    from seal.sandbox.cluster import preset
+    from seal.sandbox.sandbox import Sandbox
+
+    with Sandbox(preset(sandbox), seed=seed) as box:
+        log.info("sandbox %r is up; its kubeconfig: %s", sandbox, box.kubeconfig_path)
+        yield resolve(str(box.kubeconfig_path))
+
+
+def _install_signals(on_first: Any) -> None:
+    count = {"n": 0}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        count["n"] += 1
+        if count["n"] == 1:
+            log.warning(
+                "%s: finishing up and undoing every change; send it again to exit at "
+                "once (the journal keeps what is left)",
+                signal.Signals(signum).name,
+            )
+            on_first(signum)
+        else:
+            os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@click.command()
+@option(
+    "--policy-file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    legacy_env=["POLICY_FILE"],
+    help="The policy to run (re-read at every loop).",
+)
+@cluster_options
+@option(
+    "--sandbox",
+    is_flag=False,
+    flag_value="demo",
+    default=None,
+    type=click.Choice(["demo", "large"]),
+    help="Run against a built-in simulated cluster (default preset: demo).",
+)
+@option("--seed", type=int, help="Seed every random choice, so a run can be replayed.")
+@option("--dry-run", is_flag=True, help="Match and filter for real; change nothing.")
+@option(
+    "--protected-namespace",
+    "protected_namespaces",
+    multiple=True,
+    help="A namespace seal must not touch (repeatable; adds to the policy's).",
+)
+@option(
+    "--max-targets-per-step",
+    type=click.IntRange(min=1),
+    help="Refuse a step left with more targets than this.",
+)
+@option("--metrics-address", help="Serve Prometheus metrics on HOST:PORT.")
+@option(
+    "--prometheus-collector",
+    is_flag=True,
+    help="Serve Prometheus metrics (see --prometheus-host/port).",
+)
+@option("--prometheus-host", default="127.0.0.1", show_default=True)
+@option("--prometheus-port", type=int, default=8000, show_default=True)
+@option("--stdout-collector", is_flag=True, help="Print every metric event as it happens.")
+def autonomous(
+    policy_file: str,
+    context: str | None,
+    kubeconfig: str | None,
+    state_dir: str | None,
+    sandbox: str | None,
+    seed: int | None,
+    dry_run: bool,
+    protected_namespaces: tuple[str, ...],
+    max_targets_per_step: int | None,
+    metrics_address: str | None,
+    prometheus_collector: bool,
+    prometheus_host: str,
+    prometheus_port: int,
+    stdout_collector: bool,
+) -> int:
+    """Run the scenarios of a policy against the cluster, undoing every change they make.
+
+    Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or usage.
+    """
+    from seal.runtime.autonomous import SafetyOverrides, Session, run_policy
+    from seal.runtime.journal import default_state_dir
+    from seal.steps.registry import load_policy
+
+    try:
+        policy = load_policy(policy_file)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{policy_file}: the policy is invalid; nothing was run", err=True)
+        return 2
+    for warning in policy.warnings:
+        click.echo(warning, err=True)
+    metrics = _metrics(
+        metrics_address, prometheus_collector, prometheus_host, prometheus_port, stdout_collector
+    )
+    state = Path(state_dir) if state_dir else default_state_dir()
+    overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
+    received: dict[str, int] = {}
+    with _cluster(sandbox, kubeconfig, context, seed) as connection:
+        session = Session(connection, state, metrics, rng=random.Random(seed), overrides=overrides)
+
+        def shutdown(signum: int) -> None:
+            received["signal"] = signum
+            session.clock.request_shutdown()
+
+        _install_signals(shutdown)
+        try:
+            log.info("connected to %s (Kubernetes %s)", connection.server, session.check_cluster())
+            session.clean_leftovers()
+            summary = run_policy(session, policy_file, policy)
+        finally:
+            session.close()
+    if "signal" in received:
+        return 128 + received["signal"]
+    log.info(
+        "done: %d loop(s), %d scenario run(s) passed, %d failed",
+        summary.loops,
+        summary.passed,
+        summary.failed,
+    )
+    return summary.exit_code
+
+
+@click.command()
+@cluster_options
+def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) -> int:
+    """Undo what a crashed seal run left behind on this cluster (from its journal)."""
+    from seal.adapters.kubeconfig import resolve
+    from seal.metrics import NullMetrics
+    from seal.runtime.autonomous import Session
+    from seal.runtime.journal import default_state_dir
+
+    connection = resolve(kubeconfig, context)
+    session = Session(
+        connection, Path(state_dir) if state_dir else default_state_dir(), NullMetrics()
+    )
+    try:
+        pending = len(session.journal)
+        ok = session.clean_leftovers()
+        left = len(session.journal)
+    finally:
+        session.close()
+    click.echo(
+        f"{pending - left} undo(s) carried out, {left} left"
+        + ("" if ok else " (see the errors above; run seal cleanup again)")
+    )
+    return 0 if ok else 1

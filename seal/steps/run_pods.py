@@ -1,0 +1,228 @@
+"""Running `podAction`: match pods through the API, filter, screen for safety, act."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from seal.adapters.kube import EvictionRefused
+from seal.errors import KubeError, NotFoundError, StepFailed
+from seal.model import Pod
+from seal.policy.pipeline import (
+    DeploymentMatcher,
+    LabelsMatcher,
+    NamespaceMatcher,
+    PodMatcher,
+    WaitAction,
+)
+from seal.selection.safety import PROTECTED_LABEL, screen_pods
+from seal.steps.context import StepContext, UndoHandler
+from seal.steps.pipeline_run import apply_filters, describe
+from seal.steps.pod_action import (
+    CheckPodCountAction,
+    CheckPodStateAction,
+    KillAction,
+    PodActionSpec,
+    StopHostAction,
+)
+
+log = logging.getLogger(__name__)
+UNDO_HANDLERS: dict[str, UndoHandler] = {}
+EVENT_REASON = "SealChaos"
+
+
+def match_pods(matcher: PodMatcher, ctx: StepContext) -> list[Pod]:
+    """One LIST per matcher (paginated)."""
+    kube = ctx.kube
+    if isinstance(matcher, NamespaceMatcher):
+        if matcher.namespace == "*":
+            return kube.list_pods(None)
+        if matcher.is_pattern:
+            pattern = re.compile(matcher.namespace)
+            return [p for p in kube.list_pods(None) if pattern.fullmatch(p.namespace)]
+        if len(matcher.names) == 1:
+            return kube.list_pods(matcher.names[0])
+        wanted = set(matcher.names)
+        return [p for p in kube.list_pods(None) if p.namespace in wanted]
+    if isinstance(matcher, DeploymentMatcher):
+        try:
+            selector = kube.deployment_selector(matcher.namespace, matcher.name)
+        except NotFoundError as exc:
+            raise StepFailed(
+                f"deployment {matcher.namespace}/{matcher.name} (line {matcher.location.line}) "
+                "does not exist"
+            ) from exc
+        return kube.list_pods(matcher.namespace, label_selector=selector)
+    assert isinstance(matcher, LabelsMatcher)
+    return kube.list_pods(matcher.namespace, label_selector=matcher.selector)
+
+
+def select_pods(spec: PodActionSpec, ctx: StepContext) -> list[Pod]:
+    found: dict[str, Pod] = {}
+    for matcher in spec.matches:
+        pods = match_pods(matcher, ctx)
+        if not pods:
+            ctx.metrics.empty_match("pod")
+            log.info("matcher at line %d found no pods", matcher.location.line)
+        for pod in pods:
+            found.setdefault(pod.key, pod)
+    if not found:
+        return []
+    labelled = frozenset(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
+    kept, removed = screen_pods(sorted(found.values(), key=lambda p: p.key), ctx.safety, labelled)
+    for pod, reason in removed:
+        log.info(
+            "leaving %s alone: %s",
+            pod.key,
+            reason,
+            extra={"target": pod.key, "outcome": "protected"},
+        )
+    return kept
+
+
+def run(spec: PodActionSpec, ctx: StepContext) -> None:
+    pods = select_pods(spec, ctx)
+    if not pods:
+        log.info("no pods matched; nothing to do", extra={"outcome": "empty-match"})
+        return
+    pods = apply_filters(pods, spec.filters, ctx)
+    if not pods:
+        return
+    ctx.safety.check_target_count(len(pods), "pods")
+    log.info("%d pod(s) selected: %s", len(pods), describe(pods))
+    for action in spec.actions:
+        run_action(action, pods, ctx)
+
+
+def run_action(action: object, pods: list[Pod], ctx: StepContext) -> None:
+    if isinstance(action, KillAction):
+        kill(action, pods, ctx)
+    elif isinstance(action, WaitAction):
+        log.info("waiting %gs", action.seconds)
+        ctx.clock.sleep(action.seconds)
+    elif isinstance(action, CheckPodStateAction):
+        wrong = [p for p in pods if p.state != action.state]
+        if wrong:
+            raise StepFailed(
+                f"checkPodState (line {action.location.line}): "
+                f"{len(wrong)} pod(s) not {action.state}: "
+                + ", ".join(f"{p.key} is {p.state}" for p in wrong[:10])
+            )
+        log.info("all %d pod(s) are %s", len(pods), action.state)
+    elif isinstance(action, CheckPodCountAction):
+        if len(pods) != action.count:
+            raise StepFailed(
+                f"checkPodCount (line {action.location.line}): expected "
+                f"{action.count} pod(s), found {len(pods)}: {describe(pods)}"
+            )
+        log.info("pod count is %d, as expected", action.count)
+    elif isinstance(action, StopHostAction):
+        raise StepFailed(
+            f"stopHost (line {action.location.line}) needs a cloud driver; this "
+            "version of seal has none yet, so no machine was touched"
+        )
+
+
+def _grace(action: KillAction, pod: Pod) -> int | None:
+    if action.force:
+        return 0
+    return action.grace_period_seconds  # None: the pod's own grace period
+
+
+def kill(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> None:
+    chosen = []
+    for pod in pods:
+        if pod.terminating:
+            log.info(
+                "%s is already terminating; not killing it twice",
+                pod.key,
+                extra={"target": pod.key, "action": "kill", "outcome": "skipped"},
+            )
+            continue
+        if action.probability < 1 and ctx.rng.random() >= action.probability:
+            log.info(
+                "%s spared by kill probability %g",
+                pod.key,
+                action.probability,
+                extra={"target": pod.key, "action": "kill", "outcome": "spared"},
+            )
+            continue
+        chosen.append(pod)
+    how = "evict" if action.evict else "kill"
+    if ctx.dry_run:
+        for pod in chosen:
+            log.info(
+                "dry run: would %s %s (grace period %s)",
+                how,
+                pod.key,
+                _grace(action, pod) if _grace(action, pod) is not None else "the pod's own",
+                extra={"target": pod.key, "action": how, "outcome": "dry-run"},
+            )
+        return
+    futures: list[tuple[Pod, Future[str | None]]] = [
+        (pod, ctx.pool.submit(contextvars.copy_context().run, _kill_one, action, pod, ctx))
+        for pod in chosen
+    ]
+    problems = [f"{pod.key}: {error}" for pod, future in futures if (error := future.result())]
+    if problems:
+        raise StepFailed(
+            f"{how} failed for {len(problems)} of {len(chosen)} pod(s): " + "; ".join(problems[:10])
+        )
+
+
+def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
+    """Kill one pod; the reason it failed, or None."""
+    how = "evict" if action.evict else "kill"
+    grace = _grace(action, pod)
+    try:
+        ctx.kube.create_event(
+            pod,
+            reason=EVENT_REASON,
+            message=f"seal scenario {ctx.scenario!r}: {how} "
+            f"(grace period {grace if grace is not None else 'default'})",
+        )
+    except KubeError as exc:
+        log.warning("could not record an Event on %s: %s", pod.key, exc)
+    try:
+        if action.evict:
+            ctx.kube.evict_pod(pod.namespace, pod.name, grace_period_seconds=grace)
+        else:
+            ctx.kube.delete_pod(pod.namespace, pod.name, grace_period_seconds=grace, uid=pod.uid)
+    except EvictionRefused as exc:
+        ctx.metrics.pod_killed(pod.namespace, pod.name, "refused")
+        log.warning(
+            "eviction of %s refused: %s",
+            pod.key,
+            exc,
+            extra={"target": pod.key, "action": how, "outcome": "refused"},
+        )
+        return f"eviction refused: {exc}"
+    except NotFoundError:
+        ctx.metrics.pod_killed(pod.namespace, pod.name, "gone")
+        log.info(
+            "%s was already gone",
+            pod.key,
+            extra={"target": pod.key, "action": how, "outcome": "gone"},
+        )
+        return None
+    except KubeError as exc:
+        ctx.metrics.pod_killed(pod.namespace, pod.name, "failure")
+        log.error(
+            "could not %s %s: %s",
+            how,
+            pod.key,
+            exc,
+            extra={"target": pod.key, "action": how, "outcome": "failure"},
+        )
+        return str(exc)
+    ctx.metrics.pod_killed(pod.namespace, pod.name, "success")
+    log.info(
+        "%s %s",
+        "evicted" if action.evict else "killed",
+        pod.key,
+        extra={"target": pod.key, "action": how, "outcome": "success", "grace_period": grace},
+    )
+    return None
