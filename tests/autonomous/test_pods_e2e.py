@@ -1,0 +1,182 @@
+"""seal autonomous end to end against the sandbox: kills, probes, kubectl, safety, dry run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seal.sandbox.sandbox import Sandbox
+from tests.autonomous.helpers import (
+    REPO,
+    live_pod_names,
+    ready_replicas,
+    run_seal,
+    scale,
+    seal_events,
+    write_policy,
+)
+from tests.conftest import wait_for
+
+KILL_HALF = """\
+scenarios:
+- name: kill half of goldpinger
+  steps:
+  - podAction:
+      matches: [{deployment: {name: goldpinger, namespace: default}}]
+      filters: [{property: {name: state, value: Running}}, {randomSample: {ratio: 0.5}}]
+      actions: [{kill: {force: true}}]
+  - podAction:
+      matches: [{labels: {selector: app=goldpinger, namespace: default}}]
+      filters: [{property: {name: state, value: Running}}]
+      retries: {retriesTimeout: {timeout: 30, sleep: 0.2}}
+      actions: [{checkPodCount: {count: 7}}]
+"""
+
+
+def test_kill_half_kills_floor_n_over_2_and_the_deployment_recovers(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    scale(sandbox, "default", "goldpinger", 7)
+    wait_for(lambda: ready_replicas(sandbox, "default", "goldpinger") == 7, what="7 replicas")
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    result = run_seal(
+        sandbox, write_policy(tmp_path, KILL_HALF), tmp_path / "state", "--stdout-collector"
+    )
+    assert result.returncode == 0, result.stderr
+    kills = [line for line in result.stdout.splitlines() if "pod_killed" in line]
+    assert len(kills) == 3 and all("status=success" in k for k in kills)
+    events = seal_events(sandbox)
+    assert len(events) == 3
+    assert all("kill half of goldpinger" in e["message"] for e in events)
+    killed = {e["involvedObject"]["name"] for e in events}
+    after = live_pod_names(sandbox, "default", "app=goldpinger")
+    assert killed <= before and not killed & after
+    assert len(after) == 7
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    policy = write_policy(tmp_path, KILL_HALF.replace("count: 7", "count: 3"))
+    result = run_seal(sandbox, policy, tmp_path / "state", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "dry run: would kill default/goldpinger-" in result.stderr
+    assert live_pod_names(sandbox, "default", "app=goldpinger") == before
+    assert seal_events(sandbox) == []
+
+
+PROBE = """\
+scenarios:
+- name: goldpinger answers
+  steps:
+  - probeHTTP:
+      target: {service: {name: goldpinger, namespace: default, port: 8080}}
+      endpoint: /healthz
+      count: 5
+      retries: 2
+      delay: 50
+"""
+
+
+def test_probe_passes_then_fails_when_every_endpoint_is_down(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path, PROBE)
+    passing = run_seal(sandbox, policy, tmp_path / "state")
+    assert passing.returncode == 0, passing.stderr
+    scale(sandbox, "default", "goldpinger", 0)
+    wait_for(lambda: not live_pod_names(sandbox, "default", "app=goldpinger"), what="no pods")
+    failing = run_seal(sandbox, policy, tmp_path / "state")
+    assert failing.returncode == 1
+    assert "answered 503, expected 200" in failing.stderr
+    assert "request 1 of 5 failed 2 time(s)" in failing.stderr
+
+
+def test_pod_start_slo_policy_passes_and_leaves_nothing_behind(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    result = run_seal(sandbox, REPO / "policies" / "pod-start-slo.yml", tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert "kubectl apply: pod/slo-probe created / service/slo-probe created" in result.stderr
+    assert "undone: kubectl delete" in result.stderr
+    leftovers = sandbox.call(
+        lambda store: [
+            o["metadata"]["name"]
+            for kind in ("pods", "services")
+            for o in store.list(kind, "default")
+            if o["metadata"]["name"] == "slo-probe" and not o["metadata"].get("deletionTimestamp")
+        ]
+    )
+    assert leftovers == []
+
+
+def test_protected_pods_are_never_touched_and_too_many_targets_fail_first(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    protected = sorted(live_pod_names(sandbox, "default", "app=goldpinger"))[0]
+    sandbox.call(
+        lambda store: store.mutate(
+            "pods",
+            "default",
+            protected,
+            lambda p: p["metadata"]["labels"].__setitem__("seal/protected", "true"),
+        )
+    )
+    kill_all = """\
+    scenarios:
+    - name: kill every goldpinger pod
+      steps:
+      - podAction:
+          matches: [{namespace: default}]
+          actions: [{kill: {force: true}}]
+    """
+    refused = run_seal(
+        sandbox, write_policy(tmp_path, kill_all), tmp_path / "state", "--max-targets-per-step", "1"
+    )
+    assert refused.returncode == 1
+    assert "2 pods selected, more than maxTargetsPerStep=1; nothing was touched" in refused.stderr
+    assert seal_events(sandbox) == []
+    allowed = run_seal(sandbox, write_policy(tmp_path, kill_all), tmp_path / "state")
+    assert allowed.returncode == 0, allowed.stderr
+    assert f"leaving default/{protected} alone: it is labelled seal/protected=true" in (
+        allowed.stderr
+    )
+    killed = {e["involvedObject"]["name"] for e in seal_events(sandbox)}
+    assert len(killed) == 2 and protected not in killed
+
+
+def test_eviction_refused_by_a_budget_is_reported(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.call(
+        lambda store: store.create(
+            "poddisruptionbudgets",
+            {
+                "metadata": {"name": "gp", "namespace": "default"},
+                "spec": {"minAvailable": 3, "selector": {"matchLabels": {"app": "goldpinger"}}},
+            },
+        )
+    )
+    evict = """\
+    scenarios:
+    - name: evict one goldpinger pod
+      steps:
+      - podAction:
+          matches: [{labels: {selector: app=goldpinger, namespace: default}}]
+          filters: [{randomSample: {size: 1}}]
+          actions: [{kill: {force: false, evict: true}}]
+    """
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    result = run_seal(
+        sandbox, write_policy(tmp_path, evict), tmp_path / "state", "--stdout-collector"
+    )
+    assert result.returncode == 1
+    assert "eviction refused: Cannot evict pod as it would violate" in result.stderr
+    assert "status=refused" in result.stdout
+    assert live_pod_names(sandbox, "default", "app=goldpinger") == before
+
+
+def test_an_invalid_policy_exits_2_without_touching_anything(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    bad = write_policy(tmp_path, "scenarios:\n- name: x\n  steps: []\n")
+    result = run_seal(sandbox, bad, tmp_path / "state")
+    assert result.returncode == 2
+    assert "scenarios[0].name: must be at least 3 characters long" in result.stderr
+    assert "Traceback" not in result.stderr
