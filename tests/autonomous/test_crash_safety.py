@@ -1,0 +1,173 @@
+"""Signals and crashes: seal never leaves a change behind."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from seal.sandbox.sandbox import Sandbox
+from tests.autonomous.helpers import REPO, run_seal, seal_command, write_policy
+from tests.conftest import wait_for
+
+SLOW = """\
+scenarios:
+- name: apply then wait
+  steps:
+  - kubectl:
+      action: apply
+      payload: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: chaos-marker, namespace: default}
+        data: {by: seal}
+  - podAction:
+      matches: [{labels: {selector: app=goldpinger, namespace: default}}]
+      filters: [{randomSample: {size: 1}}]
+      actions: [{kill: {force: true}}]
+  - wait: {seconds: 60}
+"""
+
+
+def marker_exists(box: Sandbox) -> bool:
+    return bool(box.call(lambda store: store.peek("configmaps", "default", "chaos-marker")))
+
+
+def start(box: Sandbox, policy: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        seal_command(box, policy, state, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def journal_lines(state: Path) -> list[dict[str, object]]:
+    lines = []
+    for path in state.glob("journal-*.jsonl"):
+        lines += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return lines
+
+
+def test_sigterm_during_a_wait_cleans_up_and_exits(sandbox: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = start(sandbox, write_policy(tmp_path, SLOW), state)
+    try:
+        wait_for(lambda: marker_exists(sandbox), what="the applied ConfigMap")
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 128 + signal.SIGTERM
+    assert not marker_exists(sandbox)
+    assert journal_lines(state) == []
+
+
+def test_sigkill_leaves_a_journal_that_cleanup_replays(sandbox: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = start(sandbox, write_policy(tmp_path, SLOW), state)
+    try:
+        wait_for(lambda: marker_exists(sandbox), what="the applied ConfigMap")
+        process.kill()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert marker_exists(sandbox)
+    assert [r["kind"] for r in journal_lines(state) if r["op"] == "record"] == ["kubectl-delete"]
+    cleanup = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seal",
+            "cleanup",
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "--state-dir",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert cleanup.stdout.strip() == "1 undo(s) carried out, 0 left"
+    assert not marker_exists(sandbox)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seal",
+            "cleanup",
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "--state-dir",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert again.stdout.strip() == "0 undo(s) carried out, 0 left"
+
+
+def test_the_next_start_replays_what_a_crash_left(sandbox: Sandbox, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = start(sandbox, write_policy(tmp_path, SLOW), state)
+    wait_for(lambda: marker_exists(sandbox), what="the applied ConfigMap")
+    process.kill()
+    process.wait(timeout=30)
+    quick = write_policy(tmp_path, "scenarios: []\n", "empty.yml")
+    result = run_seal(sandbox, quick, state)
+    assert result.returncode == 0, result.stderr
+    assert "an earlier run left 1 undo(s) pending" in result.stderr
+    assert not marker_exists(sandbox)
+
+
+def test_metrics_scraped_over_http_show_the_kills(sandbox: Sandbox, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = tmp_path / "state"
+    process = start(
+        sandbox, write_policy(tmp_path, SLOW), state, "--metrics-address", f"127.0.0.1:{port}"
+    )
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+                text = answer.read().decode()
+        except OSError:
+            return ""
+        return text if "seal_pod_kills_total{" in text else ""
+
+    try:
+        text = wait_for(scrape, timeout=30, what="a kill in the metrics")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    kills = re.findall(
+        r'seal_pod_kills_total\{name="([^"]+)",namespace="default",'
+        r'status="success"\} 1\.0',
+        text,
+    )
+    assert len(kills) == 1 and kills[0].startswith("goldpinger-")
+    assert "seal_pending_undos 1.0" in text
+    assert (
+        'seal_step_duration_seconds_count{result="passed",scenario="apply then wait",'
+        'step="kubectl"} 1.0' in text
+    )
