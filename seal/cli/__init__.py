@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "sandbox": "seal.cli.sandbox:sandbox",
     "autonomous": "seal.cli.autonomous:autonomous",
     "cleanup": "seal.cli.autonomous:cleanup",
+    "label": "seal.cli.autonomous:label",
 }
 
 

@@ -222,3 +222,83 @@ def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) 
         + ("" if ok else " (see the errors above; run seal cleanup again)")
     )
     return 0 if ok else 1
+
+
+@click.command()
+@option(
+    "--namespace",
+    "namespaces",
+    default="",
+    help="A namespace, a comma-separated list, or empty for every namespace.",
+)
+@cluster_options
+@option(
+    "--sandbox",
+    is_flag=False,
+    flag_value="demo",
+    default=None,
+    type=click.Choice(["demo", "large"]),
+    help="Run against a built-in simulated cluster.",
+)
+@option("--min-seconds-between-runs", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@option(
+    "--max-seconds-between-runs", type=click.FloatRange(min=0), default=300.0, show_default=True
+)
+@option("--runs", type=click.IntRange(min=1), help="Stop after this many passes.")
+@option("--seed", type=int, help="Seed every random choice.")
+@option("--dry-run", is_flag=True, help="Find the pods that would be killed; kill none.")
+@option("--protected-namespace", "protected_namespaces", multiple=True)
+@option(
+    "--max-targets-per-step",
+    type=click.IntRange(min=1),
+    help="Refuse a pass that would kill more pods than this.",
+)
+@option("--metrics-address", help="Serve Prometheus metrics on HOST:PORT.")
+@option("--stdout-collector", is_flag=True, help="Print every metric event as it happens.")
+def label(
+    namespaces: str,
+    context: str | None,
+    kubeconfig: str | None,
+    state_dir: str | None,
+    sandbox: str | None,
+    min_seconds_between_runs: float,
+    max_seconds_between_runs: float,
+    runs: int | None,
+    seed: int | None,
+    dry_run: bool,
+    protected_namespaces: tuple[str, ...],
+    max_targets_per_step: int | None,
+    metrics_address: str | None,
+    stdout_collector: bool,
+) -> int:
+    """Label mode: kill pods that opted in with seal/enabled=true (label or annotation)."""
+    from seal.runtime.autonomous import SafetyOverrides, Session
+    from seal.runtime.journal import default_state_dir
+    from seal.runtime.label import parse_namespaces, run_label_mode
+
+    if min_seconds_between_runs > max_seconds_between_runs:
+        raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
+    metrics = _metrics(metrics_address, False, "", 0, stdout_collector)
+    state = Path(state_dir) if state_dir else default_state_dir()
+    overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
+    received: dict[str, int] = {}
+    with _cluster(sandbox, kubeconfig, context, seed) as connection:
+        session = Session(connection, state, metrics, rng=random.Random(seed), overrides=overrides)
+
+        def shutdown(signum: int) -> None:
+            received["signal"] = signum
+            session.clock.request_shutdown()
+
+        _install_signals(shutdown)
+        try:
+            session.check_cluster()
+            run_label_mode(
+                session,
+                parse_namespaces(namespaces),
+                runs=runs,
+                min_seconds=min_seconds_between_runs,
+                max_seconds=max_seconds_between_runs,
+            )
+        finally:
+            session.close()
+    return 128 + received["signal"] if "signal" in received else 0
