@@ -174,11 +174,11 @@ class UndoJournal:
                 report.undone.append(entry)
                 log.info("undone: %s", entry.description, extra={"undo": entry.kind})
             else:
-                report.failed.append((entry, reason))
+                report.failed.append((entry, failure))
                 log.error(
                     "undo failed, kept in the journal for the next start or `seal cleanup`: %s: %s",
                     entry.description,
-                    reason,
+                    failure,
                 )
         return report
 

@@ -1,0 +1,83 @@
+"""The undo journal: durable, LIFO, retried, never dropping an undo, readable after a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seal.errors import SealError, UsageError
+from seal.runtime.journal import UndoEntry, UndoJournal
+
+
+def test_undos_run_last_in_first_out_and_are_forgotten(tmp_path: Path) -> None:
+    journal = UndoJournal(tmp_path / "j.jsonl", sleep=lambda s: None)
+    for name in ("a", "b", "c"):
+        journal.record("note", {"name": name}, scenario="s1", description=name)
+    journal.record("note", {"name": "other"}, scenario="s2", description="other")
+    done: list[str] = []
+    report = journal.replay({"note": lambda e: done.append(e.payload["name"])}, scenario="s1")
+    assert done == ["c", "b", "a"]
+    assert report.ok and len(report.undone) == 3
+    assert [e.description for e in journal.pending()] == ["other"]
+    journal.close()
+    reopened = UndoJournal(tmp_path / "j.jsonl")
+    assert [e.payload["name"] for e in reopened.pending()] == ["other"]
+    reopened.close()
+
+
+def test_a_failing_undo_is_retried_then_kept(tmp_path: Path) -> None:
+    journal = UndoJournal(tmp_path / "j.jsonl", sleep=lambda s: None)
+    journal.record("flaky", {}, scenario="s", description="flaky thing")
+    calls: list[UndoEntry] = []
+
+    def fail(entry: UndoEntry) -> None:
+        calls.append(entry)
+        raise SealError("API down")
+
+    report = journal.replay({"flaky": fail}, attempts=3)
+    assert len(calls) == 3
+    assert [(e.description, r) for e, r in report.failed] == [("flaky thing", "API down")]
+    assert len(journal) == 1
+    unknown = journal.replay({})
+    assert "no undo handler for kind 'flaky'" in unknown.failed[0][1]
+    assert len(journal) == 1
+    journal.close()
+
+
+def test_two_processes_cannot_share_a_journal(tmp_path: Path) -> None:
+    first = UndoJournal(tmp_path / "j.jsonl")
+    with pytest.raises(UsageError, match="another seal process is using this journal"):
+        UndoJournal(tmp_path / "j.jsonl")
+    first.close()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from seal.runtime.journal import UndoJournal
+journal = UndoJournal(Path(sys.argv[1]))
+for i in range(100000):
+    journal.record("note", {"i": i, "pad": "x" * 200}, scenario="s", description=str(i))
+"""
+
+
+def test_a_journal_killed_mid_write_reads_back_whole(tmp_path: Path) -> None:
+    for round_number in range(5):
+        path = tmp_path / f"j{round_number}.jsonl"
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
+        for _ in range(200):
+            if path.exists() and path.stat().st_size > 2000 * (round_number + 1):
+                break
+            subprocess.run(["sleep", "0.02"], check=True)
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        journal = UndoJournal(path)
+        numbers = [int(e.description) for e in journal.pending()]
+        assert numbers == list(range(len(numbers)))
+        assert numbers
+        journal.close()

@@ -1,0 +1,133 @@
+"""The policy loop: runs, strategies, fail-fast, and a broken edit keeping the last good policy."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from seal.errors import PolicyError
+from seal.policy.model import Policy, ScenarioSpec
+from seal.runtime.runner import PolicyRunner, ScenarioResult
+from seal.steps.registry import load_policy_text
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.reload_failures = 0
+
+    def policy_reload_failed(self) -> None:
+        self.reload_failures += 1
+
+
+def policy(config: str, names: list[str]) -> Policy:
+    scenarios = "".join(f"- name: {n}\n  steps: []\n" for n in names)
+    return load_policy_text(f"config:\n{config}\nscenarios:\n{scenarios}", "p.yml", {})
+
+
+def test_round_robin_runs_every_scenario_each_loop_and_sleeps_before_each() -> None:
+    ran: list[str] = []
+    current = policy(
+        "  runStrategy: {runs: 2, minSecondsBetweenRuns: 3, maxSecondsBetweenRuns: 3}",
+        ["one", "two"],
+    )
+    clock = Clock()
+
+    def run(scenario: ScenarioSpec) -> ScenarioResult:
+        ran.append(scenario.name)
+        return ScenarioResult.PASSED
+
+    summary = PolicyRunner(
+        lambda: current, run, clock=clock, rng=random.Random(1), metrics=Metrics()
+    ).run()
+    assert ran == ["one", "two", "one", "two"]
+    assert clock.slept == [3.0, 3.0]
+    assert (summary.loops, summary.passed, summary.exit_code) == (2, 4, 0)
+
+
+def test_random_picks_one_scenario_per_loop_reproducibly() -> None:
+    current = policy(
+        "  runStrategy: {strategy: random, runs: 5, maxSecondsBetweenRuns: 0}",
+        ["one", "two", "three"],
+    )
+
+    def picks(seed: int) -> list[str]:
+        ran: list[str] = []
+
+        def run(scenario: ScenarioSpec) -> ScenarioResult:
+            ran.append(scenario.name)
+            return ScenarioResult.PASSED
+
+        PolicyRunner(
+            lambda: current, run, clock=Clock(), rng=random.Random(seed), metrics=Metrics()
+        ).run()
+        return ran
+
+    assert len(picks(4)) == 5
+    assert picks(4) == picks(4)
+
+
+def test_fail_fast_stops_at_the_first_failure_and_report_carries_on() -> None:
+    def run(scenario: ScenarioSpec) -> ScenarioResult:
+        return ScenarioResult.FAILED if scenario.name == "bad" else ScenarioResult.PASSED
+
+    for strategy, expected_runs in (("fail-fast", 1), ("report", 3)):
+        current = policy(
+            f"  runStrategy: {{runs: 3, maxSecondsBetweenRuns: 0}}\n"
+            f"  exitStrategy: {{strategy: {strategy}}}",
+            ["bad"],
+        )
+        summary = PolicyRunner(
+            lambda current=current: current,
+            run,
+            clock=Clock(),
+            rng=random.Random(1),
+            metrics=Metrics(),
+        ).run()
+        assert summary.failed == expected_runs
+        assert summary.exit_code == 1
+
+
+def test_a_broken_edit_keeps_the_last_good_policy_running() -> None:
+    good = policy("  runStrategy: {runs: 3, maxSecondsBetweenRuns: 0}", ["steady"])
+    loads = [good, PolicyError(["p.yml:1:1: broken"]), good]
+    ran: list[str] = []
+    metrics = Metrics()
+
+    def load() -> Policy:
+        item = loads.pop(0) if loads else good
+        if isinstance(item, PolicyError):
+            raise item
+        return item
+
+    def run(scenario: ScenarioSpec) -> ScenarioResult:
+        ran.append(scenario.name)
+        return ScenarioResult.PASSED
+
+    PolicyRunner(
+        load, run, clock=Clock(), rng=random.Random(1), metrics=metrics, initial_policy=good
+    ).run()
+    assert ran == ["steady"] * 3
+    assert metrics.reload_failures == 1
+
+
+def test_an_invalid_policy_at_the_start_is_raised() -> None:
+    def load() -> Policy:
+        raise PolicyError(["p.yml:1:1: broken"])
+
+    with pytest.raises(PolicyError):
+        PolicyRunner(
+            load,
+            lambda s: ScenarioResult.PASSED,
+            clock=Clock(),
+            rng=random.Random(1),
+            metrics=Metrics(),
+        ).run()
