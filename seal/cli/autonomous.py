@@ -68,6 +68,10 @@ def _cluster(
     if not sandbox:
         yield resolve(kubeconfig, context)
         return
+    if kubeconfig or context:
+        raise UsageError(
+            "--sandbox runs against a simulated cluster; leave out --kubeconfig and --context"
+        )
     from seal.sandbox.cluster import preset
     from seal.sandbox.sandbox import Sandbox
 

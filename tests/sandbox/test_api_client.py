@@ -199,3 +199,47 @@ def test_requests_without_the_token_are_refused(sandbox: Sandbox) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{sandbox.url}/api/v1/pods", context=context, timeout=5)
     assert refused.value.code == 401
+
+
+def test_malformed_requests_get_status_answers_never_a_crash(sandbox: Sandbox) -> None:
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+
+    def send(
+        method: str, path: str, body: bytes, content_type: str
+    ) -> tuple[int, dict[str, object]]:
+        request = urllib.request.Request(
+            f"{sandbox.url}{path}",
+            data=body,
+            method=method,
+            headers={"Authorization": f"Bearer {sandbox.token}", "Content-Type": content_type},
+        )
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=5) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    pods = "/api/v1/namespaces/default/pods"
+    code, status = send("POST", pods, b"{not json", "application/json")
+    assert (code, status["kind"], status["reason"]) == (400, "Status", "BadRequest")
+    code, status = send("POST", pods, b"[1, 2]", "application/json")
+    assert code == 400
+    code, status = send("POST", pods, b'{"metadata": "x"}', "application/json")
+    assert code == 422
+    code, status = send(
+        "POST", "/api/v1/namespaces/nope/pods", b'{"metadata": {"name": "p"}}', "application/json"
+    )
+    assert code == 404
+    code, status = send(
+        "PATCH", "/api/v1/namespaces/default/configmaps/x", b"{}", "application/merge-patch+json"
+    )
+    assert code == 404
+    code, status = send(
+        "GET", "/api/v1/namespaces/default/pods?labelSelector=a%20in%20(", b"", "application/json"
+    )
+    assert code == 400 and "unable to parse requirement" in str(status["message"])

@@ -1,0 +1,116 @@
+"""Safety rules end to end: seal's own pod, protected namespaces, pods already terminating."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from seal.sandbox.timing import SandboxTiming
+from tests.autonomous.helpers import (
+    REPO,
+    live_pod_names,
+    run_seal,
+    seal_command,
+    seal_events,
+    write_policy,
+)
+from tests.conftest import SandboxFactory
+
+KILL_ALL = """\
+scenarios:
+- name: kill every pod of two namespaces
+  steps:
+  - podAction:
+      matches: [{namespace: "default,myapp"}]
+      actions: [{kill: {force: true}}]
+"""
+
+
+def test_seals_own_pod_and_protected_namespaces_are_left_alone(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    box = sandbox_factory()
+    own = sorted(live_pod_names(box, "default", "app=goldpinger"))[0]
+    policy = write_policy(
+        tmp_path,
+        KILL_ALL.replace("scenarios:", "  safety: {protectedNamespaces: [myapp]}\nscenarios:"),
+    )
+    env = {**os.environ, "POD_NAME": own, "POD_NAMESPACE": "default"}
+    result = subprocess.run(
+        seal_command(box, policy, tmp_path / "state"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    killed = {
+        (e["involvedObject"]["namespace"], e["involvedObject"]["name"]) for e in seal_events(box)
+    }
+    assert len(killed) == 2
+    assert ("default", own) not in killed
+    assert not [k for k in killed if k[0] == "myapp"]
+    assert f"leaving default/{own} alone: it is seal's own pod" in result.stderr
+    assert "namespace myapp is in protectedNamespaces" in result.stderr
+
+
+def test_a_pod_already_terminating_is_not_killed_twice(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    slow_stop = SandboxTiming(pod_start_seconds=0.1, pod_stop_seconds=60, tick_seconds=0.02)
+    box = sandbox_factory(timing=slow_stop)
+    dying = sorted(live_pod_names(box, "default", "app=goldpinger"))[0]
+    box.call(lambda store: store.delete("pods", "default", dying, grace_period_seconds=30))
+    policy = write_policy(tmp_path, KILL_ALL.replace('"default,myapp"', "default"))
+    result = run_seal(box, policy, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert f"default/{dying} is already terminating; not killing it twice" in result.stderr
+    assert dying not in {e["involvedObject"]["name"] for e in seal_events(box)}
+
+
+def test_json_logs_name_the_scenario_and_step(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    box = sandbox_factory()
+    policy = write_policy(tmp_path, KILL_ALL.replace('"default,myapp"', "myapp"))
+    command = seal_command(box, policy, tmp_path / "state")
+    command[3:3] = ["--log-format", "json"]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    kills = [line for line in lines if line.get("action") == "kill"]
+    assert len(kills) == 3
+    assert all(k["scenario"] == "kill every pod of two namespaces" for k in kills)
+    assert all(k["step"] == "1:podAction" and k["outcome"] == "success" for k in kills)
+    assert all(k["target"].startswith("myapp/my-service-") for k in kills)
+
+
+def test_sandbox_and_kubeconfig_together_are_a_usage_error(tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, "scenarios: []\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seal",
+            "autonomous",
+            "--sandbox",
+            "--kubeconfig",
+            "x",
+            "--policy-file",
+            str(policy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert result.returncode == 2
+    assert "leave out --kubeconfig" in result.stderr
