@@ -8,6 +8,7 @@ import random
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -99,6 +100,46 @@ def _install_signals(on_first: Any) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+@dataclass
+class Running:
+    """A session against the chosen cluster, and the signal that stopped it, if any."""
+
+    session: Any
+    signal: int | None = None
+
+
+@contextmanager
+def _session(
+    *,
+    sandbox: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    seed: int | None,
+    state_dir: str | None,
+    metrics: Any,
+    overrides: Any,
+) -> Iterator[Running]:
+    """Connect, install the signal handlers, and close everything afterwards."""
+    from seal.runtime.autonomous import Session
+    from seal.runtime.journal import default_state_dir
+
+    state = Path(state_dir) if state_dir else default_state_dir()
+    with _cluster(sandbox, kubeconfig, context, seed) as connection:
+        session = Session(connection, state, metrics, rng=random.Random(seed), overrides=overrides)
+        running = Running(session)
+
+        def shutdown(signum: int) -> None:
+            running.signal = signum
+            session.clock.request_shutdown()
+
+        _install_signals(shutdown)
+        try:
+            log.info("connected to %s (Kubernetes %s)", connection.server, session.check_cluster())
+            yield running
+        finally:
+            session.close()
+
+
 @click.command()
 @option(
     "--policy-file",
@@ -158,8 +199,7 @@ def autonomous(
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or usage.
     """
-    from seal.runtime.autonomous import SafetyOverrides, Session, run_policy
-    from seal.runtime.journal import default_state_dir
+    from seal.runtime.autonomous import SafetyOverrides, run_policy
     from seal.steps.registry import load_policy
 
     try:
@@ -174,25 +214,20 @@ def autonomous(
     metrics = _metrics(
         metrics_address, prometheus_collector, prometheus_host, prometheus_port, stdout_collector
     )
-    state = Path(state_dir) if state_dir else default_state_dir()
     overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
-    received: dict[str, int] = {}
-    with _cluster(sandbox, kubeconfig, context, seed) as connection:
-        session = Session(connection, state, metrics, rng=random.Random(seed), overrides=overrides)
-
-        def shutdown(signum: int) -> None:
-            received["signal"] = signum
-            session.clock.request_shutdown()
-
-        _install_signals(shutdown)
-        try:
-            log.info("connected to %s (Kubernetes %s)", connection.server, session.check_cluster())
-            session.clean_leftovers()
-            summary = run_policy(session, policy_file, policy)
-        finally:
-            session.close()
-    if "signal" in received:
-        return 128 + received["signal"]
+    with _session(
+        sandbox=sandbox,
+        kubeconfig=kubeconfig,
+        context=context,
+        seed=seed,
+        state_dir=state_dir,
+        metrics=metrics,
+        overrides=overrides,
+    ) as running:
+        running.session.clean_leftovers()
+        summary = run_policy(running.session, policy_file, policy)
+    if running.signal is not None:
+        return 128 + running.signal
     log.info(
         "done: %d loop(s), %d scenario run(s) passed, %d failed",
         summary.loops,
@@ -276,33 +311,27 @@ def label(
     stdout_collector: bool,
 ) -> int:
     """Label mode: kill pods that opted in with seal/enabled=true (label or annotation)."""
-    from seal.runtime.autonomous import SafetyOverrides, Session
-    from seal.runtime.journal import default_state_dir
+    from seal.runtime.autonomous import SafetyOverrides
     from seal.runtime.label import parse_namespaces, run_label_mode
 
     if min_seconds_between_runs > max_seconds_between_runs:
         raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
     metrics = _metrics(metrics_address, False, "", 0, stdout_collector)
-    state = Path(state_dir) if state_dir else default_state_dir()
     overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
-    received: dict[str, int] = {}
-    with _cluster(sandbox, kubeconfig, context, seed) as connection:
-        session = Session(connection, state, metrics, rng=random.Random(seed), overrides=overrides)
-
-        def shutdown(signum: int) -> None:
-            received["signal"] = signum
-            session.clock.request_shutdown()
-
-        _install_signals(shutdown)
-        try:
-            session.check_cluster()
-            run_label_mode(
-                session,
-                parse_namespaces(namespaces),
-                runs=runs,
-                min_seconds=min_seconds_between_runs,
-                max_seconds=max_seconds_between_runs,
-            )
-        finally:
-            session.close()
-    return 128 + received["signal"] if "signal" in received else 0
+    with _session(
+        sandbox=sandbox,
+        kubeconfig=kubeconfig,
+        context=context,
+        seed=seed,
+        state_dir=state_dir,
+        metrics=metrics,
+        overrides=overrides,
+    ) as running:
+        run_label_mode(
+            running.session,
+            parse_namespaces(namespaces),
+            runs=runs,
+            min_seconds=min_seconds_between_runs,
+            max_seconds=max_seconds_between_runs,
+        )
+    return 0 if running.signal is None else 128 + running.signal

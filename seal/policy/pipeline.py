@@ -275,3 +275,19 @@ T = TypeVar("T")
 
 def build_each(nodes: list[Node], build: Callable[[Node], T]) -> tuple[T, ...]:
     return tuple(build(n) for n in nodes)
+
+
+def build_pipeline(
+    node: Node,
+    make: Callable[..., T],
+    build_matcher: Callable[[Node], object],
+    build_action: Callable[[Node], object],
+) -> T:
+    """A pod or node pipeline spec: its matchers, filters, actions and retries."""
+    return make(
+        matches=build_each(node.children("matches"), build_matcher),
+        filters=build_each(node.children("filters"), build_filter),
+        actions=build_each(node.children("actions"), build_action),
+        retries=build_retries(node.child("retries")),
+        location=node.location,
+    )

@@ -13,10 +13,8 @@ from seal.policy.pipeline import (
     PropertyMatcher,
     RetriesSpec,
     WaitAction,
-    build_each,
-    build_filter,
+    build_pipeline,
     build_property,
-    build_retries,
     build_wait,
     filters_schema,
     pipeline_schema,
@@ -98,13 +96,7 @@ def build_action(node: Node) -> NodeAction:
 
 
 def build(node: Node) -> NodeActionSpec:
-    return NodeActionSpec(
-        matches=build_each(node.children("matches"), build_matcher),
-        filters=build_each(node.children("filters"), build_filter),
-        actions=build_each(node.children("actions"), build_action),
-        retries=build_retries(node.child("retries")),
-        location=node.location,
-    )
+    return build_pipeline(node, NodeActionSpec, build_matcher, build_action)
 
 
 STEP = StepType(

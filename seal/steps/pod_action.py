@@ -14,11 +14,9 @@ from seal.policy.pipeline import (
     PodMatcher,
     RetriesSpec,
     WaitAction,
-    build_each,
-    build_filter,
     build_labels_matcher,
     build_namespace_matcher,
-    build_retries,
+    build_pipeline,
     build_wait,
     filters_schema,
     pipeline_schema,
@@ -165,13 +163,7 @@ def build_action(node: Node) -> PodAction:
 
 
 def build(node: Node) -> PodActionSpec:
-    return PodActionSpec(
-        matches=build_each(node.children("matches"), build_matcher),
-        filters=build_each(node.children("filters"), build_filter),
-        actions=build_each(node.children("actions"), build_action),
-        retries=build_retries(node.child("retries")),
-        location=node.location,
-    )
+    return build_pipeline(node, PodActionSpec, build_matcher, build_action)
 
 
 STEP = StepType(

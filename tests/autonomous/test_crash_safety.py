@@ -55,6 +55,22 @@ def journal_lines(state: Path) -> list[dict[str, object]]:
     return lines
 
 
+def run_cleanup(box: Sandbox, state: Path) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "seal",
+        "cleanup",
+        "--kubeconfig",
+        str(box.kubeconfig_path),
+        "--state-dir",
+        str(state),
+    ]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, cwd=REPO
+    )
+
+
 def test_sigterm_during_a_wait_cleans_up_and_exits(sandbox: Sandbox, tmp_path: Path) -> None:
     state = tmp_path / "state"
     process = start(sandbox, write_policy(tmp_path, SLOW), state)
@@ -83,43 +99,11 @@ def test_sigkill_leaves_a_journal_that_cleanup_replays(sandbox: Sandbox, tmp_pat
             process.kill()
     assert marker_exists(sandbox)
     assert [r["kind"] for r in journal_lines(state) if r["op"] == "record"] == ["kubectl-delete"]
-    cleanup = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seal",
-            "cleanup",
-            "--kubeconfig",
-            str(sandbox.kubeconfig_path),
-            "--state-dir",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
+    cleanup = run_cleanup(sandbox, state)
     assert cleanup.returncode == 0, cleanup.stderr
     assert cleanup.stdout.strip() == "1 undo(s) carried out, 0 left"
     assert not marker_exists(sandbox)
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seal",
-            "cleanup",
-            "--kubeconfig",
-            str(sandbox.kubeconfig_path),
-            "--state-dir",
-            str(state),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
-    )
+    again = run_cleanup(sandbox, state)
     assert again.stdout.strip() == "0 undo(s) carried out, 0 left"
 
 
