@@ -17,10 +17,10 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from seal.sandbox import discovery, patch
+from seal.sandbox import discovery, patch, tables
 from seal.sandbox.disruption import check_eviction
 from seal.sandbox.resources import BY_PLURAL, ResourceType, find
-from seal.sandbox.store import ApiError, Obj, Store
+from seal.sandbox.store import ApiError, Entry, Obj, Store
 from seal.sandbox.watch import serve_watch
 
 log = logging.getLogger(__name__)
@@ -125,15 +125,15 @@ class Api:
         self.store = store
         self.log_lines = log_lines
 
-    def _list_body(self, target: Target, request: web.Request) -> bytes:
+    def _page(self, target: Target, request: web.Request) -> tuple[list[Entry], str | None]:
+        """The entries of one LIST answer, and the continue token when more remain."""
         query = request.query
         limit = int(query.get("limit", "0") or 0)
         start_after: tuple[str, str] | None = None
         if query.get("continue"):
             start_after, _ = Store.parse_continue(query["continue"])
-        chunks: list[bytes] = []
+        page: list[Entry] = []
         last_key: tuple[str, str] | None = None
-        more = False
         for key, entry in self.store.entries(
             target.resource.plural,
             target.namespace,
@@ -142,15 +142,24 @@ class Api:
         ):
             if start_after is not None and key <= start_after:
                 continue
-            if limit and len(chunks) >= limit:
-                more = True
-                break
-            chunks.append(entry.json())
+            if limit and len(page) >= limit:
+                assert last_key is not None
+                return page, self.store.continue_token(last_key, self.store.resource_version)
+            page.append(entry)
             last_key = key
+        return page, None
+
+    def _list_response(self, target: Target, request: web.Request) -> web.Response:
+        page, token = self._page(target, request)
         rv = str(self.store.resource_version)
+        if tables.wants_table(request.headers.get("Accept", "")):
+            answer = tables.table(
+                target.resource.plural, [e.obj for e in page], rv, self.store.clock(), token
+            )
+            return json_response(answer)
         meta: Obj = {"resourceVersion": rv}
-        if more and last_key is not None:
-            meta["continue"] = self.store.continue_token(last_key, self.store.resource_version)
+        if token:
+            meta["continue"] = token
         head = json.dumps(
             {
                 "kind": f"{target.resource.kind}List",
@@ -158,14 +167,15 @@ class Api:
                 "metadata": meta,
             }
         )[:-1]
-        return (head + ',"items":[').encode() + b",".join(chunks) + b"]}"
+        body = (head + ',"items":[').encode() + b",".join(e.json() for e in page) + b"]}"
+        return web.Response(body=body, content_type=JSON)
 
     async def collection(self, request: web.Request, target: Target) -> web.StreamResponse:
         plural = target.resource.plural
         if request.method == "GET":
             if request.query.get("watch") in ("1", "true"):
                 return await serve_watch(request, self.store, target.resource, target.namespace)
-            return web.Response(body=self._list_body(target, request), content_type=JSON)
+            return self._list_response(target, request)
         if request.method == "POST":
             body = _object_body(await read_json(request), target)
             if request.query.get("dryRun") == "All":
@@ -221,6 +231,9 @@ class Api:
         plural, ns, name = target.resource.plural, target.namespace or "", target.name or ""
         if request.method == "GET":
             entry = self.store.entry(plural, ns, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                rv = str(self.store.resource_version)
+                return json_response(tables.table(plural, [entry.obj], rv, self.store.clock()))
             return web.Response(body=entry.json(), content_type=JSON)
         if request.method == "PUT":
             body = _object_body(await read_json(request), target)

@@ -197,7 +197,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             "eviction of %s refused: %s",
             pod.key,
             exc,
-            extra={"target": pod.key, "action": how, "outcome": "refused"},
+            extra={"target": pod.key, "action": how, "outcome": "refused", "reason": str(exc)},
         )
         return f"eviction refused: {exc}"
     except NotFoundError:
@@ -215,7 +215,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             how,
             pod.key,
             exc,
-            extra={"target": pod.key, "action": how, "outcome": "failure"},
+            extra={"target": pod.key, "action": how, "outcome": "failure", "reason": str(exc)},
         )
         return str(exc)
     ctx.metrics.pod_killed(pod.namespace, pod.name, "success")

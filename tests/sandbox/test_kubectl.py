@@ -104,3 +104,15 @@ def test_apply_from_stdin_and_a_changed_template_rolls_out(sandbox: Sandbox) -> 
         "jsonpath={.items[*].spec.containers[0].image}",
     )
     assert set(images.stdout.split()) == {"nginx:1.28"}
+
+
+def test_get_prints_the_usual_columns(sandbox: Sandbox) -> None:
+    pods = kubectl(sandbox, "get", "pods", "-n", "myapp", "-o", "wide")
+    assert pods.returncode == 0, pods.stderr
+    header, *rows = pods.stdout.splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert len(rows) == 3 and all(row.split()[1:3] == ["1/1", "Running"] for row in rows)
+    nodes = kubectl(sandbox, "get", "nodes")
+    assert nodes.stdout.splitlines()[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes.stdout.count(" Ready ") == 8
+    assert nodes.stdout.count("control-plane") == 3
