@@ -140,6 +140,23 @@ class Sandbox:
         self._listeners.start(loop)
         for _, entry in list(self.store.entries("services")):
             self._simulation.on_event("ADDED", "services", entry.obj)
+        await self._listening()
+
+    async def _listening(self) -> None:
+        """Wait (a few seconds at most) until every seeded service answers on its cluster IP."""
+        assert self._listeners is not None
+        wanted = {
+            (e.obj["metadata"]["namespace"], e.obj["metadata"]["name"], int(p["port"]))
+            for _, e in self.store.entries("services")
+            for p in e.obj.get("spec", {}).get("ports") or []
+        }
+        for _ in range(500):
+            if wanted <= set(self._listeners.servers) | self._listeners.failed:
+                return
+            await asyncio.sleep(0.01)
+        log.warning(
+            "some services are not listening yet: %s", sorted(wanted - set(self._listeners.servers))
+        )
 
     async def _stop_async(self) -> None:
         self.store.closing = True

@@ -22,6 +22,8 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, Any]:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+    except (urllib.error.URLError, ConnectionError):
+        return 0, None  # not listening yet
 
 
 def admin(box: Any, method: str, path: str) -> tuple[int, Any]:
@@ -40,7 +42,9 @@ def admin(box: Any, method: str, path: str) -> tuple[int, Any]:
 
 def service_url(box: Any, namespace: str, name: str, path: str = "/healthz") -> str:
     service = box.call(lambda store: store.get("services", namespace, name))
-    ip, port = service["spec"]["clusterIP"], service["spec"]["ports"][0]["port"]
+    ip, port = service["spec"].get("clusterIP"), service["spec"]["ports"][0]["port"]
+    if not ip:
+        return ""  # not given out yet
     assert ip.startswith("127.") and ip != "127.0.0.1"
     return f"http://{ip}:{port}{path}"
 
@@ -55,7 +59,7 @@ def test_service_answers_round_robin_on_its_cluster_ip(sandbox: Any) -> None:
 
 
 def test_service_with_no_ready_pod_answers_503(sandbox: Any) -> None:
-    url = service_url(sandbox, "default", "goldpinger")
+    url = wait_for(lambda: service_url(sandbox, "default", "goldpinger"), what="a cluster IP")
     wait_for(lambda: http_get(url)[0] == 200, what="the service to answer")
 
     def scale_to_zero(store: Store) -> None:
