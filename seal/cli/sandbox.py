@@ -62,14 +62,13 @@ def sandbox(
     """Run a simulated Kubernetes cluster that kubectl and seal can talk to."""
     from seal.sandbox import cluster as clusters
     from seal.sandbox.api import Faults
+    from seal.sandbox.cluster_file import load_file
     from seal.sandbox.sandbox import Sandbox
 
     if cluster_file and (nodes or pods is not None):
         raise UsageError("--nodes and --pods size the large preset; not with --cluster")
     description = (
-        clusters.load_file(cluster_file)
-        if cluster_file
-        else clusters.preset(preset, nodes=nodes, pods=pods)
+        load_file(cluster_file) if cluster_file else clusters.preset(preset, nodes=nodes, pods=pods)
     )
     faults = None
     if api_error_rate or api_latency_ms:

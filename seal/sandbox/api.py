@@ -352,40 +352,6 @@ class Api:
         return await self.subresource(request, target)
 
 
-def _discovery(request: web.Request) -> web.Response | None:
-    path = request.path.rstrip("/")
-    if path == "/version":
-        return json_response(discovery.SERVER_VERSION)
-    if path in ("/healthz", "/readyz", "/livez"):
-        return web.Response(text="ok")
-    if path == "/api":
-        return json_response(discovery.api_versions())
-    if path == "/apis":
-        return json_response(discovery.api_groups())
-    if path == "/openapi/v2":
-        if "protobuf" in request.headers.get("Accept", "") and JSON not in request.headers.get(
-            "Accept", ""
-        ):
-            return web.Response(status=406)
-        return json_response(discovery.openapi_v2_document())
-    if path == "/openapi/v3":
-        return json_response(discovery.openapi_v3_index())
-    parts = [p for p in path.split("/") if p]
-    if parts[:2] == ["openapi", "v3"] and len(parts) >= 4:
-        doc = discovery.openapi_v3_document("/".join(parts[3:]) if parts[2] == "apis" else parts[3])
-        return None if doc is None else json_response(doc)
-    if parts[:1] == ["api"] and len(parts) == 2:
-        found = discovery.resource_list(parts[1])
-        return None if found is None else json_response(found)
-    if parts[:1] == ["apis"] and len(parts) == 2:
-        group = discovery.api_group(parts[1])
-        return None if group is None else json_response(group)
-    if parts[:1] == ["apis"] and len(parts) == 3:
-        found = discovery.resource_list(f"{parts[1]}/{parts[2]}")
-        return None if found is None else json_response(found)
-    return None
-
-
 def build_api_app(
     store: Store,
     *,
@@ -432,7 +398,7 @@ def build_api_app(
             return status_response(ApiError(422, "Invalid", f"malformed request: {exc}"))
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
-        found = _discovery(request) if request.method == "GET" else None
+        found = discovery.respond(request) if request.method == "GET" else None
         if found is not None:
             return found
         return await api.handle(request)

@@ -1,10 +1,12 @@
-"""Discovery and OpenAPI documents, generated from the resource list. No I/O."""
+"""Discovery, health and OpenAPI answers, generated from the resource list. No I/O."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from typing import Any
+
+from aiohttp import web
 
 from seal.sandbox.resources import RESOURCES, ResourceType, group_versions
 
@@ -252,3 +254,42 @@ def openapi_v2_document() -> Obj:
         "paths": paths,
         "definitions": definitions,
     }
+
+
+def _json(data: Obj) -> web.Response:
+    return web.Response(body=json.dumps(data).encode(), content_type="application/json")
+
+
+def respond(request: web.Request) -> web.Response | None:
+    """The answer to a discovery, health or OpenAPI request; None for other paths."""
+    path = request.path.rstrip("/")
+    if path == "/version":
+        return _json(SERVER_VERSION)
+    if path in ("/healthz", "/readyz", "/livez"):
+        return web.Response(text="ok")
+    if path == "/api":
+        return _json(api_versions())
+    if path == "/apis":
+        return _json(api_groups())
+    if path == "/openapi/v2":
+        if "protobuf" in request.headers.get(
+            "Accept", ""
+        ) and "application/json" not in request.headers.get("Accept", ""):
+            return web.Response(status=406)
+        return _json(openapi_v2_document())
+    if path == "/openapi/v3":
+        return _json(openapi_v3_index())
+    parts = [p for p in path.split("/") if p]
+    if parts[:2] == ["openapi", "v3"] and len(parts) >= 4:
+        doc = openapi_v3_document("/".join(parts[3:]) if parts[2] == "apis" else parts[3])
+        return None if doc is None else _json(doc)
+    if parts[:1] == ["api"] and len(parts) == 2:
+        found = resource_list(parts[1])
+        return None if found is None else _json(found)
+    if parts[:1] == ["apis"] and len(parts) == 2:
+        group = api_group(parts[1])
+        return None if group is None else _json(group)
+    if parts[:1] == ["apis"] and len(parts) == 3:
+        found = resource_list(f"{parts[1]}/{parts[2]}")
+        return None if found is None else _json(found)
+    return None

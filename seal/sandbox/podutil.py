@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from seal.sandbox.store import Obj
+from seal.sandbox.store import Obj, now_rfc3339
 
 PROVIDER_PREFIX = "sandbox://"
 
@@ -18,7 +17,7 @@ def condition(obj: Obj, kind: str) -> str | None:
 
 
 def set_condition(obj: Obj, kind: str, status: str, reason: str = "", message: str = "") -> None:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = now_rfc3339()
     conditions: list[dict[str, Any]] = obj.setdefault("status", {}).setdefault("conditions", [])
     for entry in conditions:
         if entry.get("type") == kind:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import datetime as dt
 import ipaddress
 import logging
 import random
@@ -16,7 +15,7 @@ import random
 from seal.labels import selector_from_match
 from seal.sandbox.machines import Machine, Machines
 from seal.sandbox.podutil import fits, node_ready, pod_terminating, set_condition
-from seal.sandbox.store import ApiError, Obj, Store
+from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
 from seal.sandbox.timing import SandboxTiming
 from seal.sandbox.workloads import Workloads
 
@@ -24,10 +23,6 @@ log = logging.getLogger(__name__)
 SERVICE_NETWORK = ipaddress.ip_network("127.10.0.0/16")
 POD_NETWORK = ipaddress.ip_network("127.20.0.0/14")
 UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
-
-
-def stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Simulation:
@@ -218,7 +213,7 @@ class Simulation:
 
         def run(pod: Obj) -> None:
             status = pod.setdefault("status", {})
-            started = stamp()
+            started = now_rfc3339()
             status.update(
                 {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "startTime": started}
             )
@@ -363,7 +358,7 @@ class Simulation:
             )
             taints = node.setdefault("spec", {}).setdefault("taints", [])
             if not any(t.get("key") == UNREACHABLE["key"] for t in taints):
-                taints.append({**UNREACHABLE, "timeAdded": stamp()})
+                taints.append({**UNREACHABLE, "timeAdded": now_rfc3339()})
 
         self.store.mutate("nodes", "", machine.node_name, down)
         self.later(self.timing.pod_eviction_seconds, self._evict_node, machine_id)

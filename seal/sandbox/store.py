@@ -66,11 +66,16 @@ def clone(obj: _J) -> _J:
 _last_stamp: list[tuple[int, str]] = [(0, "")]
 
 
-def now_rfc3339(clock: Callable[[], float]) -> str:
+def rfc3339(seconds: float) -> str:
+    """A Kubernetes timestamp: UTC, to the second."""
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_rfc3339(clock: Callable[[], float] = time.time) -> str:
     second = int(clock())
     cached_second, text = _last_stamp[0]
     if second != cached_second:
-        text = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        text = rfc3339(second)
         _last_stamp[0] = (second, text)
     return text
 
@@ -388,8 +393,7 @@ class Store:
         obj["metadata"]["deletionGracePeriodSeconds"] = grace
         deadline = self.clock() + grace
         if "deletionTimestamp" not in obj["metadata"] or current is not None:
-            stamp = dt.datetime.fromtimestamp(deadline, dt.UTC)
-            obj["metadata"]["deletionTimestamp"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+            obj["metadata"]["deletionTimestamp"] = rfc3339(deadline)
         self._bump(obj)
         entry.obj, entry._json = obj, None
         self._emit("MODIFIED", resource, obj)
