@@ -73,8 +73,9 @@ class Prober:
 
 def _reason(exc: Exception) -> str:
     text = str(getattr(exc, "reason", None) or exc)
-    if isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in text:
-        return f"timed out ({text})"
+    # urllib3 files a refused connection under its timeout errors: look at the text first.
     if "refused" in text.lower():
         return "connection refused"
+    if isinstance(exc, urllib3.exceptions.TimeoutError) or "timed out" in text:
+        return f"timed out ({text})"
     return text
