@@ -155,3 +155,44 @@ def test_metrics_scraped_over_http_show_the_kills(sandbox: Sandbox, tmp_path: Pa
         'seal_step_duration_seconds_count{result="passed",scenario="apply then wait",'
         'step="kubectl"} 1.0' in text
     )
+
+
+def test_a_second_signal_exits_at_once_and_keeps_the_journal(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    fake = tmp_path / "kubectl"
+    fake.write_text('#!/bin/sh\ncase "$*" in *delete*) sleep 15;; esac\necho applied\n')
+    fake.chmod(0o755)
+    policy = write_policy(
+        tmp_path,
+        f"""\
+scenarios:
+- name: slow undo
+  steps:
+  - kubectl:
+      action: apply
+      kubectlBinary: {fake}
+      payload: "kind: List"
+  - wait: {{seconds: 60}}
+""",
+    )
+    state = tmp_path / "state"
+    process = start(sandbox, policy, state)
+    try:
+        wait_for(
+            lambda: [r for r in journal_lines(state) if r["op"] == "record"],
+            what="the undo to be recorded",
+        )
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)  # the undo (a kubectl delete that hangs) is now running
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 128 + signal.SIGTERM
+    pending = [r for r in journal_lines(state) if r["op"] == "record"]
+    assert [r["kind"] for r in pending] == ["kubectl-delete"]
+    assert not [r for r in journal_lines(state) if r["op"] == "done"]
