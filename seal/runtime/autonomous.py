@@ -56,6 +56,7 @@ class Session:
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="seal-action")
         self.journal = UndoJournal(self.state_dir / journal_name(self.connection.server))
         self.kubectl = KubectlTarget(self.connection.kubeconfig, self.connection.context)
+        self.metrics.pending_undos(len(self.journal))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

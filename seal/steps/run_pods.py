@@ -178,15 +178,6 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
     how = "evict" if action.evict else "kill"
     grace = _grace(action, pod)
     try:
-        ctx.kube.create_event(
-            pod,
-            reason=EVENT_REASON,
-            message=f"seal scenario {ctx.scenario!r}: {how} "
-            f"(grace period {grace if grace is not None else 'default'})",
-        )
-    except KubeError as exc:
-        log.warning("could not record an Event on %s: %s", pod.key, exc)
-    try:
         if action.evict:
             ctx.kube.evict_pod(pod.namespace, pod.name, grace_period_seconds=grace)
         else:
@@ -199,6 +190,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             exc,
             extra={"target": pod.key, "action": how, "outcome": "refused", "reason": str(exc)},
         )
+        _event(ctx, pod, f"{how} refused: {exc}", "Warning")
         return f"eviction refused: {exc}"
     except NotFoundError:
         ctx.metrics.pod_killed(pod.namespace, pod.name, "gone")
@@ -217,8 +209,11 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             exc,
             extra={"target": pod.key, "action": how, "outcome": "failure", "reason": str(exc)},
         )
+        _event(ctx, pod, f"{how} failed: {exc}", "Warning")
         return str(exc)
     ctx.metrics.pod_killed(pod.namespace, pod.name, "success")
+    period = "default" if grace is None else f"{grace}s"
+    _event(ctx, pod, f"{'evicted' if action.evict else 'killed'} (grace period {period})")
     log.info(
         "%s %s",
         "evicted" if action.evict else "killed",
@@ -226,3 +221,16 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
         extra={"target": pod.key, "action": how, "outcome": "success", "grace_period": grace},
     )
     return None
+
+
+def _event(ctx: StepContext, pod: Pod, what: str, kind: str = "Normal") -> None:
+    """A Kubernetes Event on the pod, so that `kubectl describe` shows what seal did."""
+    try:
+        ctx.kube.create_event(
+            pod,
+            reason=EVENT_REASON,
+            event_type=kind,
+            message=f"seal scenario {ctx.scenario!r}: {what}",
+        )
+    except KubeError as exc:
+        log.warning("could not record an Event on %s: %s", pod.key, exc)

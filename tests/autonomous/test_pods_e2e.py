@@ -170,6 +170,8 @@ def test_eviction_refused_by_a_budget_is_reported(sandbox: Sandbox, tmp_path: Pa
     assert "eviction refused: Cannot evict pod as it would violate" in result.stderr
     assert "status=refused" in result.stdout
     assert live_pod_names(sandbox, "default", "app=goldpinger") == before
+    [warning] = seal_events(sandbox)
+    assert warning["type"] == "Warning" and "evict refused" in warning["message"]
 
 
 def test_an_invalid_policy_exits_2_without_touching_anything(
