@@ -18,7 +18,7 @@ from seal.adapters.kubeconfig import ClusterConnection
 from seal.adapters.kubectl import KubectlTarget
 from seal.errors import KubeError
 from seal.metrics import Metrics
-from seal.policy.model import Policy
+from seal.policy.model import Policy, Safety
 from seal.runtime.clock import SystemClock
 from seal.runtime.journal import UndoJournal, journal_name
 from seal.runtime.runner import PolicyRunner, RunSummary
@@ -72,18 +72,14 @@ class Session:
         return str(version.get("gitVersion", "?"))
 
     def safety(self, policy: Policy | None) -> SafetyRules:
-        rules = policy.safety if policy else None
-        protected = set(self.overrides.protected_namespaces)
-        if rules:
-            protected |= set(rules.protected_namespaces)
-        limit = self.overrides.max_targets_per_step or (
-            rules.max_targets_per_step if rules else None
-        )
+        """The policy's safety rules (the defaults without a policy) plus the flags'."""
+        rules = policy.safety if policy else Safety()
+        protected = set(self.overrides.protected_namespaces) | set(rules.protected_namespaces)
         return SafetyRules.from_environment(
             os.environ,
             protected_namespaces=sorted(protected),
-            max_targets_per_step=limit,
-            dry_run=self.overrides.dry_run or bool(rules and rules.dry_run),
+            max_targets_per_step=self.overrides.max_targets_per_step or rules.max_targets_per_step,
+            dry_run=self.overrides.dry_run or rules.dry_run,
         )
 
     def context(self, scenario: str, undo: ScenarioUndo, policy: Policy | None) -> StepContext:
