@@ -7,6 +7,7 @@ Reads the policy file; nothing else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Mapping
 
@@ -82,8 +83,12 @@ _CONFIG = obj(
 )
 
 
+@functools.cache
 def policy_schema() -> Schema:
-    """The JSON Schema of the policy format: exactly what `seal validate` checks."""
+    """The JSON Schema of the policy format: exactly what `seal validate` checks.
+
+    Built once per process (the runner re-reads the policy every loop); do not change it.
+    """
     step = one_key(
         "step",
         {s.key: s.schema for s in STEP_TYPES},
