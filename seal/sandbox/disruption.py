@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from seal.labels import selector_from_match
-from seal.sandbox.store import ApiError, Obj, Store
+from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
 
 
 def pod_ready(pod: Obj) -> bool:
@@ -24,19 +24,23 @@ def _amount(value: object, total: int, *, round_up: bool) -> int:
     return int(str(value))
 
 
-def disruptions_allowed(store: Store, pdb: Obj) -> tuple[int, list[str]]:
-    """How many more pods may go, and which pods the budget covers."""
+def _covered(store: Store, pdb: Obj) -> list[Obj]:
     spec = pdb.get("spec", {})
     selector = selector_from_match(
         (spec.get("selector") or {}).get("matchLabels"),
         (spec.get("selector") or {}).get("matchExpressions"),
     )
-    namespace = pdb["metadata"]["namespace"]
-    pods = [
+    return [
         p
-        for _, e in store.entries("pods", namespace)
+        for _, e in store.entries("pods", pdb["metadata"]["namespace"])
         if selector.matches((p := e.obj)["metadata"].get("labels") or {})
     ]
+
+
+def budget_status(store: Store, pdb: Obj) -> Obj:
+    """The status the disruption controller keeps on a budget."""
+    spec = pdb.get("spec", {})
+    pods = _covered(store, pdb)
     expected = len(pods)
     healthy = sum(1 for p in pods if pod_ready(p))
     if "minAvailable" in spec:
@@ -45,7 +49,40 @@ def disruptions_allowed(store: Store, pdb: Obj) -> tuple[int, list[str]]:
         desired = expected - _amount(spec["maxUnavailable"], expected, round_up=True)
     else:
         desired = expected
-    return max(0, healthy - desired), [p["metadata"]["name"] for p in pods]
+    allowed = max(0, healthy - desired)
+    state = "True" if allowed else "False"
+    previous: Obj = next(
+        (
+            c
+            for c in (pdb.get("status") or {}).get("conditions") or []
+            if c.get("type") == "DisruptionAllowed"
+        ),
+        {},
+    )
+    since = previous.get("lastTransitionTime") if previous.get("status") == state else None
+    return {
+        "observedGeneration": pdb["metadata"].get("generation", 1),
+        "expectedPods": expected,
+        "currentHealthy": healthy,
+        "desiredHealthy": desired,
+        "disruptionsAllowed": allowed,
+        "conditions": [
+            {
+                "type": "DisruptionAllowed",
+                "status": state,
+                "reason": "SufficientPods" if allowed else "InsufficientPods",
+                "message": "",
+                "lastTransitionTime": since or now_rfc3339(),
+                "observedGeneration": pdb["metadata"].get("generation", 1),
+            }
+        ],
+    }
+
+
+def disruptions_allowed(store: Store, pdb: Obj) -> tuple[int, list[str]]:
+    """How many more pods may go, and which pods the budget covers."""
+    status = budget_status(store, pdb)
+    return int(status["disruptionsAllowed"]), [p["metadata"]["name"] for p in _covered(store, pdb)]
 
 
 def check_eviction(store: Store, pod: Obj) -> None:

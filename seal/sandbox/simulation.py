@@ -13,6 +13,7 @@ import logging
 import random
 
 from seal.labels import selector_from_match
+from seal.sandbox.disruption import budget_status
 from seal.sandbox.machines import Machine, Machines
 from seal.sandbox.podutil import fits, node_ready, pod_terminating, set_condition
 from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
@@ -109,6 +110,8 @@ class Simulation:
                 self._used_cluster_ips.discard(obj.get("spec", {}).get("clusterIP", ""))
                 self.later(0, self._drop_endpoints, key)
             self.dirty_namespaces.add(key[0])
+        elif resource == "poddisruptionbudgets" and event_type != "DELETED":
+            self.dirty_namespaces.add(key[0])
 
     def _pod_event(self, event_type: str, pod: Obj, key: tuple[str, str]) -> None:
         self.workloads.index(event_type, pod)
@@ -145,6 +148,7 @@ class Simulation:
             namespaces, self.dirty_namespaces = self.dirty_namespaces, set()
             for namespace in namespaces - {""}:
                 self._sync_endpoints(namespace)
+                self._sync_budgets(namespace)
 
     # ---------------------------------------------------------------- scheduling
     def _schedule(self) -> None:
@@ -268,6 +272,16 @@ class Simulation:
     def _drop_endpoints(self, key: tuple[str, str]) -> None:
         if self.store.peek("endpoints", *key) is not None:
             self.store.remove("endpoints", *key)
+
+    def _sync_budgets(self, namespace: str) -> None:
+        """The disruption controller: each budget's status follows its pods."""
+        budgets = [e.obj for _, e in self.store.entries("poddisruptionbudgets", namespace)]
+        for budget in budgets:
+            status = budget_status(self.store, budget)
+            if budget.get("status") != status:
+                updated = copy.deepcopy(budget)
+                updated["status"] = status
+                self.store.update("poddisruptionbudgets", updated, status_only=True)
 
     def _sync_endpoints(self, namespace: str) -> None:
         if self.store.peek("namespaces", "", namespace) is None:

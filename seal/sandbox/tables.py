@@ -17,7 +17,12 @@ def age(obj: Obj, now: float) -> str:
     stamp = obj["metadata"].get("creationTimestamp")
     if not stamp:
         return "<unknown>"
-    created = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    try:
+        created = dt.datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return "<unknown>"
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
     seconds = max(0, int(now - created.timestamp()))
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size * 2 or (unit == "m" and seconds >= 120):
@@ -97,6 +102,38 @@ def _service(obj: Obj) -> list[Any]:
     ]
 
 
+def _namespace(obj: Obj) -> list[Any]:
+    return [obj.get("status", {}).get("phase", "Active")]
+
+
+def _configmap(obj: Obj) -> list[Any]:
+    return [len(obj.get("data") or {}) + len(obj.get("binaryData") or {})]
+
+
+def _endpoints(obj: Obj) -> list[Any]:
+    pairs = [
+        f"{address.get('ip')}:{port.get('port')}"
+        for subset in obj.get("subsets") or []
+        for address in subset.get("addresses") or []
+        for port in subset.get("ports") or [{}]
+    ]
+    shown = ",".join(pairs[:3]) + (f" + {len(pairs) - 3} more..." if len(pairs) > 3 else "")
+    return [shown or "<none>"]
+
+
+def _lease(obj: Obj) -> list[Any]:
+    return [obj.get("spec", {}).get("holderIdentity") or "<none>"]
+
+
+def _budget(obj: Obj) -> list[Any]:
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    return [
+        spec.get("minAvailable", "N/A"),
+        spec.get("maxUnavailable", "N/A"),
+        status.get("disruptionsAllowed", 0),
+    ]
+
+
 #: plural -> (columns between Name and Age, extra wide columns, cell function)
 LAYOUTS: dict[str, tuple[list[Column], list[Column], Callable[[Obj], list[Any]]]] = {
     "pods": (
@@ -129,7 +166,72 @@ LAYOUTS: dict[str, tuple[list[Column], list[Column], Callable[[Obj], list[Any]]]
         [],
         _service,
     ),
+    "namespaces": ([("Status", "string", 0)], [], _namespace),
+    "configmaps": ([("Data", "integer", 0)], [], _configmap),
+    "endpoints": ([("Endpoints", "string", 0)], [], _endpoints),
+    "leases": ([("Holder", "string", 0)], [], _lease),
+    "poddisruptionbudgets": (
+        [
+            ("Min Available", "string", 0),
+            ("Max Unavailable", "string", 0),
+            ("Allowed Disruptions", "integer", 0),
+        ],
+        [],
+        _budget,
+    ),
 }
+
+_EVENT_COLUMNS: list[Column] = [
+    ("Last Seen", "string", 0),
+    ("Type", "string", 0),
+    ("Reason", "string", 0),
+    ("Object", "string", 0),
+    ("Subobject", "string", 1),
+    ("Source", "string", 1),
+    ("Message", "string", 0),
+    ("First Seen", "string", 1),
+    ("Count", "string", 1),
+    ("Name", "string", 1),
+]
+
+
+def _since(stamp: str | None, now: float) -> str:
+    return age({"metadata": {"creationTimestamp": stamp}}, now) if stamp else "<unknown>"
+
+
+def _event(obj: Obj, now: float) -> list[Any]:
+    involved = obj.get("involvedObject") or {}
+    source = obj.get("source") or {}
+    last = (
+        obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
+    )
+    first = obj.get("firstTimestamp") or last
+    return [
+        _since(last, now),
+        obj.get("type", ""),
+        obj.get("reason", ""),
+        f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}",
+        involved.get("fieldPath", ""),
+        ", ".join(str(v) for v in (source.get("component"), source.get("host")) if v),
+        obj.get("message", ""),
+        _since(first, now),
+        str(obj.get("count", 1)),
+        obj["metadata"]["name"],
+    ]
+
+
+def _layout(plural: str, now: float) -> tuple[list[Column], Callable[[Obj], list[Any]]]:
+    """The columns of a kind and the function giving one object's row."""
+    if plural == "events":
+        return _EVENT_COLUMNS, lambda obj: _event(obj, now)
+    middle, wide, cells = LAYOUTS.get(plural, ([], [], lambda obj: []))
+
+    def row(obj: Obj) -> list[Any]:
+        values = cells(obj)
+        split = len(middle)
+        return [obj["metadata"]["name"], *values[:split], age(obj, now), *values[split:]]
+
+    return [("Name", "string", 0), *middle, ("Age", "string", 0), *wide], row
 
 
 def table(
@@ -139,23 +241,18 @@ def table(
     now: float,
     continue_token: str | None = None,
 ) -> Obj:
-    middle, wide, cells = LAYOUTS.get(plural, ([], [], lambda obj: []))
-    columns = [("Name", "string", 0), *middle, ("Age", "string", 0), *wide]
-    rows = []
-    for obj in objects:
-        values = cells(obj)
-        split = len(middle)
-        row = [obj["metadata"]["name"], *values[:split], age(obj, now), *values[split:]]
-        rows.append(
-            {
-                "cells": row,
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": obj["metadata"],
-                },
-            }
-        )
+    columns, row = _layout(plural, now)
+    rows = [
+        {
+            "cells": row(obj),
+            "object": {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            },
+        }
+        for obj in objects
+    ]
     metadata: Obj = {"resourceVersion": resource_version}
     if continue_token:
         metadata["continue"] = continue_token

@@ -56,6 +56,17 @@ def run_seal(
     )
 
 
+def start(box: Sandbox, policy: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
+    """seal in the background, as a user would start it."""
+    return subprocess.Popen(
+        seal_command(box, policy, state, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
 def pods(box: Sandbox, namespace: str, selector: str) -> list[dict[str, Any]]:
     return box.call(lambda store: store.list("pods", namespace, label_selector=selector))
 

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from seal.sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import REPO, run_seal, seal_command, write_policy
+from tests.autonomous.helpers import REPO, run_seal, start, write_policy
 from tests.conftest import wait_for
 
 SLOW = """\
@@ -36,16 +36,6 @@ scenarios:
 
 def marker_exists(box: Sandbox) -> bool:
     return bool(box.call(lambda store: store.peek("configmaps", "default", "chaos-marker")))
-
-
-def start(box: Sandbox, policy: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        seal_command(box, policy, state, *extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
 
 
 def journal_lines(state: Path) -> list[dict[str, object]]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from seal.sandbox.sandbox import Sandbox
+from seal.sandbox.timing import SandboxTiming
 from tests.autonomous.helpers import (
     REPO,
     live_pod_names,
@@ -14,7 +21,7 @@ from tests.autonomous.helpers import (
     seal_events,
     write_policy,
 )
-from tests.conftest import wait_for
+from tests.conftest import SandboxFactory, wait_for
 
 KILL_HALF = """\
 scenarios:
@@ -51,6 +58,46 @@ def test_kill_half_kills_floor_n_over_2_and_the_deployment_recovers(
     after = live_pod_names(sandbox, "default", "app=goldpinger")
     assert killed <= before and not killed & after
     assert len(after) == 7
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_shows_what_seal_did(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    # Pods take a minute to exit, so the killed one is still there, Terminating.
+    sandbox = sandbox_factory(timing=replace(SandboxTiming.fast(), pod_stop_seconds=60))
+    policy = write_policy(
+        tmp_path,
+        """\
+        scenarios:
+        - name: kill one, slowly
+          steps:
+          - podAction:
+              matches: [{labels: {selector: app=goldpinger, namespace: default}}]
+              filters: [{randomSample: {size: 1}}]
+              actions: [{kill: {gracePeriodSeconds: 30}}]
+        """,
+    )
+    result = run_seal(sandbox, policy, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    [event] = seal_events(sandbox)
+    victim = event["involvedObject"]["name"]
+
+    def kubectl(*args: str) -> str:
+        done = subprocess.run(
+            ["kubectl", "--kubeconfig", str(sandbox.kubeconfig_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listed = kubectl("get", "events", "-n", "default", "--field-selector", "reason=SealChaos")
+    [row] = listed.splitlines()[1:]
+    assert f"pod/{victim}" in row and "SealChaos" in row and "kill one, slowly" in row
+    described = kubectl("describe", "pod", "-n", "default", victim)
+    assert re.search(r"Status:\s+Terminating \(lasts", described), described
+    assert re.search(r"Normal\s+SealChaos\s+.*kill one, slowly", described), described
 
 
 def test_dry_run_changes_nothing(sandbox: Sandbox, tmp_path: Path) -> None:

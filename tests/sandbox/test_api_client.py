@@ -129,13 +129,23 @@ def test_eviction_respects_disruption_budgets(api: client.ApiClient) -> None:
     eviction = client.V1Eviction(
         metadata=client.V1ObjectMeta(name=pod.metadata.name, namespace="default")
     )
+
+    def status() -> tuple[int, int, int, int]:
+        s = policy.read_namespaced_pod_disruption_budget("gp", "default").status
+        if s is None:
+            return (-1, -1, -1, -1)
+        return (s.expected_pods, s.current_healthy, s.desired_healthy, s.disruptions_allowed)
+
+    wait_for(lambda: status() == (3, 3, 3, 0), what="the budget's status")
     with pytest.raises(ApiException) as refused:
         core.create_namespaced_pod_eviction(pod.metadata.name, "default", eviction)
     assert refused.value.status == 429
     assert "disruption budget" in refused.value.body
     policy.patch_namespaced_pod_disruption_budget("gp", "default", {"spec": {"minAvailable": 2}})
+    wait_for(lambda: status() == (3, 3, 2, 1), what="the budget to allow one disruption")
     core.create_namespaced_pod_eviction(pod.metadata.name, "default", eviction)
     assert core.read_namespaced_pod(pod.metadata.name, "default").metadata.deletion_timestamp
+    wait_for(lambda: status()[1:] == (2, 2, 0), what="the budget to count the evicted pod")
 
 
 def test_watch_streams_changes_and_resumes(api: client.ApiClient) -> None:
@@ -243,3 +253,92 @@ def test_malformed_requests_get_status_answers_never_a_crash(sandbox: Sandbox) -
         "GET", "/api/v1/namespaces/default/pods?labelSelector=a%20in%20(", b"", "application/json"
     )
     assert code == 400 and "unable to parse requirement" in str(status["message"])
+
+
+def test_patch_flavours_on_a_deployment(api: client.ApiClient) -> None:
+    apps = client.AppsV1Api(api)
+    before = apps.read_namespaced_deployment("goldpinger", "default")
+    # A dict body goes as a strategic merge patch: containers merge by name.
+    apps.patch_namespaced_deployment(
+        "goldpinger",
+        "default",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": before.spec.template.spec.containers[0].name,
+                                "env": [{"name": "MODE", "value": "chaos"}],
+                            }
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    after = apps.read_namespaced_deployment("goldpinger", "default")
+    container = after.spec.template.spec.containers[0]
+    assert len(after.spec.template.spec.containers) == 1
+    assert container.image == before.spec.template.spec.containers[0].image
+    assert [(e.name, e.value) for e in container.env or []][-1] == ("MODE", "chaos")
+    assert after.metadata.generation == before.metadata.generation + 1
+    # A list body goes as a JSON patch.
+    apps.patch_namespaced_deployment(
+        "goldpinger",
+        "default",
+        [
+            {"op": "test", "path": "/spec/replicas", "value": 3},
+            {"op": "replace", "path": "/spec/replicas", "value": 4},
+            {"op": "add", "path": "/metadata/labels/tier", "value": "web"},
+        ],
+    )
+    patched = apps.read_namespaced_deployment("goldpinger", "default")
+    assert patched.spec.replicas == 4 and patched.metadata.labels["tier"] == "web"
+    with pytest.raises(ApiException) as failed_test:
+        apps.patch_namespaced_deployment(
+            "goldpinger", "default", [{"op": "test", "path": "/spec/replicas", "value": 9}]
+        )
+    assert failed_test.value.status == 422
+    assert apps.read_namespaced_deployment("goldpinger", "default").spec.replicas == 4
+
+
+def test_endpoints_events_and_leases(api: client.ApiClient) -> None:
+    core, coordination = client.CoreV1Api(api), client.CoordinationV1Api(api)
+    pods = core.list_namespaced_pod("default", label_selector="app=goldpinger").items
+    endpoints = core.read_namespaced_endpoints("goldpinger", "default")
+    addresses = {a.ip for s in endpoints.subsets for a in s.addresses}
+    assert addresses == {p.status.pod_ip for p in pods}
+    assert endpoints.subsets[0].ports[0].port == 8080
+    event = core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"generateName": "note-"},
+            "involvedObject": {
+                "kind": "Pod",
+                "namespace": "default",
+                "name": pods[0].metadata.name,
+            },
+            "reason": "Testing",
+            "message": "hello",
+            "type": "Normal",
+        },
+    )
+    assert event.metadata.name.startswith("note-")
+    listed = core.list_namespaced_event(
+        "default", field_selector=f"metadata.name={event.metadata.name}"
+    ).items
+    assert [e.message for e in listed] == ["hello"]
+    lease = coordination.create_namespaced_lease(
+        "default",
+        {
+            "metadata": {"name": "leader"},
+            "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15},
+        },
+    )
+    lease.spec.holder_identity = "b"
+    renewed = coordination.replace_namespaced_lease("leader", "default", lease)
+    assert renewed.spec.holder_identity == "b"
+    assert int(renewed.metadata.resource_version) > int(lease.metadata.resource_version)
+    coordination.delete_namespaced_lease("leader", "default")
+    assert coordination.list_namespaced_lease("default").items == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from seal.sandbox.sandbox import Sandbox
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
@@ -116,3 +118,29 @@ def test_get_prints_the_usual_columns(sandbox: Sandbox) -> None:
     assert nodes.stdout.splitlines()[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
     assert nodes.stdout.count(" Ready ") == 8
     assert nodes.stdout.count("control-plane") == 3
+    endpoints = kubectl(sandbox, "get", "endpoints", "goldpinger")
+    header, row = endpoints.stdout.splitlines()
+    assert header.split() == ["NAME", "ENDPOINTS", "AGE"]
+    assert row.split()[1].count(":8080") == 3
+    namespaces = kubectl(sandbox, "get", "namespaces")
+    assert namespaces.stdout.splitlines()[0].split() == ["NAME", "STATUS", "AGE"]
+    assert re.search(r"^myapp\s+Active\s", namespaces.stdout, re.M), namespaces.stdout
+    budget = """\
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: gp, namespace: default}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: goldpinger}}
+"""
+    assert kubectl(sandbox, "apply", "-f", "-", stdin=budget).returncode == 0
+    budgets = kubectl(sandbox, "get", "pdb", "gp")
+    assert budgets.stdout.splitlines()[0].split()[:4] == ["NAME", "MIN", "AVAILABLE", "MAX"]
+    assert budgets.stdout.splitlines()[1].split()[:3] == ["gp", "2", "N/A"]
+    wait_for(
+        lambda: (
+            kubectl(sandbox, "get", "pdb", "gp").stdout.splitlines()[1].split()[:4]
+            == ["gp", "2", "N/A", "1"]
+        ),
+        what="the budget to allow one disruption",
+    )
