@@ -342,3 +342,38 @@ def test_endpoints_events_and_leases(api: client.ApiClient) -> None:
     assert int(renewed.metadata.resource_version) > int(lease.metadata.resource_version)
     coordination.delete_namespaced_lease("leader", "default")
     assert coordination.list_namespaced_lease("default").items == []
+
+
+def test_delete_propagation_orphans_or_cascades(api: client.ApiClient) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+
+    def replicasets(app: str) -> list[client.V1ReplicaSet]:
+        namespace = "myapp" if app == "my-service" else "default"
+        return list(apps.list_namespaced_replica_set(namespace, label_selector=f"app={app}").items)
+
+    def live_pods(namespace: str, app: str) -> list[client.V1Pod]:
+        pods = core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+        return [p for p in pods if p.metadata.deletion_timestamp is None]
+
+    [owned] = replicasets("goldpinger")
+    assert owned.metadata.owner_references[0].kind == "Deployment"
+    apps.delete_namespaced_deployment(
+        "goldpinger", "default", body=client.V1DeleteOptions(propagation_policy="Orphan")
+    )
+    wait_for(
+        lambda: not apps.list_namespaced_deployment("default").items, what="the deployment to go"
+    )
+    [orphan] = replicasets("goldpinger")
+    assert orphan.metadata.uid == owned.metadata.uid
+    assert not orphan.metadata.owner_references
+    assert len(live_pods("default", "goldpinger")) == 3
+
+    apps.delete_namespaced_deployment(
+        "my-service", "myapp", body=client.V1DeleteOptions(propagation_policy="Background")
+    )
+    wait_for(
+        lambda: not replicasets("my-service") and not live_pods("myapp", "my-service"),
+        what="the replica set and pods of a cascading delete to go",
+    )
+    # The orphaned replica set still keeps its pods.
+    assert len(live_pods("default", "goldpinger")) == 3

@@ -97,3 +97,68 @@ def test_cluster_file_describes_the_cluster(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_fault_flags_and_a_chosen_port(tmp_path: Path) -> None:
+    import base64
+    import json
+    import socket
+    import ssl
+    import time
+    import urllib.error
+    import urllib.request
+
+    import yaml
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    process = start(
+        "--preset",
+        "large",
+        "--nodes",
+        "20",
+        "--pods",
+        "100",
+        "--port",
+        str(port),
+        "--kubeconfig-out",
+        str(kubeconfig),
+        "--api-error-rate",
+        "0.5",
+        "--api-latency-ms",
+        "200",
+    )
+    try:
+        assert process.stdout is not None
+        assert f"(API https://127.0.0.1:{port})" in process.stdout.readline()
+        config = yaml.safe_load(kubeconfig.read_text())
+        token = config["users"][0]["user"]["token"]
+        ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
+        context = ssl.create_default_context(cadata=ca.decode())
+        outcomes: list[object] = []
+        for _ in range(30):
+            request = urllib.request.Request(
+                f"https://127.0.0.1:{port}/api/v1/nodes",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+                    outcomes.append(len(json.loads(answer.read())["items"]))
+            except urllib.error.HTTPError as exc:
+                outcomes.append(exc.code)
+            except (urllib.error.URLError, ConnectionError):
+                outcomes.append("dropped")
+            else:
+                # A slow API is slow on every answer that is not a fault.
+                assert time.monotonic() - started >= 0.2
+        assert 20 in outcomes, outcomes
+        assert {500, 429, "dropped"} & set(outcomes), outcomes
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
