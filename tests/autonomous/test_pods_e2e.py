@@ -229,3 +229,32 @@ def test_an_invalid_policy_exits_2_without_touching_anything(
     assert result.returncode == 2
     assert "scenarios[0].name: must be at least 3 characters long" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_same_seed_picks_the_same_pods(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    pick_two = """\
+    scenarios:
+    - name: pick two
+      steps:
+      - podAction:
+          matches: [{namespace: default}]
+          filters: [{randomSample: {size: 2}}]
+          actions: [{kill: {force: true}}]
+    """
+    policy = write_policy(tmp_path, pick_two)
+
+    def killed_with(seed: str) -> set[str]:
+        # Clusters built from the same sandbox seed have the same pod names.
+        box = sandbox_factory(seed=5)
+        scale(box, "default", "goldpinger", 9)
+        wait_for(lambda: ready_replicas(box, "default", "goldpinger") == 9, what="9 replicas")
+        result = run_seal(box, policy, tmp_path / f"state-{seed}", "--seed", seed)
+        assert result.returncode == 0, result.stderr
+        killed = {e["involvedObject"]["name"] for e in seal_events(box)}
+        assert len(killed) == 2
+        box.stop()
+        return killed
+
+    first = killed_with("11")
+    assert killed_with("11") == first
+    assert any(killed_with(seed) != first for seed in ("12", "13", "14"))
