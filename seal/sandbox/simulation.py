@@ -15,13 +15,14 @@ import random
 from seal.labels import selector_from_match
 from seal.sandbox.disruption import budget_status
 from seal.sandbox.machines import Machine, Machines
-from seal.sandbox.podutil import fits, node_ready, pod_terminating, set_condition
+from seal.sandbox.podutil import fits, node_ready, owner_uids, pod_terminating, set_condition
 from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
 from seal.sandbox.timing import SandboxTiming
 from seal.sandbox.workloads import Workloads
 
 log = logging.getLogger(__name__)
 SERVICE_NETWORK = ipaddress.ip_network("127.10.0.0/16")
+FOREGROUND = "foregroundDeletion"
 POD_NETWORK = ipaddress.ip_network("127.20.0.0/14")
 UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
@@ -38,6 +39,8 @@ class Simulation:
         self.dirty_deployments: set[tuple[str, str]] = set()
         self.dirty_replicasets: set[tuple[str, str]] = set()
         self.dirty_namespaces: set[str] = set()
+        #: owners deleted in the foreground, waiting for their dependents to go
+        self.foreground: set[tuple[str, str, str]] = set()
         self.pending: set[tuple[str, str]] = set()
         self.gone_owners: set[str] = set()
         self.pods_per_node: dict[str, int] = {}
@@ -90,6 +93,8 @@ class Simulation:
     # ---------------------------------------------------------------- events
     def on_event(self, event_type: str, resource: str, obj: Obj) -> None:
         key = self._key(obj)
+        if event_type == "MODIFIED" and FOREGROUND in (obj["metadata"].get("finalizers") or []):
+            self.foreground.add((resource, *key))
         if resource == "pods":
             self._pod_event(event_type, obj, key)
         elif resource == "replicasets":
@@ -135,6 +140,10 @@ class Simulation:
 
     # ---------------------------------------------------------------- tick
     def tick(self) -> None:
+        if self.foreground:
+            waiting, self.foreground = self.foreground, set()
+            for resource, namespace, name in waiting:
+                self._delete_in_foreground(resource, namespace, name)
         if self.gone_owners:
             gone, self.gone_owners = self.gone_owners, set()
             self.workloads.collect(gone)
@@ -245,10 +254,39 @@ class Simulation:
         offset = self.rng.randrange(2, POD_NETWORK.num_addresses - 2)
         return str(POD_NETWORK.network_address + offset)
 
+    def _delete_in_foreground(self, resource: str, namespace: str, name: str) -> None:
+        """The garbage collector's foreground deletion: dependents first, then the owner."""
+        owner = self.store.peek(resource, namespace, name)
+        if owner is None or FOREGROUND not in (owner["metadata"].get("finalizers") or []):
+            return
+        uid = owner["metadata"]["uid"]
+        dependents = [
+            (plural, obj)
+            for plural in ("replicasets", "pods")
+            for key in list(self.workloads.children.get(uid, ()))
+            if (obj := self.store.peek(plural, *key)) is not None and uid in owner_uids(obj)
+        ]
+        for plural, obj in dependents:
+            if not obj["metadata"].get("deletionTimestamp"):
+                with contextlib.suppress(ApiError):
+                    self.store.delete(
+                        plural,
+                        obj["metadata"]["namespace"],
+                        obj["metadata"]["name"],
+                        propagation_policy="Foreground",
+                    )
+        if dependents:
+            self.foreground.add((resource, namespace, name))  # look again next tick
+            return
+        finalizers = [f for f in owner["metadata"]["finalizers"] if f != FOREGROUND]
+        self.store.mutate(
+            resource, namespace, name, lambda o: o["metadata"].__setitem__("finalizers", finalizers)
+        )
+
     def _finish_deletion(self, key: tuple[str, str], uid: str) -> None:
         pod = self.store.peek("pods", *key)
         if pod is not None and pod["metadata"]["uid"] == uid and pod_terminating(pod):
-            self.store.remove("pods", *key)
+            self.store.finish_graceful_deletion("pods", *key)
 
     # ---------------------------------------------------------------- services
     def _assign_cluster_ip(self, key: tuple[str, str]) -> None:

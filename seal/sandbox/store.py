@@ -13,7 +13,7 @@ import json
 import marshal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -340,12 +340,36 @@ class Store:
             changed = obj.get("spec") != current.get("spec")
             meta_gen = current["metadata"]["generation"] + (1 if changed else 0)
             obj["metadata"]["generation"] = meta_gen
+        deleting = "deletionTimestamp" in current["metadata"]
+        if status_only:
+            pass
+        elif deleting:
+            added = set(meta.get("finalizers") or []) - set(
+                current["metadata"].get("finalizers") or []
+            )
+            if added:
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f"metadata.finalizers: Forbidden: no new finalizers can be added if the "
+                    f"object is being deleted, found new finalizers {sorted(added)}",
+                )
         rtype = BY_PLURAL[resource]
         obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
         self._bump(obj)
         entry.obj, entry._json = obj, None
         self._emit("MODIFIED", resource, obj)
+        if deleting and not meta.get("finalizers") and self._may_go(resource, obj):
+            self.remove(resource, meta.get("namespace", ""), meta["name"])
         return clone(obj)
+
+    @staticmethod
+    def _may_go(resource: str, obj: Obj) -> bool:
+        """Whether an object being deleted can vanish now that nothing holds it."""
+        if resource != "pods":
+            return True
+        # A pod still within its grace period goes when its containers stop.
+        return not obj["metadata"].get("deletionGracePeriodSeconds")
 
     def mutate(self, resource: str, namespace: str, name: str, fn: Callable[[Obj], None]) -> Obj:
         obj = self.get(resource, namespace, name)
@@ -374,15 +398,36 @@ class Store:
             )
         if propagation_policy == "Orphan":
             self._orphan_dependents(meta.get("uid", ""))
+        finalizers = list(meta.get("finalizers") or [])
+        if propagation_policy == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        if finalizers and resource != "pods":
+            return self._hold_for_finalizers(resource, entry, finalizers)
         if resource == "pods":
             spec_grace = entry.obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
             grace = spec_grace if grace_period_seconds is None else grace_period_seconds
             unscheduled = not entry.obj.get("spec", {}).get("nodeName")
             if grace > 0 and not unscheduled:
                 return self._start_graceful_deletion(resource, entry, int(grace))
+            if finalizers:
+                return self._hold_for_finalizers(resource, entry, finalizers)
         self.remove(resource, namespace, name)
         deleted = clone(entry.obj)
         return deleted
+
+    def _hold_for_finalizers(self, resource: str, entry: Entry, finalizers: Sequence[str]) -> Obj:
+        """Deletion begins: the object stays, marked, until its finalizers are removed."""
+        meta = entry.obj["metadata"]
+        if "deletionTimestamp" in meta and meta.get("finalizers") == list(finalizers):
+            return clone(entry.obj)
+        obj = clone(entry.obj)
+        obj["metadata"].setdefault("deletionTimestamp", now_rfc3339(self.clock))
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        obj["metadata"]["finalizers"] = list(finalizers)
+        self._bump(obj)
+        entry.obj, entry._json = obj, None
+        self._emit("MODIFIED", resource, obj)
+        return clone(obj)
 
     def _start_graceful_deletion(self, resource: str, entry: Entry, grace: int) -> Obj:
         meta = entry.obj["metadata"]
@@ -398,6 +443,22 @@ class Store:
         entry.obj, entry._json = obj, None
         self._emit("MODIFIED", resource, obj)
         return clone(obj)
+
+    def finish_graceful_deletion(self, resource: str, namespace: str, name: str) -> None:
+        """The grace period is over: the object goes, unless finalizers still hold it."""
+        entry = self._table(resource).get(self._key(resource, namespace, name))
+        if entry is None:
+            return
+        if not entry.obj["metadata"].get("finalizers"):
+            self.remove(resource, namespace, name)
+            return
+        if entry.obj["metadata"].get("deletionGracePeriodSeconds") == 0:
+            return
+        obj = clone(entry.obj)
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        self._bump(obj)
+        entry.obj, entry._json = obj, None
+        self._emit("MODIFIED", resource, obj)
 
     def remove(self, resource: str, namespace: str, name: str) -> None:
         """Really delete (a DELETED event); graceful deletion ends here."""

@@ -377,3 +377,54 @@ def test_delete_propagation_orphans_or_cascades(api: client.ApiClient) -> None:
     )
     # The orphaned replica set still keeps its pods.
     assert len(live_pods("default", "goldpinger")) == 3
+
+
+def test_finalizers_hold_an_object_until_they_are_removed(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    )
+    core.delete_namespaced_config_map("held", "default")
+    held = core.read_namespaced_config_map("held", "default")
+    assert held.metadata.deletion_timestamp is not None
+    assert held.metadata.finalizers == ["example.com/hold"]
+    with pytest.raises(ApiException) as refused:
+        core.patch_namespaced_config_map(
+            "held", "default", {"metadata": {"finalizers": ["example.com/hold", "x.io/more"]}}
+        )
+    assert refused.value.status == 422 and "no new finalizers" in refused.value.body
+    core.patch_namespaced_config_map("held", "default", {"metadata": {"finalizers": None}})
+    with pytest.raises(ApiException) as gone:
+        core.read_namespaced_config_map("held", "default")
+    assert gone.value.status == 404
+
+    pod = core.list_namespaced_pod("default", label_selector="app=goldpinger").items[0]
+    name = pod.metadata.name
+    core.patch_namespaced_pod(name, "default", {"metadata": {"finalizers": ["example.com/hold"]}})
+    core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
+    terminating = core.read_namespaced_pod(name, "default")
+    assert terminating.metadata.deletion_timestamp is not None
+    core.patch_namespaced_pod(name, "default", {"metadata": {"finalizers": None}})
+    with pytest.raises(ApiException) as pod_gone:
+        core.read_namespaced_pod(name, "default")
+    assert pod_gone.value.status == 404
+
+
+def test_foreground_deletion_removes_dependents_first(api: client.ApiClient) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.delete_namespaced_deployment(
+        "goldpinger", "default", body=client.V1DeleteOptions(propagation_policy="Foreground")
+    )
+    owner = apps.read_namespaced_deployment("goldpinger", "default")
+    assert owner.metadata.deletion_timestamp is not None
+    assert "foregroundDeletion" in owner.metadata.finalizers
+
+    def everything_gone() -> bool:
+        deployments = apps.list_namespaced_deployment("default").items
+        replicasets = apps.list_namespaced_replica_set("default").items
+        pods = core.list_namespaced_pod("default", label_selector="app=goldpinger").items
+        # Never the owner gone while a dependent remains.
+        assert deployments or not (replicasets or pods)
+        return not (deployments or replicasets or pods)
+
+    wait_for(everything_gone, what="the deployment, its replica set and its pods to go")
