@@ -7,6 +7,7 @@ Subcommands live in their own modules and are imported only when invoked, so
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -106,6 +107,7 @@ def _default_map(values: dict[str, Any], ctx: click.Context) -> dict[str, Any]:
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
+    legacy_env=["CONFIG"],
     help="YAML file of flag values.",
 )
 @click.pass_context
@@ -116,7 +118,13 @@ def cli(
     from seal import log
 
     if config_file:
-        values = _read_config_file(config_file)
+        try:
+            values = _read_config_file(config_file)
+        except UsageError as exc:
+            if ctx.get_parameter_source("config_file") is click.core.ParameterSource.ENVIRONMENT:
+                named = "SEAL_CONFIG" if os.environ.get("SEAL_CONFIG") else "CONFIG"
+                raise UsageError(f"{exc} (the config file named by ${named})") from exc
+            raise
         ctx.default_map = _default_map(values, ctx)
         verbose = verbose or int(values.get("verbose", 0))
         silent = silent or bool(values.get("silent", False))

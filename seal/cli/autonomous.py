@@ -35,6 +35,50 @@ def cluster_options(function: Any) -> Any:
     )(function)
 
 
+def metrics_options(function: Any) -> Any:
+    """Where metrics go: Prometheus (seal's flag or PowerfulSeal's three) and standard output."""
+    for decorator in reversed(
+        [
+            option("--metrics-address", help="Serve Prometheus metrics on HOST:PORT."),
+            option(
+                "--prometheus-collector",
+                is_flag=True,
+                legacy_env=["PROMETHEUS_COLLECTOR"],
+                help="Serve Prometheus metrics on --prometheus-host:--prometheus-port.",
+            ),
+            option("--prometheus-host", default="127.0.0.1", show_default=True),
+            option(
+                "--prometheus-port", type=click.IntRange(0, 65535), default=8000, show_default=True
+            ),
+            option(
+                "--stdout-collector",
+                is_flag=True,
+                legacy_env=["STDOUT_COLLECTOR"],
+                help="Print every metric event as it happens.",
+            ),
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
+def powerfulseal_flags(function: Any) -> Any:
+    """Flags of PowerfulSeal command lines that describe what seal always does.
+
+    seal reads its node inventory from Kubernetes and has no cloud driver selected
+    unless a policy needs one, so these change nothing; they are accepted so that
+    existing command lines keep working.
+    """
+    for flag, env in (
+        ("--inventory-kubernetes", "INVENTORY_KUBERNETES"),
+        ("--no-cloud", "NO_CLOUD"),
+    ):
+        function = option(flag, is_flag=True, expose_value=False, hidden=True, legacy_env=[env])(
+            function
+        )
+    return function
+
+
 def _metrics(
     metrics_address: str | None, prometheus: bool, host: str, port: int, stdout: bool
 ) -> Any:
@@ -170,15 +214,9 @@ def _session(
     type=click.IntRange(min=1),
     help="Refuse a step left with more targets than this.",
 )
-@option("--metrics-address", help="Serve Prometheus metrics on HOST:PORT.")
-@option(
-    "--prometheus-collector",
-    is_flag=True,
-    help="Serve Prometheus metrics (see --prometheus-host/port).",
-)
-@option("--prometheus-host", default="127.0.0.1", show_default=True)
-@option("--prometheus-port", type=int, default=8000, show_default=True)
-@option("--stdout-collector", is_flag=True, help="Print every metric event as it happens.")
+@metrics_options
+@powerfulseal_flags
+@option("--headless", is_flag=True, expose_value=False, hidden=True)
 def autonomous(
     policy_file: str,
     context: str | None,
@@ -266,6 +304,7 @@ def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) 
 @click.command()
 @option(
     "--namespace",
+    "--kubernetes-namespace",
     "namespaces",
     default="",
     help="A namespace, a comma-separated list, or empty for every namespace.",
@@ -292,8 +331,8 @@ def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) 
     type=click.IntRange(min=1),
     help="Refuse a pass that would kill more pods than this.",
 )
-@option("--metrics-address", help="Serve Prometheus metrics on HOST:PORT.")
-@option("--stdout-collector", is_flag=True, help="Print every metric event as it happens.")
+@metrics_options
+@powerfulseal_flags
 def label(
     namespaces: str,
     context: str | None,
@@ -308,6 +347,9 @@ def label(
     protected_namespaces: tuple[str, ...],
     max_targets_per_step: int | None,
     metrics_address: str | None,
+    prometheus_collector: bool,
+    prometheus_host: str,
+    prometheus_port: int,
     stdout_collector: bool,
 ) -> int:
     """Label mode: kill pods that opted in with seal/enabled=true (label or annotation)."""
@@ -316,7 +358,9 @@ def label(
 
     if min_seconds_between_runs > max_seconds_between_runs:
         raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
-    metrics = _metrics(metrics_address, False, "", 0, stdout_collector)
+    metrics = _metrics(
+        metrics_address, prometheus_collector, prometheus_host, prometheus_port, stdout_collector
+    )
     overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
     with _session(
         sandbox=sandbox,
