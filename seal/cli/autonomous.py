@@ -152,24 +152,46 @@ class Running:
     signal: int | None = None
 
 
+@dataclass(frozen=True)
+class RunFlags:
+    """The flags autonomous and label mode share: cluster, journal, safety and metrics."""
+
+    context: str | None
+    kubeconfig: str | None
+    state_dir: str | None
+    sandbox: str | None
+    seed: int | None
+    dry_run: bool
+    protected_namespaces: tuple[str, ...]
+    max_targets_per_step: int | None
+    metrics_address: str | None
+    prometheus_collector: bool
+    prometheus_host: str
+    prometheus_port: int
+    stdout_collector: bool
+
+
 @contextmanager
-def _session(
-    *,
-    sandbox: str | None,
-    kubeconfig: str | None,
-    context: str | None,
-    seed: int | None,
-    state_dir: str | None,
-    metrics: Any,
-    overrides: Any,
-) -> Iterator[Running]:
+def _session(flags: RunFlags) -> Iterator[Running]:
     """Connect, install the signal handlers, and close everything afterwards."""
-    from seal.runtime.autonomous import Session
+    from seal.runtime.autonomous import SafetyOverrides, Session
     from seal.runtime.journal import default_state_dir
 
-    state = Path(state_dir) if state_dir else default_state_dir()
-    with _cluster(sandbox, kubeconfig, context, seed) as connection:
-        session = Session(connection, state, metrics, rng=random.Random(seed), overrides=overrides)
+    metrics = _metrics(
+        flags.metrics_address,
+        flags.prometheus_collector,
+        flags.prometheus_host,
+        flags.prometheus_port,
+        flags.stdout_collector,
+    )
+    overrides = SafetyOverrides(
+        flags.dry_run, flags.protected_namespaces, flags.max_targets_per_step
+    )
+    state = Path(flags.state_dir) if flags.state_dir else default_state_dir()
+    with _cluster(flags.sandbox, flags.kubeconfig, flags.context, flags.seed) as connection:
+        session = Session(
+            connection, state, metrics, rng=random.Random(flags.seed), overrides=overrides
+        )
         running = Running(session)
 
         def shutdown(signum: int) -> None:
@@ -217,27 +239,12 @@ def _session(
 @metrics_options
 @powerfulseal_flags
 @option("--headless", is_flag=True, expose_value=False, hidden=True)
-def autonomous(
-    policy_file: str,
-    context: str | None,
-    kubeconfig: str | None,
-    state_dir: str | None,
-    sandbox: str | None,
-    seed: int | None,
-    dry_run: bool,
-    protected_namespaces: tuple[str, ...],
-    max_targets_per_step: int | None,
-    metrics_address: str | None,
-    prometheus_collector: bool,
-    prometheus_host: str,
-    prometheus_port: int,
-    stdout_collector: bool,
-) -> int:
+def autonomous(policy_file: str, **flags: Any) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or usage.
     """
-    from seal.runtime.autonomous import SafetyOverrides, run_policy
+    from seal.runtime.autonomous import run_policy
     from seal.steps.registry import load_policy
 
     try:
@@ -249,19 +256,7 @@ def autonomous(
         return 2
     for warning in policy.warnings:
         click.echo(warning, err=True)
-    metrics = _metrics(
-        metrics_address, prometheus_collector, prometheus_host, prometheus_port, stdout_collector
-    )
-    overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
-    with _session(
-        sandbox=sandbox,
-        kubeconfig=kubeconfig,
-        context=context,
-        seed=seed,
-        state_dir=state_dir,
-        metrics=metrics,
-        overrides=overrides,
-    ) as running:
+    with _session(RunFlags(**flags)) as running:
         running.session.clean_leftovers()
         summary = run_policy(running.session, policy_file, policy)
     if running.signal is not None:
@@ -335,42 +330,17 @@ def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) 
 @powerfulseal_flags
 def label(
     namespaces: str,
-    context: str | None,
-    kubeconfig: str | None,
-    state_dir: str | None,
-    sandbox: str | None,
     min_seconds_between_runs: float,
     max_seconds_between_runs: float,
     runs: int | None,
-    seed: int | None,
-    dry_run: bool,
-    protected_namespaces: tuple[str, ...],
-    max_targets_per_step: int | None,
-    metrics_address: str | None,
-    prometheus_collector: bool,
-    prometheus_host: str,
-    prometheus_port: int,
-    stdout_collector: bool,
+    **flags: Any,
 ) -> int:
     """Label mode: kill pods that opted in with seal/enabled=true (label or annotation)."""
-    from seal.runtime.autonomous import SafetyOverrides
     from seal.runtime.label import parse_namespaces, run_label_mode
 
     if min_seconds_between_runs > max_seconds_between_runs:
         raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
-    metrics = _metrics(
-        metrics_address, prometheus_collector, prometheus_host, prometheus_port, stdout_collector
-    )
-    overrides = SafetyOverrides(dry_run, protected_namespaces, max_targets_per_step)
-    with _session(
-        sandbox=sandbox,
-        kubeconfig=kubeconfig,
-        context=context,
-        seed=seed,
-        state_dir=state_dir,
-        metrics=metrics,
-        overrides=overrides,
-    ) as running:
+    with _session(RunFlags(**flags)) as running:
         run_label_mode(
             running.session,
             parse_namespaces(namespaces),
