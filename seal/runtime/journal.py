@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seal.errors import SealError, UsageError
+from seal.errors import SealError, UndoError, UsageError
 
 log = logging.getLogger(__name__)
 UndoHandler = Callable[["UndoEntry"], None]
@@ -60,8 +60,14 @@ class UndoJournal:
     def __init__(self, path: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.path = path
         self._sleep = sleep
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock_file = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for life
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._lock_file = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for life
+        except OSError as exc:
+            raise UsageError(
+                f"{path.parent}: cannot keep the undo journal there ({exc.strerror}); seal "
+                "changes nothing without one; choose a writable --state-dir"
+            ) from exc
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -80,34 +86,45 @@ class UndoJournal:
     def _load(self) -> None:
         if not self.path.exists():
             return
-        with open(self.path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    log.warning("%s:%d: ignoring a torn journal line", self.path, number)
-                    continue
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                lines = list(handle)
+        except OSError as exc:
+            self.close()
+            raise UsageError(f"{self.path}: cannot read the undo journal: {exc.strerror}") from exc
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise TypeError("not an object")
                 if record.get("op") == "record":
                     entry = UndoEntry(
-                        record["id"],
-                        record["kind"],
-                        record.get("payload") or {},
-                        record.get("scenario", ""),
-                        record.get("description", ""),
+                        str(record["id"]),
+                        str(record["kind"]),
+                        dict(record.get("payload") or {}),
+                        str(record.get("scenario", "")),
+                        str(record.get("description", "")),
                         float(record.get("created", 0)),
                     )
                     self._pending[entry.id] = entry
                 elif record.get("op") == "done":
-                    self._pending.pop(record.get("id"), None)
+                    self._pending.pop(str(record.get("id")), None)
+            except (ValueError, TypeError, KeyError):
+                log.warning(
+                    "%s:%d: ignoring a line that is not a whole journal record", self.path, number
+                )
 
     def _append(self, record: Mapping[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line.encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise UndoError(f"{self.path}: cannot write the undo journal: {exc.strerror}") from exc
 
     def record(
         self, kind: str, payload: Mapping[str, Any], *, scenario: str, description: str
@@ -139,9 +156,13 @@ class UndoJournal:
             self._compact()
 
     def _compact(self) -> None:
+        """Nothing is pending: start the file afresh (a failure here only leaves it longer)."""
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_text("")
-        os.replace(temporary, self.path)
+        try:
+            temporary.write_text("")
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            log.warning("%s: cannot compact the journal: %s", self.path, exc.strerror)
 
     def pending(self, scenario: str | None = None) -> list[UndoEntry]:
         """Pending undos, oldest first."""
@@ -170,7 +191,13 @@ class UndoJournal:
                 continue
             failure = self._run(entry, handler, attempts, backoff)
             if failure is None:
-                self._mark_done(entry)
+                try:
+                    self._mark_done(entry)
+                except UndoError as exc:
+                    # The change is undone; the next replay of this entry will find nothing to do.
+                    log.error("undone, but not written down: %s: %s", entry.description, exc)
+                    report.failed.append((entry, str(exc)))
+                    continue
                 report.undone.append(entry)
                 log.info("undone: %s", entry.description, extra={"undo": entry.kind})
             else:

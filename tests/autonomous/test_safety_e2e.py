@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from seal.sandbox.sandbox import Sandbox
 from seal.sandbox.timing import SandboxTiming
 from tests.autonomous.helpers import (
     REPO,
@@ -114,3 +115,26 @@ def test_sandbox_and_kubeconfig_together_are_a_usage_error(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "leave out --kubeconfig" in result.stderr
+
+
+def test_no_usable_journal_means_nothing_is_touched(sandbox: Sandbox, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    policy = write_policy(
+        tmp_path,
+        """\
+        scenarios:
+        - name: kill everything
+          steps:
+          - podAction:
+              matches: [{namespace: default}]
+              actions: [{kill: {force: true}}]
+        """,
+    )
+    result = run_seal(sandbox, policy, blocker / "state")
+    assert result.returncode == 2
+    assert "cannot keep the undo journal there" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert live_pod_names(sandbox, "default", "app=goldpinger") == before
+    assert seal_events(sandbox) == []

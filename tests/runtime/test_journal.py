@@ -81,3 +81,53 @@ def test_a_journal_killed_mid_write_reads_back_whole(tmp_path: Path) -> None:
         assert numbers == list(range(len(numbers)))
         assert numbers
         journal.close()
+
+
+def test_an_unusable_state_directory_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(UsageError) as refused:
+        UndoJournal(blocker / "state" / "j.jsonl")
+    assert f"{blocker / 'state'}: cannot keep the undo journal there" in str(refused.value)
+    assert "--state-dir" in str(refused.value)
+
+
+def test_lines_that_are_not_records_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = UndoJournal(path)
+    journal.record("note", {"name": "kept"}, scenario="s", description="kept")
+    journal.close()
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(
+            '[1, 2]\n{"op": "record"}\n{"op": "record", "id": 3, "kind": "x", "payload": 5}\n\xff\n'
+        )
+    reopened = UndoJournal(path)
+    assert [e.description for e in reopened.pending()] == ["kept"]
+    reopened.close()
+
+
+def test_a_journal_that_cannot_be_written_stops_the_change(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = UndoJournal(path, sleep=lambda s: None)
+    path.mkdir()  # the next write fails, as it would on a full or read-only disk
+    with pytest.raises(SealError) as refused:
+        journal.record("note", {}, scenario="s", description="never written")
+    assert "cannot write the undo journal" in str(refused.value)
+    assert journal.pending() == []
+    path.rmdir()
+    first = journal.record("note", {"name": "first"}, scenario="s", description="first")
+    journal.record("note", {"name": "second"}, scenario="s", description="second")
+    done: list[str] = []
+
+    def undo(entry: UndoEntry) -> None:
+        done.append(entry.payload["name"])
+        if entry.payload["name"] == "second":
+            path.unlink()
+            path.mkdir()
+
+    report = journal.replay({"note": undo})
+    # Both undos ran; the one that could not be written down is reported, not lost.
+    assert done == ["second", "first"]
+    assert [e.description for e, _ in report.failed] == ["second", "first"]
+    assert first in journal.pending()
+    journal.close()
