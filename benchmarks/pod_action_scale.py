@@ -41,9 +41,25 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="seal-bench-"))
     kubeconfig = workdir / "kubeconfig"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "seal", "sandbox", "--preset", "large", "--nodes", str(args.nodes),
-         "--pods", str(args.pods), "--kubeconfig-out", str(kubeconfig), "--seed", "1"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "seal",
+            "sandbox",
+            "--preset",
+            "large",
+            "--nodes",
+            str(args.nodes),
+            "--pods",
+            str(args.pods),
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--seed",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert sandbox.stdout is not None
         sandbox.stdout.readline()
@@ -59,8 +75,10 @@ def main() -> None:
         made = {k: counts.get(k, 0) - before.get(k, 0) for k in counts}
         print(f"pods in the namespace: {args.pods}; scenario passed: {summary.passed == 1}")
         print(f"requests: {dict(sorted(made.items()))}")
-        print(f"  LIST pages (limit 500): {made.get('LIST', 0)}; DELETE: {made.get('DELETE', 0)}; "
-              f"POST (Events): {made.get('POST', 0)}")
+        print(
+            f"  LIST pages (limit 500): {made.get('LIST', 0)}; DELETE: {made.get('DELETE', 0)}; "
+            f"POST (Events): {made.get('POST', 0)}"
+        )
         print(f"wall time of the run: {took:.2f} s ({args.pods / took:.0f} pods/s)")
     finally:
         sandbox.terminate()

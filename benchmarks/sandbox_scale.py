@@ -40,17 +40,33 @@ def main() -> None:
     kubeconfig = workdir / "kubeconfig"
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "seal", "sandbox", "--preset", "large", "--nodes",
-         str(args.nodes), "--pods", str(args.pods), "--kubeconfig-out", str(kubeconfig),
-         "--seed", "1"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "seal",
+            "sandbox",
+            "--preset",
+            "large",
+            "--nodes",
+            str(args.nodes),
+            "--pods",
+            str(args.pods),
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--seed",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
         process.stdout.readline()
-        print(f"ready with {args.nodes} nodes + {args.pods} pods: "
-              f"{time.perf_counter() - started:6.2f} s (process start included), "
-              f"RSS {rss_mib(process.pid):.0f} MiB")
+        print(
+            f"ready with {args.nodes} nodes + {args.pods} pods: "
+            f"{time.perf_counter() - started:6.2f} s (process start included), "
+            f"RSS {rss_mib(process.pid):.0f} MiB"
+        )
         run(kubeconfig, workdir, process.pid)
     finally:
         process.terminate()
@@ -74,8 +90,10 @@ def run(kubeconfig: Path, workdir: Path, pid: int) -> None:
     for attempt in ("first", "second", "third"):
         started = time.perf_counter()
         raw = fetch("/api/v1/namespaces/bulk-0/pods")
-        print(f"LIST of one namespace ({attempt}), {len(raw) / 1e6:.1f} MB: "
-              f"{(time.perf_counter() - started) * 1000:6.0f} ms")
+        print(
+            f"LIST of one namespace ({attempt}), {len(raw) / 1e6:.1f} MB: "
+            f"{(time.perf_counter() - started) * 1000:6.0f} ms"
+        )
     items = json.loads(raw)["items"]
     print(f"  ({len(items)} pods in the answer)")
     started = time.perf_counter()
@@ -96,8 +114,10 @@ def run(kubeconfig: Path, workdir: Path, pid: int) -> None:
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
         done = list(pool.map(delete, names))
-    print(f"200 concurrent DELETEs: {(time.perf_counter() - started) * 1000:6.0f} ms, "
-          f"{sum(done)} succeeded")
+    print(
+        f"200 concurrent DELETEs: {(time.perf_counter() - started) * 1000:6.0f} ms, "
+        f"{sum(done)} succeeded"
+    )
     print(f"sandbox RSS at the end: {rss_mib(pid):.0f} MiB")
 
 

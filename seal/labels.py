@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from seal.frozen import frozen
 
 _NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -42,8 +43,10 @@ def value_problem(value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@frozen
 class Requirement:
+    """One requirement of a label selector (key, operator, values)."""
+
     key: str
     operator: str  # "=", "!=", "in", "notin", "exists", "!"
     values: tuple[str, ...] = ()
@@ -69,8 +72,10 @@ class Requirement:
         return f"{self.key}{self.operator}{self.values[0]}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Selector:
+    """A parsed label selector: all of its requirements must hold."""
+
     requirements: tuple[Requirement, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:

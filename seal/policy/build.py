@@ -6,15 +6,17 @@ semantic problems are located like schema problems.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from seal.frozen import frozen
 from seal.policy.document import Document
 from seal.policy.problems import Location, Path
 
 
-@dataclass(frozen=True)
+@frozen
 class Node:
+    """A value of the policy document with where it was written."""
+
     doc: Document
     path: Path
     value: Any

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
+from seal.frozen import frozen
 from seal.policy.problems import Location
 
 RunStrategyName = Literal["round-robin", "random"]
@@ -14,16 +14,20 @@ ExitStrategyName = Literal["report", "fail-fast"]
 DEFAULT_PROTECTED_NAMESPACES = ("kube-system",)
 
 
-@dataclass(frozen=True)
+@frozen
 class RunStrategy:
+    """config.runStrategy: how scenarios are picked and how long to sleep between loops."""
+
     strategy: RunStrategyName = "round-robin"
     runs: int | None = None
     min_seconds: float = 0.0
     max_seconds: float = 300.0
 
 
-@dataclass(frozen=True)
+@frozen
 class ExitStrategy:
+    """config.exitStrategy: report failures and go on, or stop at the first."""
+
     strategy: ExitStrategyName = "report"
 
     @property
@@ -31,18 +35,22 @@ class ExitStrategy:
         return self.strategy == "fail-fast"
 
 
-@dataclass(frozen=True)
+@frozen
 class Safety:
+    """config.safety: dry run, protected namespaces and the per-step target limit."""
+
     dry_run: bool = False
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     max_targets_per_step: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
-    run_strategy: RunStrategy = field(default_factory=RunStrategy)
-    exit_strategy: ExitStrategy = field(default_factory=ExitStrategy)
-    safety: Safety = field(default_factory=Safety)
+    """The policy's config section, with every default filled in."""
+
+    run_strategy: RunStrategy = RunStrategy()
+    exit_strategy: ExitStrategy = ExitStrategy()
+    safety: Safety = Safety()
 
 
 class StepSpec(Protocol):
@@ -54,16 +62,20 @@ class StepSpec(Protocol):
     def location(self) -> Location: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class ScenarioSpec:
+    """One scenario: a name and its steps, run in order."""
+
     name: str
     steps: tuple[StepSpec, ...]
     description: str = ""
-    location: Location = field(default_factory=lambda: Location("-"))
+    location: Location = Location("-")
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
+    """A whole validated policy, with the warnings loading it produced."""
+
     source: str
     config: Config
     scenarios: tuple[ScenarioSpec, ...]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
+from seal.frozen import frozen
 from seal.labels import SelectorError, parse_selector
 from seal.policy.build import Node
 from seal.policy.problems import Location
@@ -21,7 +21,7 @@ POD_PROPERTIES = ("name", "state", "namespace")
 NODE_PROPERTIES = ("name", "ip", "group", "az", "state")
 
 
-@dataclass(frozen=True)
+@frozen
 class NamespaceMatcher:
     """All pods of one namespace, a comma list of namespaces, `*`, or a pattern with `*`."""
 
@@ -37,21 +37,25 @@ class NamespaceMatcher:
         return tuple(n.strip() for n in self.namespace.split(",") if n.strip())
 
 
-@dataclass(frozen=True)
+@frozen
 class DeploymentMatcher:
+    """Matcher: the pods selected by a Deployment's selector."""
+
     name: str
     namespace: str
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class LabelsMatcher:
+    """Matcher: the pods of a namespace that match a label selector."""
+
     selector: str
     namespace: str
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class PropertyMatcher:
     """Also the property filter: keep targets whose property matches `value` (or not)."""
 
@@ -64,23 +68,29 @@ class PropertyMatcher:
 PropertyFilter = PropertyMatcher
 
 
-@dataclass(frozen=True)
+@frozen
 class DayTimeFilter:
+    """Filter: keeps everything on the given days between start and end, nothing otherwise."""
+
     only_days: tuple[str, ...]
     start: dt.time
     end: dt.time
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class RandomSampleFilter:
+    """Filter: a random sample, of a fixed size or a ratio (rounded down)."""
+
     size: int | None
     ratio: float | None
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbabilityFilter:
+    """Filter: lets the whole set through with this probability, else nothing."""
+
     probability: float
     location: Location
 
@@ -89,7 +99,7 @@ FilterSpec = PropertyMatcher | DayTimeFilter | RandomSampleFilter | ProbabilityF
 PodMatcher = NamespaceMatcher | DeploymentMatcher | LabelsMatcher
 
 
-@dataclass(frozen=True)
+@frozen
 class RetriesSpec:
     """Re-run the whole pipeline: at most `count` times, or until `timeout` seconds pass."""
 
@@ -99,8 +109,10 @@ class RetriesSpec:
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class WaitAction:
+    """Action: sleep between the actions of a pipeline."""
+
     seconds: float
     location: Location
 

@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from seal.frozen import frozen
+
 #: A position in a document: keys and list indexes from the root.
 Path = tuple[str | int, ...]
 
@@ -46,8 +48,10 @@ class Location:
         return self.source
 
 
-@dataclass(frozen=True)
+@frozen
 class Problem:
+    """One located problem of a policy file."""
+
     location: Location
     path: Path
     message: str

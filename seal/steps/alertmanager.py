@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.pipeline import RETRIES_SCHEMA, RetriesSpec, build_retries
 from seal.policy.problems import Location
@@ -12,14 +12,18 @@ from seal.policy.schema import array, boolean, number, obj, one_key, string
 from seal.steps.base import StepType
 
 
-@dataclass(frozen=True)
+@frozen
 class MuteAction:
+    """Silence matching alerts for a while."""
+
     duration_seconds: int
     auto_unmute: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class AlertManagerSpec:
+    """The alertManagerAction step."""
+
     key: ClassVar[str] = "alertManagerAction"
     targets: tuple[str, ...]
     actions: tuple[MuteAction, ...]

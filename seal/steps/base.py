@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.schema import Schema
 
 
-@dataclass(frozen=True)
+@frozen
 class StepType:
     """One kind of step. The registry lists these; the policy schema is made from them."""
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import ClassVar
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.problems import Location
 from seal.policy.schema import Schema, array, number, obj, one_key, string
@@ -26,48 +26,62 @@ TOXIC_TYPES = (
 _AUTO_PROXY = re.compile(r"^(auto)?(\d{1,5})$")
 
 
-@dataclass(frozen=True)
+@frozen
 class ObjectRef:
+    """A Deployment named by name and namespace."""
+
     name: str
     namespace: str
 
 
-@dataclass(frozen=True)
+@frozen
 class LabelSpec:
+    """A label set on the clone."""
+
     key: str
     value: str
 
 
-@dataclass(frozen=True)
+@frozen
 class EnvironmentMutation:
+    """Mutation: set an environment variable in the clone's containers."""
+
     name: str
     value: str
 
 
-@dataclass(frozen=True)
+@frozen
 class TcMutation:
+    """Mutation: a tc command, run from its own image and user, that shapes the clone's traffic."""
+
     command: tuple[str, ...]
     args: tuple[str, ...]
     image: str = DEFAULT_TC_IMAGE
     user: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class Toxic:
+    """One Toxiproxy toxic, applied to one proxy."""
+
     target_proxy: str  # a proxy name; a bare port N was turned into autoN
     toxic_type: str
     attributes: tuple[tuple[str, str | int | float], ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ProxySpec:
+    """One Toxiproxy proxy: where it listens and where it forwards."""
+
     name: str
     listen: str
     upstream: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ToxiproxyMutation:
+    """Mutation: a Toxiproxy sidecar with its proxies and toxics."""
+
     toxics: tuple[Toxic, ...]
     proxies: tuple[ProxySpec, ...] = ()
     image_toxiproxy: str = DEFAULT_TOXIPROXY_IMAGE
@@ -79,8 +93,10 @@ class ToxiproxyMutation:
 Mutation = EnvironmentMutation | TcMutation | ToxiproxyMutation
 
 
-@dataclass(frozen=True)
+@frozen
 class CloneSpec:
+    """The clone step: copy a Deployment and change the copy."""
+
     key: ClassVar[str] = "clone"
     source: ObjectRef
     location: Location

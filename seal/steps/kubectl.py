@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.problems import Location
 from seal.policy.schema import boolean, number, obj, string
 from seal.steps.base import StepType
 
 
-@dataclass(frozen=True)
+@frozen
 class KubectlSpec:
+    """The kubectl step: apply or delete a manifest."""
+
     key: ClassVar[str] = "kubectl"
     action: Literal["apply", "delete"]
     payload: str

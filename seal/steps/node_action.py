@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.pipeline import (
     NODE_PROPERTIES,
@@ -25,20 +25,26 @@ from seal.policy.schema import boolean, obj, one_key, string
 from seal.steps.base import StepType
 
 
-@dataclass(frozen=True)
+@frozen
 class StartAction:
+    """Action: start the node's machine."""
+
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class StopAction:
+    """Action: stop the node's machine, optionally starting it again at cleanup."""
+
     force: bool
     auto_restart: bool
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class ExecuteAction:
+    """Action: run a command on the node over SSH."""
+
     cmd: str
     location: Location
 
@@ -46,8 +52,10 @@ class ExecuteAction:
 NodeAction = StartAction | StopAction | ExecuteAction | WaitAction
 
 
-@dataclass(frozen=True)
+@frozen
 class NodeActionSpec:
+    """The nodeAction step: match nodes, filter them, act on what is left."""
+
     key: ClassVar[str] = "nodeAction"
     matches: tuple[PropertyMatcher, ...]
     filters: tuple[FilterSpec, ...]

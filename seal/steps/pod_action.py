@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.pipeline import (
     POD_PROPERTIES,
@@ -28,7 +28,7 @@ from seal.steps.base import StepType
 POD_STATES = ("Pending", "Running", "Succeeded", "Failed", "Unknown", "Terminating")
 
 
-@dataclass(frozen=True)
+@frozen
 class KillAction:
     """Delete each pod with this probability. force: grace period 0; else the pod's own."""
 
@@ -39,20 +39,26 @@ class KillAction:
     evict: bool = False
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckPodStateAction:
+    """Action: fail unless every pod is in the given state."""
+
     state: str
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckPodCountAction:
+    """Action: fail unless exactly this many pods were selected."""
+
     count: int
     location: Location
 
 
-@dataclass(frozen=True)
+@frozen
 class StopHostAction:
+    """Action: stop the machine a pod runs on."""
+
     auto_restart: bool
     location: Location
 
@@ -60,8 +66,10 @@ class StopHostAction:
 PodAction = KillAction | WaitAction | CheckPodStateAction | CheckPodCountAction | StopHostAction
 
 
-@dataclass(frozen=True)
+@frozen
 class PodActionSpec:
+    """The podAction step: match pods, filter them, act on what is left."""
+
     key: ClassVar[str] = "podAction"
     matches: tuple[PodMatcher, ...]
     filters: tuple[FilterSpec, ...]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.problems import Location
 from seal.policy.schema import array, boolean, number, obj, one_key, string
@@ -13,12 +13,14 @@ from seal.steps.base import StepType
 METHODS = ("get", "post", "patch", "put", "head", "delete")
 
 
-@dataclass(frozen=True)
+@frozen
 class UrlTarget:
+    """A probe target given as a URL."""
+
     url: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ServiceTarget:
     """Called on the service's cluster IP, resolved through the API."""
 
@@ -28,8 +30,10 @@ class ServiceTarget:
     protocol: str = "http"
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeHTTPSpec:
+    """The probeHTTP step: send requests and expect a status code."""
+
     key: ClassVar[str] = "probeHTTP"
     target: UrlTarget | ServiceTarget
     location: Location

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from seal.frozen import frozen
 from seal.policy.build import Node
 from seal.policy.problems import Location
 from seal.policy.schema import number, obj
 from seal.steps.base import StepType
 
 
-@dataclass(frozen=True)
+@frozen
 class WaitSpec:
+    """The wait step: sleep this many seconds."""
+
     key: ClassVar[str] = "wait"
     seconds: float
     location: Location
