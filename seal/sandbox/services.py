@@ -37,6 +37,8 @@ class ServiceListeners:
         self.store = store
         self.rng = rng
         self.servers: dict[tuple[str, str, int], asyncio.AbstractServer] = {}
+        #: the HTTP handler behind each listener, which keeps its open connections
+        self.handlers: dict[tuple[str, str, int], Server] = {}
         self.turn: dict[tuple[str, str], int] = {}
         self.failed: set[tuple[str, str, int]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,9 +52,12 @@ class ServiceListeners:
     async def stop(self) -> None:
         for server in self.servers.values():
             server.close()
+        # Close kept-alive connections too, so that no request handler is left pending.
+        await asyncio.gather(*(h.shutdown(timeout=1) for h in self.handlers.values()))
         for server in self.servers.values():
             await server.wait_closed()
         self.servers.clear()
+        self.handlers.clear()
 
     def on_event(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "services" and self._loop is not None:
@@ -67,6 +72,9 @@ class ServiceListeners:
                 wanted.add((namespace, name, int(port.get("port", 0))))
         for key in [k for k in self.servers if k[:2] == (namespace, name) and k not in wanted]:
             self.servers.pop(key).close()
+            handler = self.handlers.pop(key, None)
+            if handler is not None:
+                await handler.shutdown(timeout=1)
         for key in wanted - set(self.servers) - self.failed:
             await self._open(key, ip)
 
@@ -77,8 +85,9 @@ class ServiceListeners:
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
             return await self.answer(namespace, name, request)
 
+        handler = Server(handle)
         try:
-            server = await self._loop.create_server(Server(handle), ip, port)
+            server = await self._loop.create_server(handler, ip, port)
         except OSError as exc:
             self.failed.add(key)
             log.warning(
@@ -91,6 +100,7 @@ class ServiceListeners:
             )
             return
         self.servers[key] = server
+        self.handlers[key] = handler
 
     def _ready_pods(self, namespace: str, name: str) -> list[Obj]:
         endpoints = self.store.peek("endpoints", namespace, name)
