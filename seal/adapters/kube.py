@@ -156,8 +156,13 @@ class KubeClient:
         body: Any = None,
         content_type: str = "application/json",
         verb: str | None = None,
+        idempotent: bool | None = None,
     ) -> Obj:
-        """One API call, retried (bounded) on connection errors, 429 and 5xx when safe."""
+        """One API call, retried (bounded) on connection errors, 429 and 5xx when safe.
+
+        GET, PUT and DELETE are safe to repeat; other methods only when the caller says
+        so (`idempotent=True`), for instance a create whose name the caller chose.
+        """
         url = self.connection.server + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
@@ -166,7 +171,8 @@ class KubeClient:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = content_type
-        idempotent = method in ("GET", "DELETE", "PUT")
+        if idempotent is None:
+            idempotent = method in ("GET", "DELETE", "PUT")
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self._count(verb or method)
             try:
@@ -314,9 +320,13 @@ class KubeClient:
     def create_event(
         self, pod: Pod, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = dt.datetime.now(dt.UTC)
+        now = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        # A name chosen here, not by the server, makes the create safe to retry: an
+        # attempt that landed although its answer was lost makes the next one a 409.
+        name = f"{pod.name}.{time.time_ns():x}{self._rng.getrandbits(16):04x}"
         body: Obj = {
-            "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
+            "metadata": {"name": name, "namespace": pod.namespace},
             "involvedObject": {
                 "kind": "Pod",
                 "apiVersion": "v1",
@@ -333,7 +343,12 @@ class KubeClient:
             "lastTimestamp": now,
             "count": 1,
         }
-        self.request("POST", f"/api/v1/namespaces/{pod.namespace}/events", body=body)
+        try:
+            self.request(
+                "POST", f"/api/v1/namespaces/{pod.namespace}/events", body=body, idempotent=True
+            )
+        except ConflictError:
+            log.debug("event %s was already recorded by an earlier attempt", name)
 
     def patch_labels(self, resource_path: str, labels: dict[str, str | None]) -> None:
         self.request(

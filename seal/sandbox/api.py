@@ -30,8 +30,9 @@ JSON = "application/json"
 
 @dataclass(frozen=True)
 class Faults:
-    """Injected API faults: `error_rate` of requests fail (500, 429 or a dropped connection);
-    every request is delayed by `latency_ms`."""
+    """Injected API faults: `error_rate` of requests fail, a quarter each as a 500, a 429,
+    a connection dropped before the request is carried out, and one dropped after it was
+    (the change is made, its answer lost); every request is delayed by `latency_ms`."""
 
     error_rate: float = 0.0
     latency_ms: int = 0
@@ -352,6 +353,26 @@ class Api:
         return await self.subresource(request, target)
 
 
+class InjectedDrop(ConnectionResetError):
+    """A connection the sandbox dropped on purpose (an injected fault, not a failure)."""
+
+
+def _drop(request: web.Request, when: str) -> None:
+    if request.transport is not None:
+        request.transport.close()
+    raise InjectedDrop(f"sandbox dropped the connection on purpose, {when}")
+
+
+class _QuietDrops(logging.Filter):
+    """aiohttp logs every aborted request with a traceback; injected drops are expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDrop))
+
+
+logging.getLogger("aiohttp.server").addFilter(_QuietDrops())
+
+
 def build_api_app(
     store: Store,
     *,
@@ -376,26 +397,31 @@ def build_api_app(
         ):
             return status_response(ApiError(401, "Unauthorized", "Unauthorized"))
         admin = request.path.startswith("/sandbox/")
+        fault = None
         if faults and not admin:
             if faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
             if faults.error_rate and rng.random() < faults.error_rate:
-                choice = rng.choice(("500", "429", "drop"))
-                if choice == "drop" and request.transport is not None:
-                    request.transport.close()
-                    raise ConnectionResetError("sandbox dropped the connection on purpose")
-                code = 429 if choice == "429" else 500
-                reason = "TooManyRequests" if code == 429 else "InternalError"
-                return status_response(ApiError(code, reason, "injected sandbox fault"))
+                fault = rng.choice(("500", "429", "drop", "lost"))
+        if fault == "drop":
+            _drop(request, "before carrying out the request")
+        if fault in ("500", "429"):
+            code = 429 if fault == "429" else 500
+            reason = "TooManyRequests" if code == 429 else "InternalError"
+            return status_response(ApiError(code, reason, "injected sandbox fault"))
         try:
-            return await handler(request)
+            response = await handler(request)
         except ApiError as exc:
-            return status_response(exc)
+            response = status_response(exc)
         except web.HTTPException:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             log.warning("rejected a malformed request to %s: %s", request.path, exc)
-            return status_response(ApiError(422, "Invalid", f"malformed request: {exc}"))
+            response = status_response(ApiError(422, "Invalid", f"malformed request: {exc}"))
+        if fault == "lost":
+            # The request was carried out; its answer never arrives.
+            _drop(request, "after carrying out the request")
+        return response
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         found = discovery.respond(request) if request.method == "GET" else None

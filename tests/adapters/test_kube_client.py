@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -74,3 +75,36 @@ def test_concurrent_deletes_through_a_shared_client(sandbox_factory: SandboxFact
     assert kube.request_counts["DELETE"] == 300
     remaining = {p.name for p in kube.list_pods("bulk-0")}
     assert not remaining & {p.name for p in pods}
+
+
+def test_events_land_exactly_once_when_answers_are_lost(
+    sandbox_factory: SandboxFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Some requests fail; a quarter of those after the change was made, the answer lost.
+    box = sandbox_factory(faults=Faults(error_rate=0.4, seed=5))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    pod = kube.list_pods("default")[0]
+    with caplog.at_level(logging.DEBUG, logger="seal.adapters.kube"):
+        for number in range(12):
+            kube.create_event(pod, reason="Counting", message=f"event {number}")
+    recorded = box.call(
+        lambda store: sorted(
+            e["message"] for e in store.list("events", "default") if e["reason"] == "Counting"
+        )
+    )
+    assert recorded == sorted(f"event {n}" for n in range(12))
+    assert "already recorded by an earlier attempt" in caplog.text
+
+
+def test_deletes_whose_answer_is_lost_still_succeed(sandbox_factory: SandboxFactory) -> None:
+    box = sandbox_factory(large(nodes=5, pods=60), faults=Faults(error_rate=0.25, seed=8))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    pods = kube.list_pods("bulk-0")
+    already_gone = 0
+    for pod in pods:
+        try:
+            kube.delete_pod(pod.namespace, pod.name, grace_period_seconds=0, uid=pod.uid)
+        except NotFoundError:
+            already_gone += 1  # an earlier attempt did it; its answer was lost
+    assert already_gone > 0
+    assert not {p.name for p in kube.list_pods("bulk-0")} & {p.name for p in pods}
