@@ -177,7 +177,7 @@ class UndoJournal:
         handlers: Mapping[str, UndoHandler],
         *,
         scenario: str | None = None,
-        attempts: int = 3,
+        attempts: int = 5,
         backoff: float = 0.5,
     ) -> ReplayReport:
         """Run pending undos last-in-first-out; failures are retried, then kept and reported."""

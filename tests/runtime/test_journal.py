@@ -131,3 +131,22 @@ def test_a_journal_that_cannot_be_written_stops_the_change(tmp_path: Path) -> No
     assert [e.description for e, _ in report.failed] == ["second", "first"]
     assert first in journal.pending()
     journal.close()
+
+
+def test_undos_are_tried_five_times_over_several_seconds(tmp_path: Path) -> None:
+    slept: list[float] = []
+    journal = UndoJournal(tmp_path / "j.jsonl", sleep=slept.append)
+    journal.record("flaky", {}, scenario="s", description="flaky thing")
+    calls = 0
+
+    def fail_four_times(entry: UndoEntry) -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 5:
+            raise SealError("API down")
+
+    report = journal.replay({"flaky": fail_four_times})
+    assert report.ok and calls == 5 and len(journal) == 0
+    # An API that is away for a few seconds does not leave a fault behind.
+    assert slept == [0.5, 1.0, 2.0, 4.0]
+    journal.close()
