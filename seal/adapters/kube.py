@@ -21,7 +21,7 @@ from typing import Any
 
 import urllib3
 
-from seal.adapters.kubeconfig import ClusterConnection
+from seal.adapters.kubeconfig import ClusterConnection, exec_credential, read_token
 from seal.errors import ConflictError, KubeError, NotFoundError
 from seal.labels import selector_from_match
 from seal.model import Node, NodeState, Pod
@@ -100,6 +100,55 @@ def _status_message(status: int, body: bytes) -> tuple[str, str]:
         return body[:300].decode(errors="replace") or f"HTTP {status}", ""
 
 
+class Credentials:
+    """The bearer token to send, fetched again from its file or exec plugin when it may
+    have changed: a token file is re-read every minute, an exec plugin is run again shortly
+    before its token expires, and either is refreshed at once after a 401."""
+
+    FILE_RECHECK_SECONDS = 60.0
+    EXPIRY_MARGIN_SECONDS = 30.0
+
+    def __init__(self, connection: ClusterConnection) -> None:
+        self._connection = connection
+        self._token = connection.token
+        self._expiry = connection.token_expiry
+        self._read_at = time.monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def refreshable(self) -> bool:
+        return bool(self._connection.token_file or self._connection.token_exec)
+
+    def header(self) -> str | None:
+        with self._lock:
+            if self._stale():
+                self._refresh()
+            return f"Bearer {self._token}" if self._token else None
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._refresh()
+
+    def _stale(self) -> bool:
+        if self._connection.token_exec:
+            return self._expiry is not None and time.time() > (
+                self._expiry - self.EXPIRY_MARGIN_SECONDS
+            )
+        if self._connection.token_file:
+            return time.monotonic() - self._read_at > self.FILE_RECHECK_SECONDS
+        return False
+
+    def _refresh(self) -> None:
+        if self._connection.token_exec:
+            self._token, self._expiry = exec_credential(json.loads(self._connection.token_exec))
+        elif self._connection.token_file:
+            self._token = read_token(self._connection.token_file)
+        else:
+            return
+        self._read_at = time.monotonic()
+        log.debug("fetched a fresh token for %s", self._connection.server)
+
+
 class KubeClient:
     """One API server; safe to share between threads (a pooled urllib3 manager)."""
 
@@ -109,9 +158,8 @@ class KubeClient:
         self.connection = connection
         self._timeout = urllib3.Timeout(connect=min(10.0, timeout), read=timeout)
         self._headers = {"Accept": "application/json", "User-Agent": "seal"}
-        if connection.token:
-            self._headers["Authorization"] = f"Bearer {connection.token}"
-        elif connection.username is not None:
+        self._credentials = Credentials(connection)
+        if not connection.token and connection.username is not None:
             self._headers.update(
                 urllib3.make_headers(
                     basic_auth=f"{connection.username}:{connection.password or ''}"
@@ -167,6 +215,7 @@ class KubeClient:
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         headers = dict(self._headers)
+        refreshed = False
         payload = None
         if body is not None:
             payload = json.dumps(body).encode()
@@ -175,6 +224,9 @@ class KubeClient:
             idempotent = method in ("GET", "DELETE", "PUT")
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self._count(verb or method)
+            bearer = self._credentials.header()
+            if bearer:
+                headers["Authorization"] = bearer
             try:
                 answer = self._http.request(
                     method, url, body=payload, headers=headers, timeout=self._timeout, retries=False
@@ -189,6 +241,11 @@ class KubeClient:
                 continue
             if answer.status < 400:
                 return json.loads(answer.data) if answer.data else {}
+            if answer.status == 401 and self._credentials.refreshable and not refreshed:
+                # The token was rotated or expired early: fetch it again, once.
+                refreshed = True
+                self._credentials.refresh()
+                continue
             message, reason = _status_message(answer.status, answer.data)
             retry = answer.status in _RETRIED_STATUSES and (idempotent or answer.status == 429)
             if retry and attempt < MAX_ATTEMPTS and not path.endswith("/eviction"):

@@ -6,6 +6,7 @@ Reads kubeconfig files and service-account files; runs `exec` credential plugins
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import subprocess
@@ -39,6 +40,13 @@ class ClusterConnection:
     namespace: str = "default"
     kubeconfig: str | None = None
     context: str | None = None
+    #: a file the token is read from, again whenever it may have changed
+    #: (projected service-account tokens and `tokenFile` are rotated)
+    token_file: str | None = None
+    #: the kubeconfig's exec plugin (JSON), run again when its token expires
+    token_exec: str | None = None
+    #: when the current token stops being valid (seconds since the epoch), if known
+    token_expiry: float | None = None
 
 
 def _materialise(data: str | None, path: str | None, base: Path, what: str) -> str | None:
@@ -83,7 +91,8 @@ def _merge(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Path]]:
     return merged, origin
 
 
-def _exec_token(spec: Mapping[str, Any]) -> str:
+def exec_credential(spec: Mapping[str, Any]) -> tuple[str, float | None]:
+    """Run a kubeconfig exec plugin: its token, and when that token expires if it says."""
     command = [str(spec.get("command"))] + [str(a) for a in spec.get("args") or []]
     env = dict(os.environ)
     for item in spec.get("env") or []:
@@ -101,14 +110,24 @@ def _exec_token(spec: Mapping[str, Any]) -> str:
         )
     try:
         status = json.loads(result.stdout).get("status") or {}
-    except ValueError as exc:
+    except (ValueError, AttributeError) as exc:
         raise UsageError(
             f"kubeconfig exec plugin {command[0]!r} printed no ExecCredential"
         ) from exc
     token = status.get("token")
     if not token:
         raise UsageError(f"kubeconfig exec plugin {command[0]!r} gave no token")
-    return str(token)
+    expiry = None
+    stamp = status.get("expirationTimestamp")
+    if stamp:
+        try:
+            expiry = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+        except ValueError as exc:
+            raise UsageError(
+                f"kubeconfig exec plugin {command[0]!r}: expirationTimestamp {stamp!r} is not "
+                "an RFC 3339 time"
+            ) from exc
+    return str(token), expiry
 
 
 def _named(merged: dict[str, Any], section: str, name: str, source: str) -> dict[str, Any]:
@@ -133,10 +152,14 @@ def from_kubeconfig(paths: list[Path], context: str | None = None) -> ClusterCon
     cluster_base = origin.get(f"clusters/{cluster_name}", Path("."))
     user_base = origin.get(f"users/{user_name}", Path("."))
     token = user.get("token")
+    token_file = token_exec = None
+    expiry: float | None = None
     if not token and user.get("tokenFile"):
-        token = Path(_materialise(None, user["tokenFile"], user_base, "token") or "").read_text()
+        token_file = _materialise(None, user["tokenFile"], user_base, "token")
+        token = read_token(token_file or "")
     if not token and user.get("exec"):
-        token = _exec_token(user["exec"])
+        token, expiry = exec_credential(user["exec"])
+        token_exec = json.dumps(user["exec"])
     return ClusterConnection(
         server=str(cluster["server"]).rstrip("/"),
         token=token.strip() if token else None,
@@ -160,24 +183,36 @@ def from_kubeconfig(paths: list[Path], context: str | None = None) -> ClusterCon
         namespace=str(ctx.get("namespace") or "default"),
         kubeconfig=source,
         context=str(context_name),
+        token_file=token_file,
+        token_exec=token_exec,
+        token_expiry=expiry,
     )
 
 
-def in_cluster() -> ClusterConnection | None:
-    host, port = (
-        os.environ.get("KUBERNETES_SERVICE_HOST"),
-        os.environ.get("KUBERNETES_SERVICE_PORT"),
-    )
-    token_file = SERVICE_ACCOUNT / "token"
+def read_token(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the token: {exc.strerror}") from exc
+
+
+def in_cluster(
+    environ: Mapping[str, str] | None = None, service_account: Path = SERVICE_ACCOUNT
+) -> ClusterConnection | None:
+    """The pod's own service account, when seal runs inside the cluster."""
+    environ = os.environ if environ is None else environ
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    token_file = service_account / "token"
     if not host or not port or not token_file.exists():
         return None
     host = f"[{host}]" if ":" in host else host
-    namespace_file = SERVICE_ACCOUNT / "namespace"
+    namespace_file = service_account / "namespace"
     return ClusterConnection(
         server=f"https://{host}:{port}",
-        token=token_file.read_text().strip(),
-        ca_file=str(SERVICE_ACCOUNT / "ca.crt"),
+        token=read_token(str(token_file)),
+        ca_file=str(service_account / "ca.crt"),
         namespace=namespace_file.read_text().strip() if namespace_file.exists() else "default",
+        token_file=str(token_file),
     )
 
 
@@ -199,7 +234,7 @@ def resolve(
     default = Path(environ.get("HOME", "~")).expanduser() / ".kube" / "config"
     if default.exists():
         return from_kubeconfig([default], context)
-    found = in_cluster()
+    found = in_cluster(environ)
     if found is None:
         raise UsageError(
             "no cluster: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, "

@@ -376,14 +376,15 @@ logging.getLogger("aiohttp.server").addFilter(_QuietDrops())
 def build_api_app(
     store: Store,
     *,
-    token: str,
+    token: Callable[[], str],
     faults: Faults | None = None,
     log_lines: Callable[[Obj, str | None], list[str]] | None = None,
 ) -> web.Application:
     """The aiohttp application serving the Kubernetes API over `store`.
 
-    Routes under `/sandbox/` are left to the caller (the admin API); they get
-    the same token check but no injected faults.
+    `token()` is the bearer token a request must carry (asked at every request, so
+    that it can be rotated). Routes under `/sandbox/` are left to the caller (the
+    admin API); they get the same token check but no injected faults.
     """
     api = Api(store, log_lines or default_log_lines)
     rng = random.Random(faults.seed if faults else None)
@@ -393,7 +394,7 @@ def build_api_app(
         open_paths = ("/healthz", "/readyz", "/livez", "/version")
         if (
             request.path not in open_paths
-            and request.headers.get("Authorization", "") != f"Bearer {token}"
+            and request.headers.get("Authorization", "") != f"Bearer {token()}"
         ):
             return status_response(ApiError(401, "Unauthorized", "Unauthorized"))
         admin = request.path.startswith("/sandbox/")

@@ -117,7 +117,7 @@ class Sandbox:
     async def _start_async(self) -> None:
         loop = asyncio.get_running_loop()
         seed(self.store, self.machines, self.cluster, self.rng)
-        app = build_api_app(self.store, token=self.token, faults=self.faults)
+        app = build_api_app(self.store, token=lambda: self.token, faults=self.faults)
         add_admin_routes(app, self.machines)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0
@@ -196,6 +196,13 @@ class Sandbox:
             return fn(self.store)
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+    def rotate_token(self) -> str:
+        """Accept a new bearer token and refuse the old one, as a rotated credential
+        would; the kubeconfig the sandbox wrote is rewritten with it."""
+        self.token = secrets.token_urlsafe(24)
+        self.kubeconfig_path.write_text(kubeconfig_text(self.url, self.token, self.tls.ca_pem))
+        return self.token
 
     def stop_machine(self, machine_id: str) -> None:
         self.call(lambda store: self.machines.set_running(machine_id, False))
