@@ -21,6 +21,7 @@ from seal.sandbox import discovery, patch, tables
 from seal.sandbox.disruption import check_eviction
 from seal.sandbox.resources import BY_PLURAL, ResourceType, find
 from seal.sandbox.store import ApiError, Entry, Obj, Store
+from seal.sandbox.validation import validate
 from seal.sandbox.watch import serve_watch
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class Api:
                 return await serve_watch(request, self.store, target.resource, target.namespace)
             return self._list_response(target, request)
         if request.method == "POST":
-            body = _object_body(await read_json(request), target)
+            body = self._admitted(target, _object_body(await read_json(request), target))
             if request.query.get("dryRun") == "All":
                 return json_response(body, 201)
             return json_response(self.store.create(plural, body), 201)
@@ -202,7 +203,17 @@ class Api:
             )
         raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed here")
 
-    async def _patched(self, request: web.Request, current: Obj) -> Obj:
+    def _admitted(self, target: Target, body: Obj) -> Obj:
+        """`body` as the server admits it: its namespace must exist (checked first, as the
+        namespace admission does), then its fields must have the right types."""
+        namespace = body["metadata"].get("namespace")
+        if target.resource.namespaced and self.store.peek("namespaces", "", namespace) is None:
+            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+        validate(target.resource.plural, body)
+        return body
+
+    async def _patched(self, request: web.Request, current: Obj, plural: str | None) -> Obj:
+        """`current` with the request's patch applied; checked as a `plural` object if given."""
         body = await read_json(request)
         kind = request.content_type
         if kind == "application/json-patch+json":
@@ -226,6 +237,8 @@ class Api:
         if "namespace" in current["metadata"]:
             result["metadata"]["namespace"] = current["metadata"]["namespace"]
         result["metadata"].pop("resourceVersion", None)
+        if plural:
+            validate(plural, result)
         return result
 
     async def item(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -237,7 +250,7 @@ class Api:
                 return json_response(tables.table(plural, [entry.obj], rv, self.store.clock()))
             return web.Response(body=entry.json(), content_type=JSON)
         if request.method == "PUT":
-            body = _object_body(await read_json(request), target)
+            body = self._admitted(target, _object_body(await read_json(request), target))
             body["metadata"]["name"] = name
             return json_response(self.store.update(plural, body))
         if request.method == "PATCH":
@@ -246,9 +259,11 @@ class Api:
             except ApiError:
                 if request.content_type != "application/apply-patch+yaml":
                     raise
-                body = _object_body(await read_json(request), target)
+                body = self._admitted(target, _object_body(await read_json(request), target))
                 return json_response(self.store.create(plural, body), 201)
-            return json_response(self.store.update(plural, await self._patched(request, current)))
+            return json_response(
+                self.store.update(plural, await self._patched(request, current, plural))
+            )
         if request.method == "DELETE":
             options = await read_json(request) if request.can_read_body else None
             options = options if isinstance(options, dict) else {}
@@ -303,9 +318,9 @@ class Api:
                 return json_response(self.store.get(plural, ns, name))
             current = self.store.get(plural, ns, name)
             if request.method == "PUT":
-                updated = _object_body(await read_json(request), target)
+                updated = self._admitted(target, _object_body(await read_json(request), target))
             else:
-                updated = await self._patched(request, current)
+                updated = await self._patched(request, current, plural)
             updated["metadata"]["name"] = name
             return json_response(self.store.update(plural, updated, status_only=True))
         if sub == "scale":
@@ -334,7 +349,7 @@ class Api:
         if request.method == "PUT":
             wanted = await read_json(request)
         else:
-            wanted = await self._patched(request, scale_of(current))
+            wanted = await self._patched(request, scale_of(current), None)
         replicas = (wanted or {}).get("spec", {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise ApiError(422, "Invalid", "spec.replicas: must be a whole number >= 0")

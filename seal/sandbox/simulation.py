@@ -75,11 +75,17 @@ class Simulation:
                 await self._task
 
     async def _run(self) -> None:
+        reported: set[str] = set()
         while True:
             try:
                 self.tick()
             except ApiError as exc:  # a race with a client; the next tick retries
                 log.debug("reconcile conflict: %s", exc)
+            except Exception as exc:  # the controllers must outlive any object
+                text = f"{type(exc).__name__}: {exc}"
+                if text not in reported:
+                    reported.add(text)
+                    log.warning("a controller failed and will try again: %s", text, exc_info=True)
             await asyncio.sleep(self.timing.tick_seconds)
 
     @staticmethod
