@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,3 +259,48 @@ def test_the_same_seed_picks_the_same_pods(sandbox_factory: SandboxFactory, tmp_
     first = killed_with("11")
     assert killed_with("11") == first
     assert any(killed_with(seed) != first for seed in ("12", "13", "14"))
+
+
+def test_kill_options_set_the_grace_period(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    # Pods take a minute to stop, so the ones killed gracefully can be looked at.
+    box = sandbox_factory(timing=replace(SandboxTiming.fast(), pod_stop_seconds=60))
+    first, second, third = sorted(live_pod_names(box, "default", "app=goldpinger"))
+
+    def mark(name: str, which: str, grace: int | None = None) -> None:
+        def change(pod: dict[str, Any]) -> None:
+            pod["metadata"]["labels"]["which"] = which
+            if grace is not None:
+                pod["spec"]["terminationGracePeriodSeconds"] = grace
+
+        box.call(lambda store: store.mutate("pods", "default", name, change))
+
+    mark(first, "forced")
+    mark(second, "own", grace=45)
+    mark(third, "given")
+    policy = write_policy(
+        tmp_path,
+        """\
+        scenarios:
+        - name: three ways to kill
+          steps:
+          - podAction:
+              matches: [{labels: {selector: which=forced, namespace: default}}]
+              actions: [{kill: {force: true}}]
+          - podAction:
+              matches: [{labels: {selector: which=own, namespace: default}}]
+              actions: [{kill: {force: false}}]
+          - podAction:
+              matches: [{labels: {selector: which=given, namespace: default}}]
+              actions: [{kill: {force: false, gracePeriodSeconds: 7}}]
+        """,
+    )
+    result = run_seal(box, policy, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+
+    def grace_of(name: str) -> int | None:
+        pod = box.call(lambda store: store.peek("pods", "default", name))
+        return None if pod is None else int(pod["metadata"]["deletionGracePeriodSeconds"])
+
+    assert grace_of(first) is None  # gone at once
+    assert grace_of(second) == 45  # the pod's own grace period
+    assert grace_of(third) == 7
