@@ -166,6 +166,13 @@ class KubeClient:
                 )
             )
         tls: dict[str, Any] = {}
+        if connection.insecure:
+            # Said once here rather than by urllib3 on every request.
+            log.warning(
+                "TLS certificate checks are off for %s (insecure-skip-tls-verify)",
+                connection.server,
+            )
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if connection.server.startswith("https"):
             tls = {
                 "cert_reqs": ssl.CERT_NONE if connection.insecure else ssl.CERT_REQUIRED,

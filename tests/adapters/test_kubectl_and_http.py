@@ -96,3 +96,75 @@ def test_probe_failures_say_why() -> None:
             url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
             with pytest.raises(ProbeError, match="timed out"):
                 Prober().send(ProbeRequest("get", url, timeout_seconds=0.3))
+
+
+class ProxyHandler(http.server.BaseHTTPRequestHandler):
+    """A forward proxy that answers for the origin itself and remembers what it was asked."""
+
+    asked: list[str] = []
+
+    def do_GET(self) -> None:
+        ProxyHandler.asked.append(self.path)
+        self.send_response(203)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_probe_goes_through_the_given_proxy_only(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = serve(ProxyHandler)
+    try:
+        # A proxy in the environment is ignored: only the step's own proxy is used.
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+        assert (
+            Prober().send(ProbeRequest("post", f"{server}/x", (("X-Test", "yes"),), "ping")).status
+            == 201
+        )
+        assert ProxyHandler.asked == []
+        through = ProbeRequest(
+            "get", f"{server}/health", proxy=f"http://127.0.0.1:{proxy.server_address[1]}"
+        )
+        assert Prober().send(through).status == 203
+        assert ProxyHandler.asked == [f"{server}/health"]
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_insecure_skips_certificate_checks_and_only_then(tmp_path: Path) -> None:
+    from seal.sandbox.tls import make_server_tls
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    tls = make_server_tls(tmp_path, "127.0.0.1")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    httpd.socket = tls.server_context().wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{httpd.server_address[1]}/healthz"
+    try:
+        with pytest.raises(
+            ProbeError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"
+        ):
+            Prober().send(ProbeRequest("get", url, timeout_seconds=5))
+        assert (
+            Prober().send(ProbeRequest("get", url, timeout_seconds=5, insecure=True)).status == 200
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
