@@ -10,11 +10,11 @@ concurrently through a bounded pool) and the wall time of the step.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from large_sandbox import large_sandbox
 
 from seal.adapters.kubeconfig import resolve
 from seal.metrics import NullMetrics
@@ -40,29 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="seal-bench-"))
     kubeconfig = workdir / "kubeconfig"
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seal",
-            "sandbox",
-            "--preset",
-            "large",
-            "--nodes",
-            str(args.nodes),
-            "--pods",
-            str(args.pods),
-            "--kubeconfig-out",
-            str(kubeconfig),
-            "--seed",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert sandbox.stdout is not None
-        sandbox.stdout.readline()
+    with large_sandbox(args.nodes, args.pods, kubeconfig):
         policy_file = workdir / "policy.yml"
         policy_file.write_text(POLICY)
         session = Session(resolve(str(kubeconfig)), workdir / "state", NullMetrics())
@@ -80,9 +58,6 @@ def main() -> None:
             f"POST (Events): {made.get('POST', 0)}"
         )
         print(f"wall time of the run: {took:.2f} s ({args.pods / took:.0f} pods/s)")
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=60)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ import base64
 import concurrent.futures
 import json
 import ssl
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import yaml
+from large_sandbox import large_sandbox
 
 
 def rss_mib(pid: int) -> float:
@@ -39,38 +38,13 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="seal-bench-"))
     kubeconfig = workdir / "kubeconfig"
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seal",
-            "sandbox",
-            "--preset",
-            "large",
-            "--nodes",
-            str(args.nodes),
-            "--pods",
-            str(args.pods),
-            "--kubeconfig-out",
-            str(kubeconfig),
-            "--seed",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        process.stdout.readline()
+    with large_sandbox(args.nodes, args.pods, kubeconfig) as process:
         print(
             f"ready with {args.nodes} nodes + {args.pods} pods: "
             f"{time.perf_counter() - started:6.2f} s (process start included), "
             f"RSS {rss_mib(process.pid):.0f} MiB"
         )
         run(kubeconfig, workdir, process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def run(kubeconfig: Path, workdir: Path, pid: int) -> None:

@@ -79,6 +79,43 @@ def powerfulseal_flags(function: Any) -> Any:
     return function
 
 
+def run_options(function: Any) -> Any:
+    """The flags of `RunFlags`, which autonomous and label mode share."""
+    for decorator in reversed(
+        [
+            cluster_options,
+            option(
+                "--sandbox",
+                is_flag=False,
+                flag_value="demo",
+                default=None,
+                type=click.Choice(["demo", "large"]),
+                help="Run against a built-in simulated cluster (default preset: demo).",
+            ),
+            option("--seed", type=int, help="Seed every random choice, so a run can be replayed."),
+            option("--dry-run", is_flag=True, help="Match and filter for real; change nothing."),
+            option(
+                "--protected-namespace",
+                "protected_namespaces",
+                multiple=True,
+                help=(
+                    "A namespace seal must not touch (repeatable); adds to the policy's, "
+                    "or to the default kube-system."
+                ),
+            ),
+            option(
+                "--max-targets-per-step",
+                type=click.IntRange(min=1),
+                help="Refuse a step (in label mode, a pass) left with more targets than this.",
+            ),
+            metrics_options,
+            powerfulseal_flags,
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
 def _metrics(
     metrics_address: str | None, prometheus: bool, host: str, port: int, stdout: bool
 ) -> Any:
@@ -214,30 +251,7 @@ def _session(flags: RunFlags) -> Iterator[Running]:
     legacy_env=["POLICY_FILE"],
     help="The policy to run (re-read at every loop).",
 )
-@cluster_options
-@option(
-    "--sandbox",
-    is_flag=False,
-    flag_value="demo",
-    default=None,
-    type=click.Choice(["demo", "large"]),
-    help="Run against a built-in simulated cluster (default preset: demo).",
-)
-@option("--seed", type=int, help="Seed every random choice, so a run can be replayed.")
-@option("--dry-run", is_flag=True, help="Match and filter for real; change nothing.")
-@option(
-    "--protected-namespace",
-    "protected_namespaces",
-    multiple=True,
-    help="A namespace seal must not touch (repeatable; adds to the policy's).",
-)
-@option(
-    "--max-targets-per-step",
-    type=click.IntRange(min=1),
-    help="Refuse a step left with more targets than this.",
-)
-@metrics_options
-@powerfulseal_flags
+@run_options
 @option("--headless", is_flag=True, expose_value=False, hidden=True)
 def autonomous(policy_file: str, **flags: Any) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
@@ -304,30 +318,12 @@ def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) 
     default="",
     help="A namespace, a comma-separated list, or empty for every namespace.",
 )
-@cluster_options
-@option(
-    "--sandbox",
-    is_flag=False,
-    flag_value="demo",
-    default=None,
-    type=click.Choice(["demo", "large"]),
-    help="Run against a built-in simulated cluster.",
-)
 @option("--min-seconds-between-runs", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @option(
     "--max-seconds-between-runs", type=click.FloatRange(min=0), default=300.0, show_default=True
 )
 @option("--runs", type=click.IntRange(min=1), help="Stop after this many passes.")
-@option("--seed", type=int, help="Seed every random choice.")
-@option("--dry-run", is_flag=True, help="Find the pods that would be killed; kill none.")
-@option("--protected-namespace", "protected_namespaces", multiple=True)
-@option(
-    "--max-targets-per-step",
-    type=click.IntRange(min=1),
-    help="Refuse a pass that would kill more pods than this.",
-)
-@metrics_options
-@powerfulseal_flags
+@run_options
 def label(
     namespaces: str,
     min_seconds_between_runs: float,
