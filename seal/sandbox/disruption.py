@@ -37,10 +37,11 @@ def _covered(store: Store, pdb: Obj) -> list[Obj]:
     ]
 
 
-def budget_status(store: Store, pdb: Obj) -> Obj:
-    """The status the disruption controller keeps on a budget."""
+def budget_status(store: Store, pdb: Obj, pods: list[Obj] | None = None) -> Obj:
+    """The status the disruption controller keeps on a budget (`pods`: those it covers,
+    when the caller has them already)."""
     spec = pdb.get("spec", {})
-    pods = _covered(store, pdb)
+    pods = _covered(store, pdb) if pods is None else pods
     expected = len(pods)
     healthy = sum(1 for p in pods if pod_ready(p))
     if "minAvailable" in spec:
@@ -81,8 +82,9 @@ def budget_status(store: Store, pdb: Obj) -> Obj:
 
 def disruptions_allowed(store: Store, pdb: Obj) -> tuple[int, list[str]]:
     """How many more pods may go, and which pods the budget covers."""
-    status = budget_status(store, pdb)
-    return int(status["disruptionsAllowed"]), [p["metadata"]["name"] for p in _covered(store, pdb)]
+    pods = _covered(store, pdb)
+    status = budget_status(store, pdb, pods)
+    return int(status["disruptionsAllowed"]), [p["metadata"]["name"] for p in pods]
 
 
 def check_eviction(store: Store, pod: Obj) -> None:

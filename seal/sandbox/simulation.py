@@ -16,13 +16,12 @@ from seal.labels import selector_from_match
 from seal.sandbox.disruption import budget_status
 from seal.sandbox.machines import Machine, Machines
 from seal.sandbox.podutil import fits, node_ready, owner_uids, pod_terminating, set_condition
-from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
+from seal.sandbox.store import FOREGROUND, ApiError, Obj, Store, now_rfc3339
 from seal.sandbox.timing import SandboxTiming
 from seal.sandbox.workloads import Workloads
 
 log = logging.getLogger(__name__)
 SERVICE_NETWORK = ipaddress.ip_network("127.10.0.0/16")
-FOREGROUND = "foregroundDeletion"
 POD_NETWORK = ipaddress.ip_network("127.20.0.0/14")
 UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
@@ -83,7 +82,7 @@ class Simulation:
                 log.debug("reconcile conflict: %s", exc)
             except Exception as exc:  # the controllers must outlive any object
                 text = f"{type(exc).__name__}: {exc}"
-                if text not in reported:
+                if text not in reported and len(reported) < 100:
                     reported.add(text)
                     log.warning("a controller failed and will try again: %s", text, exc_info=True)
             await asyncio.sleep(self.timing.tick_seconds)

@@ -29,6 +29,10 @@ HISTORY = 20_000
 _GENERATION_KINDS = {"deployments", "replicasets", "poddisruptionbudgets"}
 
 
+#: the finalizer an owner carries while its dependents are deleted first
+FOREGROUND = "foregroundDeletion"
+
+
 class ApiError(Exception):
     """An error the API answers as a Kubernetes `Status` object."""
 
@@ -341,9 +345,7 @@ class Store:
             meta_gen = current["metadata"]["generation"] + (1 if changed else 0)
             obj["metadata"]["generation"] = meta_gen
         deleting = "deletionTimestamp" in current["metadata"]
-        if status_only:
-            pass
-        elif deleting:
+        if deleting and not status_only:
             added = set(meta.get("finalizers") or []) - set(
                 current["metadata"].get("finalizers") or []
             )
@@ -399,8 +401,8 @@ class Store:
         if propagation_policy == "Orphan":
             self._orphan_dependents(meta.get("uid", ""))
         finalizers = list(meta.get("finalizers") or [])
-        if propagation_policy == "Foreground" and "foregroundDeletion" not in finalizers:
-            finalizers.append("foregroundDeletion")
+        if propagation_policy == "Foreground" and FOREGROUND not in finalizers:
+            finalizers.append(FOREGROUND)
         if finalizers and resource != "pods":
             return self._hold_for_finalizers(resource, entry, finalizers)
         if resource == "pods":
@@ -424,6 +426,10 @@ class Store:
         obj["metadata"].setdefault("deletionTimestamp", now_rfc3339(self.clock))
         obj["metadata"]["deletionGracePeriodSeconds"] = 0
         obj["metadata"]["finalizers"] = list(finalizers)
+        return self._replace(resource, entry, obj)
+
+    def _replace(self, resource: str, entry: Entry, obj: Obj) -> Obj:
+        """Store `obj` in place of `entry`'s object, as the server itself changed it."""
         self._bump(obj)
         entry.obj, entry._json = obj, None
         self._emit("MODIFIED", resource, obj)
@@ -439,10 +445,7 @@ class Store:
         deadline = self.clock() + grace
         if "deletionTimestamp" not in obj["metadata"] or current is not None:
             obj["metadata"]["deletionTimestamp"] = rfc3339(deadline)
-        self._bump(obj)
-        entry.obj, entry._json = obj, None
-        self._emit("MODIFIED", resource, obj)
-        return clone(obj)
+        return self._replace(resource, entry, obj)
 
     def finish_graceful_deletion(self, resource: str, namespace: str, name: str) -> None:
         """The grace period is over: the object goes, unless finalizers still hold it."""
@@ -456,9 +459,7 @@ class Store:
             return
         obj = clone(entry.obj)
         obj["metadata"]["deletionGracePeriodSeconds"] = 0
-        self._bump(obj)
-        entry.obj, entry._json = obj, None
-        self._emit("MODIFIED", resource, obj)
+        self._replace(resource, entry, obj)
 
     def remove(self, resource: str, namespace: str, name: str) -> None:
         """Really delete (a DELETED event); graceful deletion ends here."""
