@@ -384,8 +384,7 @@ class KubeClient:
     def create_event(
         self, pod: Pod, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None:
-        stamp = dt.datetime.now(dt.UTC)
-        now = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         # A name chosen here, not by the server, makes the create safe to retry: an
         # attempt that landed although its answer was lost makes the next one a 409.
         name = f"{pod.name}.{time.time_ns():x}{self._rng.getrandbits(16):04x}"
