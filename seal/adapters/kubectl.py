@@ -41,10 +41,12 @@ def run_kubectl(
     proxy: str | None = None,
     timeout: float = 120.0,
     ignore_not_found: bool = False,
+    server_dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """`kubectl apply|delete -f -` with `manifest` on stdin; kubectl's output, or
-    `ExecutionError` carrying its standard error."""
+    `ExecutionError` carrying its standard error. `server_dry_run` has the API server
+    check the request and say what it would do, changing nothing."""
     if action not in ("apply", "delete"):
         raise ExecutionError(f"kubectl action must be apply or delete, not {action!r}")
     command = [binary]
@@ -55,6 +57,8 @@ def run_kubectl(
     command += [action, "-f", "-"]
     if ignore_not_found and action == "delete":
         command.append("--ignore-not-found")
+    if server_dry_run:
+        command.append("--dry-run=server")
     env = kubectl_environment(os.environ if environ is None else environ, proxy)
     try:
         process = subprocess.Popen(

@@ -120,6 +120,15 @@ def _object_body(body: Any, target: Target) -> Obj:
     return body
 
 
+def _as_stored(changed: Obj, current: Obj) -> Obj:
+    """`changed` with the fields the server keeps from `current` (for dry-run answers)."""
+    meta = changed.setdefault("metadata", {})
+    for key in ("uid", "creationTimestamp", "resourceVersion", "generation"):
+        if key in current["metadata"]:
+            meta[key] = current["metadata"][key]
+    return changed
+
+
 class Api:
     """Request handlers over one store."""
 
@@ -249,9 +258,13 @@ class Api:
                 rv = str(self.store.resource_version)
                 return json_response(tables.table(plural, [entry.obj], rv, self.store.clock()))
             return web.Response(body=entry.json(), content_type=JSON)
+        # dryRun=All: the request is checked and answered as usual, and nothing is stored.
+        dry = request.query.get("dryRun") == "All"
         if request.method == "PUT":
             body = self._admitted(target, _object_body(await read_json(request), target))
             body["metadata"]["name"] = name
+            if dry:
+                return json_response(_as_stored(body, self.store.get(plural, ns, name)))
             return json_response(self.store.update(plural, body))
         if request.method == "PATCH":
             try:
@@ -260,10 +273,15 @@ class Api:
                 if request.content_type != "application/apply-patch+yaml":
                     raise
                 body = self._admitted(target, _object_body(await read_json(request), target))
+                if dry:
+                    return json_response(body, 201)
                 return json_response(self.store.create(plural, body), 201)
-            return json_response(
-                self.store.update(plural, await self._patched(request, current, plural))
-            )
+            patched = await self._patched(request, current, plural)
+            if dry:
+                return json_response(_as_stored(patched, current))
+            return json_response(self.store.update(plural, patched))
+        if request.method == "DELETE" and dry:
+            return json_response(self.store.get(plural, ns, name))
         if request.method == "DELETE":
             options = await read_json(request) if request.can_read_body else None
             options = options if isinstance(options, dict) else {}

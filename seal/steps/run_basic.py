@@ -8,7 +8,7 @@ from typing import Any
 
 from seal.adapters.http import ProbeError, ProbeRequest
 from seal.adapters.kubectl import KubectlTarget, run_kubectl
-from seal.errors import NotFoundError, StepFailed
+from seal.errors import ExecutionError, NotFoundError, StepFailed
 from seal.steps.context import StepContext, UndoHandler
 from seal.steps.kubectl import KubectlSpec
 from seal.steps.probe_http import ProbeHTTPSpec, ServiceTarget
@@ -40,6 +40,22 @@ def probe_url(spec: ProbeHTTPSpec, ctx: StepContext) -> str:
 
 
 def run_probe(spec: ProbeHTTPSpec, ctx: StepContext) -> None:
+    if not ctx.dry_run:
+        _probe(spec, ctx)
+        return
+    # Probes only read, so a dry run sends them; but the steps before changed nothing,
+    # so what they find is reported, not held against the scenario.
+    try:
+        _probe(spec, ctx)
+    except StepFailed as exc:
+        log.warning(
+            "dry run: the probe fails now (%s); the steps before it changed nothing",
+            exc,
+            extra={"action": "probe", "outcome": "dry-run"},
+        )
+
+
+def _probe(spec: ProbeHTTPSpec, ctx: StepContext) -> None:
     url = probe_url(spec, ctx)
     request = ProbeRequest(
         spec.method, url, spec.headers, spec.body, spec.timeout_ms / 1000, spec.proxy, spec.insecure
@@ -82,11 +98,26 @@ def run_probe(spec: ProbeHTTPSpec, ctx: StepContext) -> None:
 
 def run_kubectl_step(spec: KubectlSpec, ctx: StepContext) -> None:
     if ctx.dry_run:
+        # The API server checks the payload and says what it would do; nothing changes.
+        try:
+            output = run_kubectl(
+                spec.action,
+                spec.payload,
+                ctx.kubectl,
+                binary=spec.kubectl_binary,
+                proxy=spec.proxy,
+                timeout=spec.timeout_seconds,
+                server_dry_run=True,
+            )
+        except ExecutionError as exc:
+            raise StepFailed(
+                f"kubectl {spec.action} of the payload at line {spec.location.line} would fail "
+                f"(server dry run): {exc}"
+            ) from exc
         log.info(
-            "dry run: would kubectl %s the %d-line payload at line %d",
+            "dry run: kubectl %s would do: %s",
             spec.action,
-            len(spec.payload.splitlines()),
-            spec.location.line,
+            " / ".join(output.strip().splitlines()[:10]),
             extra={"action": f"kubectl-{spec.action}", "outcome": "dry-run"},
         )
         return

@@ -304,3 +304,40 @@ def test_kill_options_set_the_grace_period(sandbox_factory: SandboxFactory, tmp_
     assert grace_of(first) is None  # gone at once
     assert grace_of(second) == 45  # the pod's own grace period
     assert grace_of(third) == 7
+
+
+def test_dry_run_asks_the_server_about_kubectl_payloads(sandbox: Sandbox, tmp_path: Path) -> None:
+    slo = run_seal(
+        sandbox, REPO / "policies" / "pod-start-slo.yml", tmp_path / "state", "--dry-run"
+    )
+    assert slo.returncode == 0, slo.stderr
+    assert "pod/slo-probe created (server dry run)" in slo.stderr
+    assert "dry run: the probe fails now (service default/slo-probe does not exist)" in slo.stderr
+    created = sandbox.call(
+        lambda store: [
+            o["metadata"]["name"]
+            for kind in ("pods", "services")
+            for o in store.list(kind, "default")
+            if o["metadata"]["name"] == "slo-probe"
+        ]
+    )
+    assert created == []
+    broken = write_policy(
+        tmp_path,
+        """\
+        scenarios:
+        - name: a broken manifest
+          steps:
+          - kubectl:
+              action: apply
+              payload: |
+                apiVersion: v1
+                kind: Service
+                metadata: {name: broken, namespace: default}
+                spec: {ports: [{port: 99999}]}
+        """,
+    )
+    refused = run_seal(sandbox, broken, tmp_path / "state", "--dry-run")
+    assert refused.returncode == 1
+    assert "would fail (server dry run)" in refused.stderr
+    assert "spec.ports[0].port: Invalid value: 99999" in refused.stderr

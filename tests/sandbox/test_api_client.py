@@ -428,3 +428,30 @@ def test_foreground_deletion_removes_dependents_first(api: client.ApiClient) -> 
         return not (deployments or replicasets or pods)
 
     wait_for(everything_gone, what="the deployment, its replica set and its pods to go")
+
+
+def test_dry_run_writes_answer_and_change_nothing(api: client.ApiClient) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    before = apps.read_namespaced_deployment("goldpinger", "default")
+    answer = apps.patch_namespaced_deployment(
+        "goldpinger", "default", {"spec": {"replicas": 9}}, dry_run="All"
+    )
+    assert answer.spec.replicas == 9
+    after = apps.read_namespaced_deployment("goldpinger", "default")
+    assert after.spec.replicas == before.spec.replicas
+    assert after.metadata.resource_version == before.metadata.resource_version
+    with pytest.raises(ApiException) as invalid:
+        apps.patch_namespaced_deployment(
+            "goldpinger", "default", {"spec": {"replicas": -1}}, dry_run="All"
+        )
+    assert invalid.value.status == 422
+    pod = core.list_namespaced_pod("default").items[0]
+    core.delete_namespaced_pod(pod.metadata.name, "default", dry_run="All")
+    assert (
+        core.read_namespaced_pod(pod.metadata.name, "default").metadata.deletion_timestamp is None
+    )
+    replaced = before
+    replaced.spec.replicas = 4
+    replaced.metadata.managed_fields = None
+    apps.replace_namespaced_deployment("goldpinger", "default", replaced, dry_run="All")
+    assert apps.read_namespaced_deployment("goldpinger", "default").spec.replicas == 3
