@@ -102,7 +102,12 @@ def run_once(session: Session, namespaces: list[str] | None) -> int:
     )
     pods, removed = screen_pods(found, ctx.safety, labelled)
     for pod, reason in removed:
-        log.debug("leaving %s alone: %s", pod.key, reason)
+        log.debug(
+            "leaving %s alone: %s",
+            pod.key,
+            reason,
+            extra={"target": pod.key, "action": "skip", "outcome": "protected", "reason": reason},
+        )
     now = session.clock.local_now()
     chosen: dict[bool, list[Pod]] = {True: [], False: []}
     for pod in pods:

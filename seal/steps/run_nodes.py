@@ -30,7 +30,12 @@ def run(spec: NodeActionSpec, ctx: StepContext) -> None:
         return
     kept, removed = screen_nodes(matched, ctx.safety)
     for node, reason in removed:
-        log.info("leaving node %s alone: %s", node.name, reason)
+        log.info(
+            "leaving node %s alone: %s",
+            node.name,
+            reason,
+            extra={"target": node.name, "action": "skip", "outcome": "protected", "reason": reason},
+        )
     targets = apply_filters(kept, spec.filters, ctx)
     if not targets:
         return

@@ -78,7 +78,7 @@ def select_pods(spec: PodActionSpec, ctx: StepContext) -> list[Pod]:
             "leaving %s alone: %s",
             pod.key,
             reason,
-            extra={"target": pod.key, "outcome": "protected"},
+            extra={"target": pod.key, "action": "skip", "outcome": "protected", "reason": reason},
         )
     return kept
 

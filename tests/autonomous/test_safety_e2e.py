@@ -78,6 +78,15 @@ def test_json_logs_name_the_scenario_and_step(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
     box = sandbox_factory()
+    protected = sorted(live_pod_names(box, "myapp", "app=my-service"))[0]
+    box.call(
+        lambda store: store.mutate(
+            "pods",
+            "myapp",
+            protected,
+            lambda p: p["metadata"]["labels"].__setitem__("seal/protected", "true"),
+        )
+    )
     policy = write_policy(tmp_path, KILL_ALL.replace('"default,myapp"', "myapp"))
     command = seal_command(box, policy, tmp_path / "state")
     command[3:3] = ["--log-format", "json"]
@@ -87,10 +96,13 @@ def test_json_logs_name_the_scenario_and_step(
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     kills = [line for line in lines if line.get("action") == "kill"]
-    assert len(kills) == 3
+    assert len(kills) == 2
     assert all(k["scenario"] == "kill every pod of two namespaces" for k in kills)
     assert all(k["step"] == "1:podAction" and k["outcome"] == "success" for k in kills)
     assert all(k["target"].startswith("myapp/my-service-") for k in kills)
+    [skip] = [line for line in lines if line.get("action") == "skip"]
+    assert skip["target"] == f"myapp/{protected}" and skip["outcome"] == "protected"
+    assert "seal/protected=true" in skip["reason"]
 
 
 def test_sandbox_and_kubeconfig_together_are_a_usage_error(tmp_path: Path) -> None:
