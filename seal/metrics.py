@@ -25,6 +25,8 @@ class Metrics(Protocol):
     def pending_undos(self, count: int) -> None: ...
     def undo_failed(self, kind: str) -> None: ...
     def policy_reload_failed(self) -> None: ...
+    def scenarios_known(self, names: Sequence[str]) -> None: ...
+    def undo_kinds_known(self, kinds: Sequence[str]) -> None: ...
 
 
 class NullMetrics:
@@ -42,6 +44,8 @@ class NullMetrics:
     def pending_undos(self, count: int) -> None: ...
     def undo_failed(self, kind: str) -> None: ...
     def policy_reload_failed(self) -> None: ...
+    def scenarios_known(self, names: Sequence[str]) -> None: ...
+    def undo_kinds_known(self, kinds: Sequence[str]) -> None: ...
 
 
 class StdoutCollector:
@@ -95,6 +99,12 @@ class StdoutCollector:
 
     def policy_reload_failed(self) -> None:
         self._say("policy_reload_failed")
+
+    def scenarios_known(self, names: Sequence[str]) -> None:
+        """Nothing to print: runs are printed as they finish."""
+
+    def undo_kinds_known(self, kinds: Sequence[str]) -> None:
+        """Nothing to print: failed undos are printed as they happen."""
 
 
 class PrometheusMetrics:
@@ -205,6 +215,18 @@ class PrometheusMetrics:
 
     def policy_reload_failed(self) -> None:
         self._reload.inc()
+
+    def scenarios_known(self, names: Sequence[str]) -> None:
+        """Every scenario's run counters exist from the start, at 0, so that `increase()`
+        and `rate()` see the first failure too."""
+        for name in names:
+            for result in ("passed", "failed"):
+                self._runs.labels(name, result)
+
+    def undo_kinds_known(self, kinds: Sequence[str]) -> None:
+        """The undo-failure counter of every kind of change exists from the start, at 0."""
+        for kind in kinds:
+            self._undo_failed.labels(kind)
 
 
 class FanOut:

@@ -22,7 +22,12 @@ from seal.policy.model import Policy, Safety
 from seal.runtime.clock import SystemClock
 from seal.runtime.journal import UndoJournal, journal_name
 from seal.runtime.runner import PolicyRunner, RunSummary
-from seal.runtime.scenario import ScenarioExecutor, ScenarioUndo, replay_undos
+from seal.runtime.scenario import (
+    ScenarioExecutor,
+    ScenarioUndo,
+    all_undo_handlers,
+    replay_undos,
+)
 from seal.selection.safety import SafetyRules
 from seal.steps.context import StepContext
 from seal.steps.registry import load_policy
@@ -57,6 +62,7 @@ class Session:
         self.journal = UndoJournal(self.state_dir / journal_name(self.connection.server))
         self.kubectl = KubectlTarget(self.connection.kubeconfig, self.connection.context)
         self.metrics.pending_undos(len(self.journal))
+        self.metrics.undo_kinds_known(sorted(all_undo_handlers()))
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)

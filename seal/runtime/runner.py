@@ -31,6 +31,7 @@ class RunnerClock(Protocol):
 
 class ReloadMetrics(Protocol):
     def policy_reload_failed(self) -> None: ...
+    def scenarios_known(self, names: Sequence[str]) -> None: ...
 
 
 @dataclass
@@ -69,6 +70,7 @@ class PolicyRunner:
         """The policy as it is on disk now; on a broken edit, the last good one."""
         try:
             self._policy = self._load()
+            self._metrics.scenarios_known([s.name for s in self._policy.scenarios])
         except PolicyError as exc:
             if self._policy is None:
                 raise

@@ -92,7 +92,8 @@ def test_every_counter_moves_and_powerfulseal_flags_serve_them(
 
     def all_but_the_last() -> str:
         text = scrape(port)
-        return text if 'name="service is missing"' in text else ""
+        done = value(text, "seal_scenario_runs_total", name="service is missing", result="failed")
+        return text if done == 1.0 else ""
 
     try:
         text = wait_for(all_but_the_last, timeout=60, what="each scenario but the last to end")
@@ -132,3 +133,7 @@ def test_every_counter_moves_and_powerfulseal_flags_serve_them(
         == 1.0
     )
     assert value(text, "seal_pending_undos") == 0.0
+    # Every scenario's counters exist from the start, so increase() sees a first failure.
+    for result in ("passed", "failed"):
+        assert value(text, "seal_scenario_runs_total", name="hold", result=result) == 0.0
+    assert value(text, "seal_undo_failed_total", kind="kubectl-delete") == 0.0

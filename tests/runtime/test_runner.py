@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -26,6 +27,9 @@ class Metrics:
 
     def policy_reload_failed(self) -> None:
         self.reload_failures += 1
+
+    def scenarios_known(self, names: Sequence[str]) -> None:
+        self.known = list(names)
 
 
 def policy(config: str, names: list[str]) -> Policy:
