@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import datetime as dt
 import ipaddress
 import logging
 import random
@@ -24,6 +25,16 @@ log = logging.getLogger(__name__)
 SERVICE_NETWORK = ipaddress.ip_network("127.10.0.0/16")
 POD_NETWORK = ipaddress.ip_network("127.20.0.0/14")
 UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+
+
+def _stamp(text: object) -> float:
+    """Seconds since the epoch of an RFC 3339 time; 0 when there is none or it is bad."""
+    if not isinstance(text, str):
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class Simulation:
@@ -66,6 +77,7 @@ class Simulation:
                 self._used_cluster_ips.add(ip)
         self.store.subscribe(self.on_event)
         self._task = loop.create_task(self._run())
+        self._expire_events()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -287,6 +299,24 @@ class Simulation:
         self.store.mutate(
             resource, namespace, name, lambda o: o["metadata"].__setitem__("finalizers", finalizers)
         )
+
+    def _expire_events(self) -> None:
+        """Events older than the TTL go, as the API server drops them; checked every
+        tenth of the TTL (at most every minute)."""
+        cutoff = self.store.clock() - self.timing.event_ttl_seconds
+        old = [
+            key
+            for key, entry in self.store.entries("events")
+            if max(
+                _stamp(entry.obj.get("lastTimestamp")),
+                _stamp(entry.obj.get("eventTime")),
+                _stamp(entry.obj["metadata"].get("creationTimestamp")),
+            )
+            < cutoff
+        ]
+        for namespace, name in old:
+            self.store.remove("events", namespace, name)
+        self.later(min(60.0, self.timing.event_ttl_seconds / 10), self._expire_events)
 
     def _finish_deletion(self, key: tuple[str, str], uid: str) -> None:
         pod = self.store.peek("pods", *key)

@@ -19,6 +19,8 @@ class SandboxTiming:
     node_ready_seconds: float = 1.0
     #: how often controllers reconcile what changed
     tick_seconds: float = 0.05
+    #: how long events are kept (the API server's --event-ttl)
+    event_ttl_seconds: float = 3600.0
 
     @classmethod
     def fast(cls) -> SandboxTiming:

@@ -6,6 +6,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from seal.sandbox.api import Faults
 from seal.sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
 from seal.sandbox.store import Store
+from seal.sandbox.timing import SandboxTiming
 from tests.conftest import SandboxFactory, wait_for
 
 
@@ -193,3 +195,28 @@ def test_api_faults_are_injected(sandbox_factory: SandboxFactory, rate: float) -
             codes.add("dropped")
     assert 200 not in codes
     assert {500, 429} <= codes
+
+
+def test_events_expire_after_their_time_to_live(sandbox_factory: SandboxFactory) -> None:
+    box = sandbox_factory(timing=replace(SandboxTiming.fast(), event_ttl_seconds=1.0))
+
+    def record(name: str) -> None:
+        box.call(
+            lambda store: store.create(
+                "events",
+                {
+                    "metadata": {"name": name, "namespace": "default"},
+                    "involvedObject": {"kind": "Pod", "name": "x", "namespace": "default"},
+                    "reason": "Testing",
+                },
+            )
+        )
+
+    def names() -> set[str]:
+        return {e["metadata"]["name"] for e in box.call(lambda store: store.list("events"))}
+
+    record("old")
+    assert names() == {"old"}
+    wait_for(lambda: "old" not in names(), timeout=15, what="the old event to expire")
+    record("new")
+    assert "new" in names()
