@@ -42,14 +42,24 @@ class ServiceListeners:
         self.turn: dict[tuple[str, str], int] = {}
         self.failed: set[tuple[str, str, int]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: listener changes under way (awaited at stop, so that none is cut short)
+        self._syncs: set[asyncio.Task[None]] = set()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.store.subscribe(self.on_event)
         for _, entry in self.store.entries("services"):
-            loop.create_task(self.sync(entry.obj, deleted=False))
+            self._start_sync(entry.obj, deleted=False)
+
+    def _start_sync(self, service: Obj, *, deleted: bool) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(self.sync(service, deleted=deleted))
+        self._syncs.add(task)
+        task.add_done_callback(self._syncs.discard)
 
     async def stop(self) -> None:
+        if self._syncs:
+            await asyncio.wait(set(self._syncs), timeout=5)
         for server in self.servers.values():
             server.close()
         # Close kept-alive connections too, so that no request handler is left pending.
@@ -61,7 +71,7 @@ class ServiceListeners:
 
     def on_event(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "services" and self._loop is not None:
-            self._loop.create_task(self.sync(obj, deleted=event_type == "DELETED"))
+            self._start_sync(obj, deleted=event_type == "DELETED")
 
     async def sync(self, service: Obj, *, deleted: bool) -> None:
         namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]

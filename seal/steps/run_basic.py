@@ -97,33 +97,11 @@ def _probe(spec: ProbeHTTPSpec, ctx: StepContext) -> None:
 
 
 def run_kubectl_step(spec: KubectlSpec, ctx: StepContext) -> None:
-    if ctx.dry_run:
-        # The API server checks the payload and says what it would do; nothing changes.
-        try:
-            output = run_kubectl(
-                spec.action,
-                spec.payload,
-                ctx.kubectl,
-                binary=spec.kubectl_binary,
-                proxy=spec.proxy,
-                timeout=spec.timeout_seconds,
-                server_dry_run=True,
-            )
-        except ExecutionError as exc:
-            raise StepFailed(
-                f"kubectl {spec.action} of the payload at line {spec.location.line} would fail "
-                f"(server dry run): {exc}"
-            ) from exc
-        log.info(
-            "dry run: kubectl %s would do: %s",
-            spec.action,
-            " / ".join(output.strip().splitlines()[:10]),
-            extra={"action": f"kubectl-{spec.action}", "outcome": "dry-run"},
-        )
-        return
-    entry = None
-    if spec.action == "apply" and spec.auto_delete:
-        entry = ctx.undo.record(
+    """kubectl apply or delete of the payload. In a dry run the API server checks the
+    payload and says what it would do (`--dry-run=server`); nothing changes."""
+    if spec.action == "apply" and spec.auto_delete and not ctx.dry_run:
+        # Recorded first: even a partial apply is deleted again at cleanup.
+        ctx.undo.record(
             KUBECTL_DELETE,
             {
                 "manifest": spec.payload,
@@ -135,22 +113,33 @@ def run_kubectl_step(spec: KubectlSpec, ctx: StepContext) -> None:
             },
             f"kubectl delete of what line {spec.location.line} applied",
         )
-    output = run_kubectl(
-        spec.action,
-        spec.payload,
-        ctx.kubectl,
-        binary=spec.kubectl_binary,
-        proxy=spec.proxy,
-        timeout=spec.timeout_seconds,
-    )
+    try:
+        output = run_kubectl(
+            spec.action,
+            spec.payload,
+            ctx.kubectl,
+            binary=spec.kubectl_binary,
+            proxy=spec.proxy,
+            timeout=spec.timeout_seconds,
+            server_dry_run=ctx.dry_run,
+        )
+    except ExecutionError as exc:
+        if not ctx.dry_run:
+            raise
+        raise StepFailed(
+            f"kubectl {spec.action} of the payload at line {spec.location.line} would fail "
+            f"(server dry run): {exc}"
+        ) from exc
     log.info(
-        "kubectl %s: %s",
+        "%skubectl %s: %s",
+        "dry run: " if ctx.dry_run else "",
         spec.action,
         " / ".join(output.strip().splitlines()[:10]),
-        extra={"action": f"kubectl-{spec.action}", "outcome": "success"},
+        extra={
+            "action": f"kubectl-{spec.action}",
+            "outcome": "dry-run" if ctx.dry_run else "success",
+        },
     )
-    if entry is not None and spec.action != "apply":
-        ctx.undo.discard(entry)
 
 
 def undo_kubectl_delete(payload: Mapping[str, Any], ctx: StepContext) -> None:
