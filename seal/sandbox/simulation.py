@@ -12,8 +12,10 @@ import datetime as dt
 import ipaddress
 import logging
 import random
+from typing import Any
 
 from seal.labels import selector_from_match
+from seal.sandbox import events
 from seal.sandbox.disruption import budget_status
 from seal.sandbox.machines import Machine, Machines
 from seal.sandbox.podutil import fits, node_ready, owner_uids, pod_terminating, set_condition
@@ -51,6 +53,8 @@ class Simulation:
         self.dirty_namespaces: set[str] = set()
         #: owners deleted in the foreground, waiting for their dependents to go
         self.foreground: set[tuple[str, str, str]] = set()
+        #: pods whose containers are being stopped (told once, as "Killing")
+        self._stopping: set[str] = set()
         self.pending: set[tuple[str, str]] = set()
         self.gone_owners: set[str] = set()
         self.pods_per_node: dict[str, int] = {}
@@ -144,6 +148,7 @@ class Simulation:
         self.dirty_namespaces.add(key[0])
         if event_type == "DELETED":
             self.pending.discard(key)
+            self._stopping.discard(pod["metadata"]["uid"])
             if node:
                 self.pods_per_node[node] = max(0, self.pods_per_node.get(node, 1) - 1)
             return
@@ -151,6 +156,19 @@ class Simulation:
             self.pending.add(key)
         if pod_terminating(pod):
             self.pending.discard(key)
+            if node and pod["metadata"]["uid"] not in self._stopping:
+                self._stopping.add(pod["metadata"]["uid"])
+                # Written from the loop, not from within the store's notification.
+                self.later(
+                    0,
+                    lambda: self._record(
+                        pod,
+                        "Killing",
+                        f"Stopping container {', '.join(events.containers(pod))}",
+                        component="kubelet",
+                        host=node,
+                    ),
+                )
             grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
             delay = min(grace, self.timing.pod_stop_seconds)
             self.later(delay, self._finish_deletion, key, pod["metadata"]["uid"])
@@ -209,7 +227,14 @@ class Simulation:
                 "0/N nodes are available: no node fits the pod",
             )
 
-        self.store.mutate("pods", *key, change)
+        pod = self.store.mutate("pods", *key, change)
+        self._record(
+            pod,
+            "FailedScheduling",
+            "0/N nodes are available: no node fits the pod",
+            component="default-scheduler",
+            warning=True,
+        )
 
     def _bind(self, key: tuple[str, str], node: Obj) -> None:
         name = node["metadata"]["name"]
@@ -229,6 +254,12 @@ class Simulation:
             set_condition(pod, "PodScheduled", "True")
 
         pod = self.store.mutate("pods", *key, bind)
+        self._record(
+            pod,
+            "Scheduled",
+            f"Successfully assigned {key[0]}/{key[1]} to {name}",
+            component="default-scheduler",
+        )
         self.pods_per_node[name] = self.pods_per_node.get(name, 0) + 1
         self.later(self.timing.pod_start_seconds, self._start_pod, key, pod["metadata"]["uid"])
 
@@ -263,9 +294,16 @@ class Simulation:
                 set_condition(pod, kind, "True")
 
         try:
-            self.store.mutate("pods", *key, run)
+            started = self.store.mutate("pods", *key, run)
         except ApiError:
             return
+        self._record(
+            started,
+            "Started",
+            f"Started container {', '.join(events.containers(started))}",
+            component="kubelet",
+            host=started["spec"].get("nodeName", ""),
+        )
 
     def next_pod_ip(self) -> str:
         offset = self.rng.randrange(2, POD_NETWORK.num_addresses - 2)
@@ -299,6 +337,9 @@ class Simulation:
         self.store.mutate(
             resource, namespace, name, lambda o: o["metadata"].__setitem__("finalizers", finalizers)
         )
+
+    def _record(self, about: Obj, reason: str, message: str, **how: Any) -> None:
+        events.record(self.store, about, reason, message, **how)
 
     def _expire_events(self) -> None:
         """Events older than the TTL go, as the API server drops them; checked every
@@ -447,7 +488,13 @@ class Simulation:
             if not any(t.get("key") == UNREACHABLE["key"] for t in taints):
                 taints.append({**UNREACHABLE, "timeAdded": now_rfc3339()})
 
-        self.store.mutate("nodes", "", machine.node_name, down)
+        node = self.store.mutate("nodes", "", machine.node_name, down)
+        self._record(
+            node,
+            "NodeNotReady",
+            f"Node {machine.node_name} status is now: NodeNotReady",
+            component="node-controller",
+        )
         self.later(self.timing.pod_eviction_seconds, self._evict_node, machine_id)
 
     def _evict_node(self, machine_id: str) -> None:
@@ -475,7 +522,14 @@ class Simulation:
             ]
             node.setdefault("spec", {})["taints"] = taints
 
-        self.store.mutate("nodes", "", machine.node_name, up)
+        node = self.store.mutate("nodes", "", machine.node_name, up)
+        self._record(
+            node,
+            "NodeReady",
+            f"Node {machine.node_name} status is now: NodeReady",
+            component="kubelet",
+            host=machine.node_name,
+        )
         for _, entry in self.store.entries(
             "pods", field_selector=f"spec.nodeName={machine.node_name}"
         ):

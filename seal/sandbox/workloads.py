@@ -9,6 +9,7 @@ import random
 import string
 from collections.abc import Iterable
 
+from seal.sandbox import events
 from seal.sandbox.podutil import condition, owner_uids, pod_terminating
 from seal.sandbox.store import ApiError, Obj, Store
 
@@ -94,6 +95,13 @@ class Workloads:
             self.store.create("pods", template)
         except ApiError:
             return
+        events.record(
+            self.store,
+            rs,
+            "SuccessfulCreate",
+            f"Created pod: {meta['name']}",
+            component="replicaset-controller",
+        )
 
     def _replicaset_status(self, rs: Obj) -> None:
         pods = [p for p in self._owned("pods", rs) if not pod_terminating(p)]

@@ -13,6 +13,7 @@ import pytest
 
 from seal.sandbox.api import Faults
 from seal.sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
+from seal.sandbox.sandbox import Sandbox
 from seal.sandbox.store import Store
 from seal.sandbox.timing import SandboxTiming
 from tests.conftest import SandboxFactory, wait_for
@@ -127,6 +128,18 @@ def test_stopping_a_machine_moves_its_pods_and_starting_it_heals(sandbox: Any) -
     assert machine["state"] == "running"
     wait_for(lambda: sandbox.call(node_ready) == "True", what="the node to be Ready again")
 
+    def node_events(store: Store) -> list[str]:
+        return [
+            e["reason"]
+            for e in store.list("events", field_selector=f"involvedObject.name={node_name}")
+            if e["involvedObject"]["kind"] == "Node"
+        ]
+
+    wait_for(
+        lambda: sandbox.call(node_events) == ["NodeNotReady", "NodeReady"],
+        what="the node's events",
+    )
+
 
 def test_admin_api_lists_machines_and_rejects_unknown_ids(sandbox: Any) -> None:
     code, listing = admin(sandbox, "GET", "machines")
@@ -213,10 +226,36 @@ def test_events_expire_after_their_time_to_live(sandbox_factory: SandboxFactory)
         )
 
     def names() -> set[str]:
-        return {e["metadata"]["name"] for e in box.call(lambda store: store.list("events"))}
+        found = box.call(lambda store: store.list("events"))
+        return {e["metadata"]["name"] for e in found if e["reason"] == "Testing"}
 
     record("old")
     assert names() == {"old"}
     wait_for(lambda: "old" not in names(), timeout=15, what="the old event to expire")
     record("new")
     assert "new" in names()
+
+
+def test_the_cluster_tells_what_happened_in_events(sandbox: Sandbox) -> None:
+    def reasons(kind: str) -> set[str]:
+        found = sandbox.call(lambda store: store.list("events", "default"))
+        return {e["reason"] for e in found if e["involvedObject"]["kind"] == kind}
+
+    victim = sandbox.call(lambda store: store.list("pods", "default"))[0]
+    sandbox.call(
+        lambda store: store.delete(
+            "pods", "default", victim["metadata"]["name"], grace_period_seconds=5
+        )
+    )
+    wait_for(
+        lambda: {"Killing", "Scheduled", "Started"} <= reasons("Pod"),
+        what="the kubelet's and the scheduler's events",
+    )
+    assert "SuccessfulCreate" in reasons("ReplicaSet")
+    [killing] = [
+        e
+        for e in sandbox.call(lambda store: store.list("events", "default"))
+        if e["reason"] == "Killing"
+    ]
+    assert killing["involvedObject"]["name"] == victim["metadata"]["name"]
+    assert killing["source"] == {"component": "kubelet", "host": victim["spec"]["nodeName"]}
