@@ -12,7 +12,6 @@ import datetime as dt
 import ipaddress
 import logging
 import random
-from typing import Any
 
 from seal.labels import selector_from_match
 from seal.sandbox import events
@@ -161,7 +160,8 @@ class Simulation:
                 # Written from the loop, not from within the store's notification.
                 self.later(
                     0,
-                    lambda: self._record(
+                    lambda: events.record(
+                        self.store,
                         pod,
                         "Killing",
                         f"Stopping container {', '.join(events.containers(pod))}",
@@ -228,7 +228,8 @@ class Simulation:
             )
 
         pod = self.store.mutate("pods", *key, change)
-        self._record(
+        events.record(
+            self.store,
             pod,
             "FailedScheduling",
             "0/N nodes are available: no node fits the pod",
@@ -254,7 +255,8 @@ class Simulation:
             set_condition(pod, "PodScheduled", "True")
 
         pod = self.store.mutate("pods", *key, bind)
-        self._record(
+        events.record(
+            self.store,
             pod,
             "Scheduled",
             f"Successfully assigned {key[0]}/{key[1]} to {name}",
@@ -297,7 +299,8 @@ class Simulation:
             started = self.store.mutate("pods", *key, run)
         except ApiError:
             return
-        self._record(
+        events.record(
+            self.store,
             started,
             "Started",
             f"Started container {', '.join(events.containers(started))}",
@@ -337,9 +340,6 @@ class Simulation:
         self.store.mutate(
             resource, namespace, name, lambda o: o["metadata"].__setitem__("finalizers", finalizers)
         )
-
-    def _record(self, about: Obj, reason: str, message: str, **how: Any) -> None:
-        events.record(self.store, about, reason, message, **how)
 
     def _expire_events(self) -> None:
         """Events older than the TTL go, as the API server drops them; checked every
@@ -489,7 +489,8 @@ class Simulation:
                 taints.append({**UNREACHABLE, "timeAdded": now_rfc3339()})
 
         node = self.store.mutate("nodes", "", machine.node_name, down)
-        self._record(
+        events.record(
+            self.store,
             node,
             "NodeNotReady",
             f"Node {machine.node_name} status is now: NodeNotReady",
@@ -523,7 +524,8 @@ class Simulation:
             node.setdefault("spec", {})["taints"] = taints
 
         node = self.store.mutate("nodes", "", machine.node_name, up)
-        self._record(
+        events.record(
+            self.store,
             node,
             "NodeReady",
             f"Node {machine.node_name} status is now: NodeReady",
