@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -13,23 +14,32 @@ from seal.sandbox.resources import ResourceType
 from seal.sandbox.store import ApiError, Obj, Store, parse_field_selector
 
 MAX_WATCH_SECONDS = 1800
+#: how often a watch that asked for them (allowWatchBookmarks) gets a BOOKMARK
+BOOKMARK_SECONDS = 60.0
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 def _line(event_type: str, obj: Obj) -> bytes:
     return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
-async def serve_watch(
-    request: web.Request, store: Store, resource: ResourceType, namespace: str | None
-) -> web.StreamResponse:
-    query = request.query
+def _bookmark(resource: ResourceType, store: Store, *, initial_end: bool = False) -> bytes:
+    """A BOOKMARK: an object of the kind with only the current resourceVersion."""
+    meta: Obj = {"resourceVersion": str(store.resource_version)}
+    if initial_end:
+        meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+    return _line(
+        "BOOKMARK", {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": meta}
+    )
+
+
+def _matcher(query: Mapping[str, str], namespace: str | None) -> Callable[[Obj], bool]:
+    """Whether an object is one the watch asked for (namespace, label and field selectors)."""
     try:
         selector = parse_selector(query["labelSelector"]) if query.get("labelSelector") else None
     except SelectorError as exc:
         raise ApiError(400, "BadRequest", f"unable to parse requirement: {exc}") from exc
     fields = parse_field_selector(query["fieldSelector"]) if query.get("fieldSelector") else []
-    timeout = min(float(query.get("timeoutSeconds", MAX_WATCH_SECONDS)), MAX_WATCH_SECONDS)
-    rv_text = query.get("resourceVersion", "")
 
     def wanted(obj: Obj) -> bool:
         meta = obj["metadata"]
@@ -39,46 +49,86 @@ async def serve_watch(
             return False
         return all(test(obj) for test in fields)
 
+    return wanted
+
+
+def _backlog(
+    query: Mapping[str, str],
+    store: Store,
+    resource: ResourceType,
+    namespace: str | None,
+    wanted: Callable[[Obj], bool],
+) -> list[tuple[str, Obj]] | None:
+    """The events owed before live ones: every current object when the watch starts from
+    nothing (or asked for initial events), else what happened since its resourceVersion;
+    None when that version is too old to replay."""
+    rv_text = query.get("resourceVersion", "")
+    if query.get("sendInitialEvents") in ("true", "1") or rv_text in ("", "0"):
+        return [
+            ("ADDED", e.obj) for _, e in store.entries(resource.plural, namespace) if wanted(e.obj)
+        ]
+    try:
+        since = store.events_since(int(rv_text))
+    except ValueError as exc:
+        raise ApiError(400, "BadRequest", f"invalid resourceVersion {rv_text!r}") from exc
+    if since is None:
+        return None
+    return [(e.type, e.obj) for e in since if e.resource == resource.plural and wanted(e.obj)]
+
+
+async def serve_watch(
+    request: web.Request, store: Store, resource: ResourceType, namespace: str | None
+) -> web.StreamResponse:
+    query = request.query
+    timeout = min(float(query.get("timeoutSeconds", MAX_WATCH_SECONDS)), MAX_WATCH_SECONDS)
+    bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+    # WatchList: the current objects as ADDED events, then a BOOKMARK marking their end.
+    initial = query.get("sendInitialEvents") in ("true", "1")
+    if initial and (not bookmarks or query.get("resourceVersionMatch") != "NotOlderThan"):
+        raise ApiError(
+            422,
+            "Invalid",
+            "sendInitialEvents needs allowWatchBookmarks=true and "
+            "resourceVersionMatch=NotOlderThan",
+        )
+    wanted = _matcher(query, namespace)
+    backlog = _backlog(query, store, resource, namespace, wanted)
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    if backlog is None:
+        gone = ApiError(
+            410,
+            "Expired",
+            f"too old resource version: {query.get('resourceVersion')} ({store.resource_version})",
+        )
+        await response.prepare(request)
+        await response.write(_line("ERROR", gone.status()))
+        return response
     queue: asyncio.Queue[tuple[str, Obj]] = asyncio.Queue()
 
     def listen(event_type: str, plural: str, obj: Obj) -> None:
         if plural == resource.plural and wanted(obj):
             queue.put_nowait((event_type, obj))
 
-    backlog: list[tuple[str, Obj]] = []
-    if rv_text in ("", "0"):
-        backlog = [
-            ("ADDED", e.obj) for _, e in store.entries(resource.plural, namespace) if wanted(e.obj)
-        ]
-    else:
-        try:
-            since = store.events_since(int(rv_text))
-        except ValueError as exc:
-            raise ApiError(400, "BadRequest", f"invalid resourceVersion {rv_text!r}") from exc
-        if since is None:
-            gone = ApiError(
-                410, "Expired", f"too old resource version: {rv_text} ({store.resource_version})"
-            )
-            response = web.StreamResponse(headers={"Content-Type": "application/json"})
-            await response.prepare(request)
-            await response.write(_line("ERROR", gone.status()))
-            return response
-        backlog = [
-            (e.type, e.obj) for e in since if e.resource == resource.plural and wanted(e.obj)
-        ]
     unsubscribe = store.subscribe(listen)
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
     try:
         await response.prepare(request)
         for event_type, obj in backlog:
             await response.write(_line(event_type, obj))
+        if initial:
+            await response.write(_bookmark(resource, store, initial_end=True))
         deadline = time.monotonic() + timeout
+        next_bookmark = time.monotonic() + BOOKMARK_SECONDS
         while (left := deadline - time.monotonic()) > 0 and not store.closing:
             transport = request.transport
             if transport is None or transport.is_closing():
                 break
+            if bookmarks and time.monotonic() >= next_bookmark:
+                await response.write(_bookmark(resource, store))
+                next_bookmark = time.monotonic() + BOOKMARK_SECONDS
             try:
-                event_type, obj = await asyncio.wait_for(queue.get(), timeout=min(left, 0.5))
+                event_type, obj = await asyncio.wait_for(
+                    queue.get(), timeout=min(left, 0.5, BOOKMARK_SECONDS)
+                )
             except TimeoutError:
                 continue
             await response.write(_line(event_type, obj))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client, config, watch
@@ -455,3 +456,55 @@ def test_dry_run_writes_answer_and_change_nothing(api: client.ApiClient) -> None
     replaced.metadata.managed_fields = None
     apps.replace_namespaced_deployment("goldpinger", "default", replaced, dry_run="All")
     assert apps.read_namespaced_deployment("goldpinger", "default").spec.replicas == 3
+
+
+def _watch_lines(sandbox: Sandbox, path: str) -> list[dict[str, Any]]:
+    import json
+    import ssl
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{sandbox.url}{path}", headers={"Authorization": f"Bearer {sandbox.token}"}
+    )
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+    with urllib.request.urlopen(request, context=context, timeout=20) as answer:
+        return [json.loads(line) for line in answer.read().splitlines() if line.strip()]
+
+
+def test_watch_list_sends_initial_events_then_a_bookmark(sandbox: Sandbox) -> None:
+    import urllib.error
+
+    events = _watch_lines(
+        sandbox,
+        "/api/v1/namespaces/default/pods?watch=1&sendInitialEvents=true"
+        "&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1",
+    )
+    assert [e["type"] for e in events] == ["ADDED"] * 3 + ["BOOKMARK"]
+    bookmark = events[-1]["object"]
+    assert bookmark["kind"] == "Pod"
+    assert bookmark["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(bookmark["metadata"]["resourceVersion"]) >= max(
+        int(e["object"]["metadata"]["resourceVersion"]) for e in events[:-1]
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _watch_lines(sandbox, "/api/v1/namespaces/default/pods?watch=1&sendInitialEvents=true")
+    assert refused.value.code == 422
+
+
+def test_watches_that_ask_get_bookmarks(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seal.sandbox import watch as watch_module
+
+    monkeypatch.setattr(watch_module, "BOOKMARK_SECONDS", 0.2)
+    rv = sandbox.call(lambda store: store.resource_version)
+    asked = _watch_lines(
+        sandbox,
+        f"/api/v1/namespaces/default/configmaps?watch=1&allowWatchBookmarks=true"
+        f"&resourceVersion={rv}&timeoutSeconds=1",
+    )
+    assert asked and {e["type"] for e in asked} == {"BOOKMARK"}
+    assert all(int(e["object"]["metadata"]["resourceVersion"]) >= rv for e in asked)
+    not_asked = _watch_lines(
+        sandbox,
+        f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=1",
+    )
+    assert not_asked == []
