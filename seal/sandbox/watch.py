@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 
 from seal.labels import SelectorError, parse_selector
+from seal.sandbox import tables
 from seal.sandbox.resources import ResourceType
 from seal.sandbox.store import ApiError, Obj, Store, parse_field_selector
 
@@ -109,11 +110,20 @@ async def serve_watch(
         if plural == resource.plural and wanted(obj):
             queue.put_nowait((event_type, obj))
 
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+
+    def line(event_type: str, obj: Obj) -> bytes:
+        # kubectl get --watch asks for each object as a one-row Table, to print its columns.
+        if as_table:
+            rv = str(obj["metadata"].get("resourceVersion", ""))
+            obj = tables.table(resource.plural, [obj], rv, store.clock())
+        return _line(event_type, obj)
+
     unsubscribe = store.subscribe(listen)
     try:
         await response.prepare(request)
         for event_type, obj in backlog:
-            await response.write(_line(event_type, obj))
+            await response.write(line(event_type, obj))
         if initial:
             await response.write(_bookmark(resource, store, initial_end=True))
         deadline = time.monotonic() + timeout
@@ -131,7 +141,7 @@ async def serve_watch(
                 )
             except TimeoutError:
                 continue
-            await response.write(_line(event_type, obj))
+            await response.write(line(event_type, obj))
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

@@ -144,3 +144,41 @@ spec:
         ),
         what="the budget to allow one disruption",
     )
+
+
+def test_get_watch_prints_columns_as_things_change(sandbox: Sandbox, tmp_path: Path) -> None:
+    victim = kubectl(sandbox, "get", "pods", "-n", "myapp", "-o", "name").stdout.split()[0]
+    output = tmp_path / "watch.out"
+    with output.open("w") as sink:
+        watcher = subprocess.Popen(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(sandbox.kubeconfig_path),
+                "get",
+                "pods",
+                "-n",
+                "myapp",
+                "--watch",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            name = victim.split("/", 1)[1]
+            # The listing printed first tells the watch has its starting point.
+            wait_for(lambda: name in output.read_text(), what="kubectl's first listing")
+            assert kubectl(sandbox, "delete", "-n", "myapp", victim, "--wait=false").returncode == 0
+
+            def seen() -> bool:
+                text = output.read_text()
+                return bool(
+                    re.search(rf"^{name}\s+\d/\d\s+Terminating\s", text, re.M)
+                    and re.search(r"^my-service-\S+\s+0/1\s+Pending\s", text, re.M)
+                )
+
+            wait_for(seen, what="the watch to show the pod terminating and its replacement")
+        finally:
+            watcher.kill()
+            watcher.wait(timeout=30)
