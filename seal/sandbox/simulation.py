@@ -25,6 +25,17 @@ from seal.sandbox.workloads import Workloads
 log = logging.getLogger(__name__)
 SERVICE_NETWORK = ipaddress.ip_network("127.10.0.0/16")
 POD_NETWORK = ipaddress.ip_network("127.20.0.0/14")
+#: what the namespace controller deletes, owners before what they own
+NAMESPACED_CONTENT = (
+    "deployments",
+    "replicasets",
+    "pods",
+    "services",
+    "endpoints",
+    "configmaps",
+    "leases",
+    "poddisruptionbudgets",
+)
 UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
@@ -52,6 +63,8 @@ class Simulation:
         self.dirty_namespaces: set[str] = set()
         #: owners deleted in the foreground, waiting for their dependents to go
         self.foreground: set[tuple[str, str, str]] = set()
+        #: namespaces being deleted, whose contents the namespace controller deletes
+        self.terminating: set[str] = set()
         #: pods whose containers are being stopped (told once, as "Killing")
         self._stopping: set[str] = set()
         self.pending: set[tuple[str, str]] = set()
@@ -115,6 +128,9 @@ class Simulation:
         key = self._key(obj)
         if event_type == "MODIFIED" and FOREGROUND in (obj["metadata"].get("finalizers") or []):
             self.foreground.add((resource, *key))
+        deleting = obj["metadata"].get("deletionTimestamp")
+        if resource == "namespaces" and event_type == "MODIFIED" and deleting:
+            self.terminating.add(key[1])
         if resource == "pods":
             self._pod_event(event_type, obj, key)
         elif resource == "replicasets":
@@ -175,6 +191,9 @@ class Simulation:
 
     # ---------------------------------------------------------------- tick
     def tick(self) -> None:
+        if self.terminating:
+            for namespace in sorted(self.terminating):
+                self._empty_namespace(namespace)
         if self.foreground:
             waiting, self.foreground = self.foreground, set()
             for resource, namespace, name in waiting:
@@ -341,6 +360,20 @@ class Simulation:
             resource, namespace, name, lambda o: o["metadata"].__setitem__("finalizers", finalizers)
         )
 
+    def _empty_namespace(self, namespace: str) -> None:
+        """The namespace controller: delete what a Terminating namespace holds (pods get
+        their grace period, finalizers are honoured), then let the namespace go."""
+        for plural in NAMESPACED_CONTENT:
+            for _, entry in list(self.store.entries(plural, namespace)):
+                if not entry.obj["metadata"].get("deletionTimestamp"):
+                    with contextlib.suppress(ApiError):
+                        self.store.delete(plural, namespace, entry.obj["metadata"]["name"])
+        if (
+            self.store.finish_namespace(namespace)
+            or self.store.peek("namespaces", "", namespace) is None
+        ):
+            self.terminating.discard(namespace)
+
     def _expire_events(self) -> None:
         """Events older than the TTL go, as the API server drops them; checked every
         tenth of the TTL (at most every minute)."""
@@ -398,7 +431,8 @@ class Simulation:
                 self.store.update("poddisruptionbudgets", updated, status_only=True)
 
     def _sync_endpoints(self, namespace: str) -> None:
-        if self.store.peek("namespaces", "", namespace) is None:
+        home = self.store.peek("namespaces", "", namespace)
+        if home is None or home["metadata"].get("deletionTimestamp"):
             return
         services = [e.obj for _, e in self.store.entries("services", namespace)]
         if not services:

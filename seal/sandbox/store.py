@@ -31,6 +31,8 @@ _GENERATION_KINDS = {"deployments", "replicasets", "poddisruptionbudgets"}
 
 #: the finalizer an owner carries while its dependents are deleted first
 FOREGROUND = "foregroundDeletion"
+#: the finalizer a Terminating namespace carries until it is empty
+NAMESPACE_FINALIZER = "kubernetes"
 
 
 class ApiError(Exception):
@@ -287,8 +289,16 @@ class Store:
         if rtype.namespaced:
             if not namespace:
                 raise ApiError(422, "Invalid", "metadata.namespace: Required value")
-            if self._table("namespaces").get(("", namespace)) is None:
+            home = self._table("namespaces").get(("", namespace))
+            if home is None:
                 raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+            if "deletionTimestamp" in home.obj["metadata"] and resource != "events":
+                raise ApiError(
+                    403,
+                    "Forbidden",
+                    f'{resource} "{name}" is forbidden: unable to create new content in '
+                    f"namespace {namespace} because it is being terminated",
+                )
         else:
             meta.pop("namespace", None)
         key = (namespace, name)
@@ -400,6 +410,8 @@ class Store:
             )
         if propagation_policy == "Orphan":
             self._orphan_dependents(meta.get("uid", ""))
+        if resource == "namespaces":
+            return self._terminate_namespace(entry)
         finalizers = list(meta.get("finalizers") or [])
         if propagation_policy == "Foreground" and FOREGROUND not in finalizers:
             finalizers.append(FOREGROUND)
@@ -416,6 +428,31 @@ class Store:
         self.remove(resource, namespace, name)
         deleted = clone(entry.obj)
         return deleted
+
+    def _terminate_namespace(self, entry: Entry) -> Obj:
+        """A deleted namespace is Terminating until the namespace controller has deleted
+        what is in it and removed its `kubernetes` finalizer."""
+        if "deletionTimestamp" in entry.obj["metadata"]:
+            return clone(entry.obj)
+        obj = clone(entry.obj)
+        obj["metadata"]["deletionTimestamp"] = now_rfc3339(self.clock)
+        obj.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
+        obj.setdefault("status", {})["phase"] = "Terminating"
+        return self._replace("namespaces", entry, obj)
+
+    def finish_namespace(self, name: str) -> bool:
+        """Remove a Terminating namespace once nothing is left in it; whether it went."""
+        entry = self._table("namespaces").get(("", name))
+        if entry is None or "deletionTimestamp" not in entry.obj["metadata"]:
+            return False
+        if any(
+            self._names[plural].get(name)
+            for plural in self._objects
+            if BY_PLURAL[plural].namespaced and plural != "events"
+        ):
+            return False
+        self.remove("namespaces", "", name)
+        return True
 
     def _hold_for_finalizers(self, resource: str, entry: Entry, finalizers: Sequence[str]) -> Obj:
         """Deletion begins: the object stays, marked, until its finalizers are removed."""

@@ -508,3 +508,27 @@ def test_watches_that_ask_get_bookmarks(sandbox: Sandbox, monkeypatch: pytest.Mo
         f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=1",
     )
     assert not_asked == []
+
+
+def test_a_deleted_namespace_terminates_then_goes(api: client.ApiClient) -> None:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core.delete_namespace("myapp")
+    terminating = core.read_namespace("myapp")
+    assert terminating.status.phase == "Terminating"
+    assert terminating.metadata.deletion_timestamp is not None
+    assert terminating.spec.finalizers == ["kubernetes"]
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_config_map("myapp", {"metadata": {"name": "late"}})
+    assert refused.value.status == 403 and "being terminated" in refused.value.body
+
+    def gone() -> bool:
+        try:
+            core.read_namespace("myapp")
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, what="the namespace to go")
+    assert core.list_namespaced_pod("myapp").items == []
+    assert apps.list_namespaced_deployment("myapp").items == []
+    assert core.list_namespaced_service("myapp").items == []

@@ -182,3 +182,11 @@ def test_get_watch_prints_columns_as_things_change(sandbox: Sandbox, tmp_path: P
         finally:
             watcher.kill()
             watcher.wait(timeout=30)
+
+
+def test_delete_namespace_waits_until_it_is_empty_and_gone(sandbox: Sandbox) -> None:
+    deleted = kubectl(sandbox, "delete", "namespace", "myapp", "--timeout=60s")
+    assert deleted.returncode == 0, deleted.stderr
+    gone = kubectl(sandbox, "get", "namespace", "myapp")
+    assert gone.returncode == 1 and "NotFound" in gone.stderr
+    assert kubectl(sandbox, "get", "pods", "-n", "myapp", "-o", "name").stdout == ""
