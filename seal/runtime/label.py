@@ -16,7 +16,7 @@ from seal.runtime.autonomous import Session
 from seal.runtime.clock import ShutdownRequested
 from seal.runtime.scenario import ScenarioUndo
 from seal.selection.filters import DAY_NAMES
-from seal.selection.safety import PROTECTED_LABEL, screen_pods
+from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_pods
 from seal.steps.pod_action import KillAction
 from seal.steps.run_pods import kill
 
@@ -101,13 +101,7 @@ def run_once(session: Session, namespaces: list[str] | None) -> int:
         "label mode", ScenarioUndo(session.journal, "label-mode", session.metrics), None
     )
     pods, removed = screen_pods(found, ctx.safety, labelled)
-    for pod, reason in removed:
-        log.debug(
-            "leaving %s alone: %s",
-            pod.key,
-            reason,
-            extra={"target": pod.key, "action": "skip", "outcome": "protected", "reason": reason},
-        )
+    log_left_alone(log, removed, level=logging.DEBUG)
     now = session.clock.local_now()
     chosen: dict[bool, list[Pod]] = {True: [], False: []}
     for pod in pods:

@@ -6,6 +6,7 @@ looked up.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -114,3 +115,26 @@ def screen_nodes(
         else:
             removed.append((node, reason))
     return kept, removed
+
+
+def log_left_alone(
+    log: logging.Logger,
+    removed: Iterable[tuple[Pod | Node, str]],
+    *,
+    level: int = logging.INFO,
+) -> None:
+    """One structured line for each target the safety rules took out of a step."""
+    for target, reason in removed:
+        name = target.key if isinstance(target, Pod) else f"node {target.name}"
+        log.log(
+            level,
+            "leaving %s alone: %s",
+            name,
+            reason,
+            extra={
+                "target": target.key if isinstance(target, Pod) else target.name,
+                "action": "skip",
+                "outcome": "protected",
+                "reason": reason,
+            },
+        )

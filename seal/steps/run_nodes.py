@@ -8,7 +8,7 @@ import logging
 from seal.errors import StepFailed
 from seal.policy.pipeline import WaitAction
 from seal.selection.filters import property_matches
-from seal.selection.safety import screen_nodes
+from seal.selection.safety import log_left_alone, screen_nodes
 from seal.steps.context import StepContext, UndoHandler
 from seal.steps.node_action import NodeActionSpec
 from seal.steps.pipeline_run import apply_filters, describe
@@ -29,13 +29,7 @@ def run(spec: NodeActionSpec, ctx: StepContext) -> None:
         log.info("no nodes matched; nothing to do", extra={"outcome": "empty-match"})
         return
     kept, removed = screen_nodes(matched, ctx.safety)
-    for node, reason in removed:
-        log.info(
-            "leaving node %s alone: %s",
-            node.name,
-            reason,
-            extra={"target": node.name, "action": "skip", "outcome": "protected", "reason": reason},
-        )
+    log_left_alone(log, removed)
     targets = apply_filters(kept, spec.filters, ctx)
     if not targets:
         return

@@ -18,7 +18,7 @@ from seal.policy.pipeline import (
     PodMatcher,
     WaitAction,
 )
-from seal.selection.safety import PROTECTED_LABEL, screen_pods
+from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_pods
 from seal.steps.context import StepContext, UndoHandler
 from seal.steps.pipeline_run import apply_filters, describe
 from seal.steps.pod_action import (
@@ -73,13 +73,7 @@ def select_pods(spec: PodActionSpec, ctx: StepContext) -> list[Pod]:
         return []
     labelled = frozenset(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
     kept, removed = screen_pods(sorted(found.values(), key=lambda p: p.key), ctx.safety, labelled)
-    for pod, reason in removed:
-        log.info(
-            "leaving %s alone: %s",
-            pod.key,
-            reason,
-            extra={"target": pod.key, "action": "skip", "outcome": "protected", "reason": reason},
-        )
+    log_left_alone(log, removed)
     return kept
 
 
