@@ -7,6 +7,7 @@ HTTP only when `serve` is called.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
@@ -53,10 +54,15 @@ class StdoutCollector:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
+        # Kills run on several threads: each line is written whole, under a lock.
+        self._lock = threading.Lock()
 
     def _say(self, event: str, **fields: Any) -> None:
         details = " ".join(f"{k}={v}" for k, v in fields.items())
-        print(f"seal-metric {event} {details}".rstrip(), file=self.stream, flush=True)
+        line = f"seal-metric {event} {details}".rstrip() + "\n"
+        with self._lock:
+            self.stream.write(line)
+            self.stream.flush()
 
     def pod_killed(self, namespace: str, name: str, status: str) -> None:
         self._say("pod_killed", namespace=namespace, name=name, status=status)
