@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from seal.sandbox.api import Faults
-from seal.sandbox.cluster import ClusterDescription
-from seal.sandbox.sandbox import Sandbox
-from seal.sandbox.timing import SandboxTiming
+from sandbox.api import Faults
+from sandbox.cluster import ClusterDescription
+from sandbox.sandbox import Sandbox
+from sandbox.timing import SandboxTiming
 
 
 def wait_for(

@@ -154,8 +154,8 @@ def _cluster(
         raise UsageError(
             "--sandbox runs against a simulated cluster; leave out --kubeconfig and --context"
         )
-    from seal.sandbox.cluster import preset
-    from seal.sandbox.sandbox import Sandbox
+    from sandbox.cluster import preset
+    from sandbox.sandbox import Sandbox
 
     with Sandbox(preset(sandbox), seed=seed) as box:
         log.info("sandbox %r is up; its kubeconfig: %s", sandbox, box.kubeconfig_path)

@@ -60,10 +60,10 @@ def sandbox(
     seed: int | None,
 ) -> int:
     """Run a simulated Kubernetes cluster that kubectl and seal can talk to."""
-    from seal.sandbox import cluster as clusters
-    from seal.sandbox.api import Faults
-    from seal.sandbox.cluster_file import load_file
-    from seal.sandbox.sandbox import Sandbox
+    from sandbox import cluster as clusters
+    from sandbox.api import Faults
+    from sandbox.cluster_file import load_file
+    from sandbox.sandbox import Sandbox
 
     if cluster_file and (nodes or pods is not None):
         raise UsageError("--nodes and --pods size the large preset; not with --cluster")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sandbox.sandbox import Sandbox
 from seal.adapters.kube import Credentials, KubeClient
 from seal.adapters.kubeconfig import in_cluster, resolve
 from seal.errors import KubeError, UsageError
-from seal.sandbox.sandbox import Sandbox
 
 #: An exec plugin that hands out whatever token is in the file next to it, with the
 #: expiry written there too, and counts how often it ran.

@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from sandbox.api import Faults
+from sandbox.cluster import large
 from seal.adapters.kube import EvictionRefused, KubeClient
 from seal.adapters.kubeconfig import resolve
 from seal.errors import KubeError, NotFoundError
 from seal.model import NodeState
-from seal.sandbox.api import Faults
-from seal.sandbox.cluster import large
 from tests.conftest import SandboxFactory
 
 

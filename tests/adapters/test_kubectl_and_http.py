@@ -142,7 +142,7 @@ def test_probe_goes_through_the_given_proxy_only(
 
 
 def test_insecure_skips_certificate_checks_and_only_then(tmp_path: Path) -> None:
-    from seal.sandbox.tls import make_server_tls
+    from sandbox.tls import make_server_tls
 
     class Hello(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:

@@ -8,8 +8,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from seal.sandbox.sandbox import Sandbox
-from seal.sandbox.store import Store
+from sandbox.sandbox import Sandbox
+from sandbox.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = """\

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.autonomous.helpers import REPO, run_seal, start, write_policy
 from tests.conftest import wait_for
 

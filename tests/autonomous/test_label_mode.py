@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seal.sandbox.sandbox import Sandbox
-from seal.sandbox.store import Obj
+from sandbox.sandbox import Sandbox
+from sandbox.store import Obj
 from tests.autonomous.helpers import REPO, live_pod_names, seal_events
 
 ALL_DAY = {

@@ -8,7 +8,7 @@ import socket
 import urllib.request
 from pathlib import Path
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.autonomous.helpers import start, write_policy
 from tests.conftest import wait_for
 

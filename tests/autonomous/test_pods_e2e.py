@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from seal.sandbox.sandbox import Sandbox
-from seal.sandbox.timing import SandboxTiming
+from sandbox.sandbox import Sandbox
+from sandbox.timing import SandboxTiming
 from tests.autonomous.helpers import (
     REPO,
     live_pod_names,

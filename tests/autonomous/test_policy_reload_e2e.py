@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.autonomous.helpers import run_seal
 
 #: Stands in for kubectl: each call is an operator editing the policy mid-run,

@@ -10,7 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.autonomous.helpers import REPO, write_policy
 from tests.autonomous.test_label_mode import ALL_DAY, label_pod
 from tests.autonomous.test_pods_e2e import KILL_HALF

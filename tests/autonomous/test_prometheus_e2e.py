@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.autonomous.helpers import REPO, start
 from tests.conftest import wait_for
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seal.sandbox.sandbox import Sandbox
-from seal.sandbox.timing import SandboxTiming
+from sandbox.sandbox import Sandbox
+from sandbox.timing import SandboxTiming
 from tests.autonomous.helpers import (
     REPO,
     live_pod_names,

@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import wait_for
 
 
@@ -177,7 +177,7 @@ def test_watch_from_a_forgotten_version_is_gone(sandbox: Sandbox) -> None:
     import ssl
     import urllib.request
 
-    from seal.sandbox import store as store_module
+    from sandbox import store as store_module
 
     def churn(store: store_module.Store) -> None:
         store.create("configmaps", {"metadata": {"name": "churn", "namespace": "default"}})
@@ -492,7 +492,7 @@ def test_watch_list_sends_initial_events_then_a_bookmark(sandbox: Sandbox) -> No
 
 
 def test_watches_that_ask_get_bookmarks(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    from seal.sandbox import watch as watch_module
+    from sandbox import watch as watch_module
 
     monkeypatch.setattr(watch_module, "BOOKMARK_SECONDS", 0.2)
     rv = sandbox.call(lambda store: store.resource_version)

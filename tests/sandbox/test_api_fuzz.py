@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import wait_for
 
 COLLECTIONS = [
@@ -103,7 +103,7 @@ def test_random_writes_get_status_answers_and_the_cluster_keeps_working(
         return junk(1)
 
     codes: dict[int, int] = {}
-    with caplog.at_level(logging.WARNING, logger="seal.sandbox"):
+    with caplog.at_level(logging.WARNING, logger="sandbox"):
         for _ in range(400):
             path = rng.choice(COLLECTIONS)
             objects = sandbox.call(lambda store, p=path: store.list(p.rsplit("/", 1)[1]))

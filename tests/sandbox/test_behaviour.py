@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from seal.sandbox.api import Faults
-from seal.sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
-from seal.sandbox.sandbox import Sandbox
-from seal.sandbox.store import Store
-from seal.sandbox.timing import SandboxTiming
+from sandbox.api import Faults
+from sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
+from sandbox.sandbox import Sandbox
+from sandbox.store import Store
+from sandbox.timing import SandboxTiming
 from tests.conftest import SandboxFactory, wait_for
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from seal.sandbox.sandbox import Sandbox
+from sandbox.sandbox import Sandbox
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")

@@ -9,9 +9,9 @@ import random
 import string
 from collections.abc import Iterable
 
-from seal.sandbox import events
-from seal.sandbox.podutil import condition, owner_uids, pod_terminating
-from seal.sandbox.store import ApiError, Obj, Store
+from sandbox import events
+from sandbox.podutil import condition, owner_uids, pod_terminating
+from sandbox.store import ApiError, Obj, Store
 
 
 def template_hash(template: Obj) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
+from sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
 from seal.errors import UsageError
-from seal.sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
 
 
 def _require(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:

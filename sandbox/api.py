@@ -17,12 +17,12 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from seal.sandbox import discovery, patch, tables
-from seal.sandbox.disruption import check_eviction
-from seal.sandbox.resources import BY_PLURAL, ResourceType, find
-from seal.sandbox.store import ApiError, Entry, Obj, Store
-from seal.sandbox.validation import validate
-from seal.sandbox.watch import serve_watch
+from sandbox import discovery, patch, tables
+from sandbox.disruption import check_eviction
+from sandbox.resources import BY_PLURAL, ResourceType, find
+from sandbox.store import ApiError, Entry, Obj, Store
+from sandbox.validation import validate
+from sandbox.watch import serve_watch
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -13,14 +13,14 @@ import ipaddress
 import logging
 import random
 
+from sandbox import events
+from sandbox.disruption import budget_status
+from sandbox.machines import Machine, Machines
+from sandbox.podutil import fits, node_ready, owner_uids, pod_terminating, set_condition
+from sandbox.store import FOREGROUND, ApiError, Obj, Store, now_rfc3339
+from sandbox.timing import SandboxTiming
+from sandbox.workloads import Workloads
 from seal.labels import selector_from_match
-from seal.sandbox import events
-from seal.sandbox.disruption import budget_status
-from seal.sandbox.machines import Machine, Machines
-from seal.sandbox.podutil import fits, node_ready, owner_uids, pod_terminating, set_condition
-from seal.sandbox.store import FOREGROUND, ApiError, Obj, Store, now_rfc3339
-from seal.sandbox.timing import SandboxTiming
-from seal.sandbox.workloads import Workloads
 
 log = logging.getLogger(__name__)
 SERVICE_NETWORK = ipaddress.ip_network("127.10.0.0/16")

@@ -19,15 +19,15 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from sandbox.api import Faults, build_api_app
+from sandbox.cluster import ClusterDescription, demo, seed
+from sandbox.machines import Machines, add_admin_routes
+from sandbox.services import ServiceListeners
+from sandbox.simulation import Simulation
+from sandbox.store import Store
+from sandbox.timing import SandboxTiming
+from sandbox.tls import make_server_tls
 from seal.errors import SealError
-from seal.sandbox.api import Faults, build_api_app
-from seal.sandbox.cluster import ClusterDescription, demo, seed
-from seal.sandbox.machines import Machines, add_admin_routes
-from seal.sandbox.services import ServiceListeners
-from seal.sandbox.simulation import Simulation
-from seal.sandbox.store import Store
-from seal.sandbox.timing import SandboxTiming
-from seal.sandbox.tls import make_server_tls
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

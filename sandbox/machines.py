@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from aiohttp import web
 
-from seal.sandbox.store import ApiError
+from sandbox.store import ApiError
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
+from sandbox.store import ApiError, Obj, Store, now_rfc3339
 
 #: makes event names unique even within one clock tick (names are not drawn from the
 #: sandbox's seeded generator, so that events leave seeded pod names as they were)

@@ -15,8 +15,8 @@ import random
 from aiohttp import web
 from aiohttp.web_server import Server
 
-from seal.sandbox.podutil import container_env
-from seal.sandbox.store import Obj, Store
+from sandbox.podutil import container_env
+from sandbox.store import Obj, Store
 
 log = logging.getLogger(__name__)
 LATENCY_ENV = "SEAL_SANDBOX_LATENCY_MS"

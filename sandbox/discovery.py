@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from seal.sandbox.resources import RESOURCES, ResourceType, group_versions
+from sandbox.resources import RESOURCES, ResourceType, group_versions
 
 Obj = dict[str, Any]
 SERVER_VERSION = {

@@ -7,8 +7,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from seal.sandbox.podutil import condition
-from seal.sandbox.store import Obj
+from sandbox.podutil import condition
+from sandbox.store import Obj
 
 Column = tuple[str, str, int]  # name, type, priority (1: only with -o wide)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seal.sandbox.store import Obj, now_rfc3339
+from sandbox.store import Obj, now_rfc3339
 
 PROVIDER_PREFIX = "sandbox://"
 

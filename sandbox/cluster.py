@@ -12,11 +12,11 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sandbox.machines import Machine, Machines
+from sandbox.podutil import fits, set_condition
+from sandbox.store import ApiError, Obj, Store, clone, now_rfc3339
+from sandbox.workloads import owner_ref, random_suffix, template_hash
 from seal.errors import UsageError
-from seal.sandbox.machines import Machine, Machines
-from seal.sandbox.podutil import fits, set_condition
-from seal.sandbox.store import ApiError, Obj, Store, clone, now_rfc3339
-from seal.sandbox.workloads import owner_ref, random_suffix, template_hash
 
 NODE_NETWORK = ipaddress.ip_network("127.30.0.0/16")
 PRESETS = ("demo", "large")

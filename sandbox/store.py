@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from sandbox.resources import BY_PLURAL
 from seal.labels import SelectorError, parse_selector
-from seal.sandbox.resources import BY_PLURAL
 
 Obj = dict[str, Any]
 _J = TypeVar("_J")

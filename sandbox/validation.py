@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox.resources import BY_PLURAL
+from sandbox.store import ApiError, Obj
 from seal.labels import selector_from_match
-from seal.sandbox.resources import BY_PLURAL
-from seal.sandbox.store import ApiError, Obj
 
 # Leaf kinds; a dict is an object schema, a one-element list a list of that schema.
 STR, INT, BOOL, MAP = "string", "integer", "boolean", "map of strings"

@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
+from sandbox import tables
+from sandbox.resources import ResourceType
+from sandbox.store import ApiError, Obj, Store, parse_field_selector
 from seal.labels import SelectorError, parse_selector
-from seal.sandbox import tables
-from seal.sandbox.resources import ResourceType
-from seal.sandbox.store import ApiError, Obj, Store, parse_field_selector
 
 MAX_WATCH_SECONDS = 1800
 #: how often a watch that asked for them (allowWatchBookmarks) gets a BOOKMARK

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from seal.sandbox.store import ApiError
+from sandbox.store import ApiError
 
 #: list field name -> the key that identifies an item (strategic merge).
 MERGE_KEYS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from sandbox.store import ApiError, Obj, Store, now_rfc3339
 from seal.labels import selector_from_match
-from seal.sandbox.store import ApiError, Obj, Store, now_rfc3339
 
 
 def pod_ready(pod: Obj) -> bool:
