@@ -17,9 +17,8 @@ from pathlib import Path
 from large_sandbox import large_sandbox
 
 from seal.adapters.kubeconfig import resolve
-from seal.metrics import NullMetrics
-from seal.runtime.autonomous import Session, run_policy
-from seal.steps.registry import load_policy
+from seal.runtime.autonomous import read_policy, run_policy
+from seal.runtime.services import RunOptions, open_services
 
 POLICY = """\
 config:
@@ -43,13 +42,13 @@ def main() -> None:
     with large_sandbox(args.nodes, args.pods, kubeconfig):
         policy_file = workdir / "policy.yml"
         policy_file.write_text(POLICY)
-        session = Session(resolve(str(kubeconfig)), workdir / "state", NullMetrics())
-        before = session.kube.request_counts
-        started = time.perf_counter()
-        summary = run_policy(session, str(policy_file), load_policy(str(policy_file)))
-        took = time.perf_counter() - started
-        counts = session.kube.request_counts
-        session.close()
+        options = RunOptions(state_dir=str(workdir / "state"))
+        with open_services(options, resolve(str(kubeconfig))) as services:
+            before = services.kube.request_counts
+            started = time.perf_counter()
+            summary = run_policy(services, str(policy_file), read_policy(str(policy_file)))
+            took = time.perf_counter() - started
+            counts = services.kube.request_counts
         made = {k: counts.get(k, 0) - before.get(k, 0) for k in counts}
         print(f"pods in the namespace: {args.pods}; scenario passed: {summary.passed == 1}")
         print(f"requests: {dict(sorted(made.items()))}")

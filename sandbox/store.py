@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import orjson
 
 from sandbox.resources import BY_PLURAL
-from seal.labels import SelectorError, parse_selector
+from seal.errors import SelectorError
+from seal.labels import parse_selector
 
 Obj = dict[str, Any]
 _J = TypeVar("_J")

@@ -12,7 +12,8 @@ from aiohttp import web
 from sandbox import tables
 from sandbox.resources import ResourceType
 from sandbox.store import ApiError, Obj, Store, parse_field_selector
-from seal.labels import SelectorError, parse_selector
+from seal.errors import SelectorError
+from seal.labels import parse_selector
 
 MAX_WATCH_SECONDS = 1800
 #: how often a watch that asked for them (allowWatchBookmarks) gets a BOOKMARK

@@ -6,28 +6,9 @@ never by IP address.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
 from typing import Protocol
 
-
-class MachineState(enum.Enum):
-    UP = "UP"
-    DOWN = "DOWN"
-    UNKNOWN = "UNKNOWN"
-
-
-@dataclass(frozen=True)
-class Machine:
-    """A virtual machine as a cloud driver sees it."""
-
-    id: str
-    provider_id: str
-    name: str
-    state: MachineState
-    zone: str = ""
-    ips: tuple[str, ...] = ()
-    groups: tuple[str, ...] = field(default_factory=tuple)
+from seal.model import Machine
 
 
 class CloudDriver(Protocol):

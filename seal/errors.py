@@ -11,6 +11,22 @@ class SealError(Exception):
     """Root of every error seal raises on purpose."""
 
 
+class ShutdownRequested(Exception):
+    """A sleep was cut short because seal is shutting down.
+
+    Not a `SealError`, so that no step or retry loop mistakes it for a failure
+    and carries on.
+    """
+
+
+class FrozenInstanceError(AttributeError):
+    """Raised on an attempt to change a frozen object."""
+
+
+class SelectorError(SealError, ValueError):
+    """A label selector that does not parse; the message says what and where."""
+
+
 class UsageError(SealError):
     """The command line or a configuration file is wrong (exit code 2)."""
 
@@ -40,8 +56,16 @@ class ConflictError(KubeError):
     """The object changed or already exists (HTTP 409)."""
 
 
+class EvictionRefused(KubeError):
+    """The Eviction API said no (a PodDisruptionBudget would be broken: HTTP 429)."""
+
+
 class CloudError(SealError):
     """A cloud driver could not do what was asked."""
+
+
+class ProbeError(SealError):
+    """A probe request got no answer (refused, timed out, name not found, TLS...)."""
 
 
 class ExecutionError(SealError):

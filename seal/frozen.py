@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform
 
+from seal.errors import FrozenInstanceError
+
 T = TypeVar("T")
-
-
-class FrozenInstanceError(AttributeError):
-    """Raised on an attempt to change a frozen object."""
 
 
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -180,7 +180,14 @@ class PrometheusMetrics:
     def serve(self, host: str, port: int) -> None:
         import prometheus_client as prom
 
-        prom.start_http_server(port, addr=host, registry=self.registry)
+        self._server, _ = prom.start_http_server(port, addr=host, registry=self.registry)
+
+    def close(self) -> None:
+        """Stop serving metrics (a no-op when `serve` was never called)."""
+        server = getattr(self, "_server", None)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
 
     def pod_killed(self, namespace: str, name: str, status: str) -> None:
         self._kills.labels(status, namespace, name).inc()

@@ -46,6 +46,51 @@ class Pod:
 
 
 @dataclass(frozen=True)
+class Machine:
+    """A virtual machine as a cloud driver sees it, joined to its node by provider ID."""
+
+    id: str
+    provider_id: str
+    name: str
+    state: NodeState
+    zone: str = ""
+    ips: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """What probes need of a Service."""
+
+    namespace: str
+    name: str
+    cluster_ip: str
+    ports: tuple[int, ...] = ()
+    selector: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """One HTTP request a probe sends."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    timeout_seconds: float = 1.0
+    proxy: str | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """The status code of a probe's answer and how long it took."""
+
+    status: int
+    latency_seconds: float
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     ip: str = ""

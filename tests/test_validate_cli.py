@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from seal.steps.registry import load_policy
+from seal.policy.loader import load_policy
+from seal.steps.registry import STEP_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = sorted((REPO / "policies").glob("*.yml"))
@@ -34,7 +35,7 @@ def test_there_are_example_policies_and_each_says_what_it_tests() -> None:
 
 @pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.name)
 def test_example_policies_validate(path: Path) -> None:
-    assert load_policy(str(path), environ={}).scenarios
+    assert load_policy(str(path), STEP_TYPES, environ={}).scenarios
 
 
 def test_validate_prints_ok_and_exits_0() -> None:

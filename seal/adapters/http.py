@@ -8,32 +8,11 @@ from __future__ import annotations
 import ssl
 import time
 import warnings
-from dataclasses import dataclass
 
 import urllib3
 
-from seal.errors import SealError
-
-
-class ProbeError(SealError):
-    """The request got no answer (refused, timed out, name not found, TLS...)."""
-
-
-@dataclass(frozen=True)
-class ProbeAnswer:
-    status: int
-    latency_seconds: float
-
-
-@dataclass(frozen=True)
-class ProbeRequest:
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...] = ()
-    body: str | None = None
-    timeout_seconds: float = 1.0
-    proxy: str | None = None
-    insecure: bool = False
+from seal.errors import ProbeError
+from seal.model import ProbeAnswer, ProbeRequest
 
 
 class Prober:

@@ -13,18 +13,17 @@ import logging
 import random
 import ssl
 import threading
-import time
 import urllib.parse
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
 import urllib3
 
 from seal.adapters.kubeconfig import ClusterConnection, exec_credential, read_token
-from seal.errors import ConflictError, KubeError, NotFoundError
+from seal.clock import Clock, SystemClock
+from seal.errors import ConflictError, EvictionRefused, KubeError, NotFoundError
 from seal.labels import selector_from_match
-from seal.model import Node, NodeState, Pod
+from seal.model import Node, NodeState, Pod, ServiceInfo
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -32,19 +31,6 @@ PAGE_SIZE = 500
 MAX_ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 5.0
 _RETRIED_STATUSES = {429, 500, 502, 503, 504}
-
-
-class EvictionRefused(KubeError):
-    """The Eviction API said no (HTTP 429), usually because of a PodDisruptionBudget."""
-
-
-@dataclass(frozen=True)
-class ServiceInfo:
-    namespace: str
-    name: str
-    cluster_ip: str
-    ports: tuple[int, ...]
-    selector: str
 
 
 def pod_from_api(obj: Obj) -> Pod:
@@ -108,11 +94,12 @@ class Credentials:
     FILE_RECHECK_SECONDS = 60.0
     EXPIRY_MARGIN_SECONDS = 30.0
 
-    def __init__(self, connection: ClusterConnection) -> None:
+    def __init__(self, connection: ClusterConnection, clock: Clock) -> None:
         self._connection = connection
+        self._clock = clock
         self._token = connection.token
         self._expiry = connection.token_expiry
-        self._read_at = time.monotonic()
+        self._read_at = clock.monotonic()
         self._lock = threading.Lock()
 
     @property
@@ -131,11 +118,11 @@ class Credentials:
 
     def _stale(self) -> bool:
         if self._connection.token_exec:
-            return self._expiry is not None and time.time() > (
+            return self._expiry is not None and self._clock.now() > (
                 self._expiry - self.EXPIRY_MARGIN_SECONDS
             )
         if self._connection.token_file:
-            return time.monotonic() - self._read_at > self.FILE_RECHECK_SECONDS
+            return self._clock.monotonic() - self._read_at > self.FILE_RECHECK_SECONDS
         return False
 
     def _refresh(self) -> None:
@@ -145,7 +132,7 @@ class Credentials:
             self._token = read_token(self._connection.token_file)
         else:
             return
-        self._read_at = time.monotonic()
+        self._read_at = self._clock.monotonic()
         log.debug("fetched a fresh token for %s", self._connection.server)
 
 
@@ -153,12 +140,22 @@ class KubeClient:
     """One API server; safe to share between threads (a pooled urllib3 manager)."""
 
     def __init__(
-        self, connection: ClusterConnection, *, pool_size: int = 32, timeout: float = 30.0
+        self,
+        connection: ClusterConnection,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        pool_size: int = 32,
+        timeout: float = 30.0,
     ) -> None:
         self.connection = connection
+        self._clock: Clock = clock or SystemClock()
+        # Backoff jitter and Event names only: never the random source of a run's choices,
+        # so that retries do not change which pods a seeded run picks.
+        self._rng = rng or random.Random()
         self._timeout = urllib3.Timeout(connect=min(10.0, timeout), read=timeout)
         self._headers = {"Accept": "application/json", "User-Agent": "seal"}
-        self._credentials = Credentials(connection)
+        self._credentials = Credentials(connection, self._clock)
         if not connection.token and connection.username is not None:
             self._headers.update(
                 urllib3.make_headers(
@@ -190,7 +187,6 @@ class KubeClient:
             self._http = urllib3.PoolManager(maxsize=pool_size, **tls)
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
-        self._rng = random.Random()
 
     # ---------------------------------------------------------------- plumbing
     @property
@@ -265,7 +261,8 @@ class KubeClient:
         delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt) * (0.5 + self._rng.random() / 2)
         if retry_after and retry_after.isdigit():
             delay = min(MAX_BACKOFF_SECONDS, float(retry_after))
-        time.sleep(delay)
+        # Not cut short by a shutdown: the undos that a shutdown runs need these retries.
+        self._clock.sleep(delay, interruptible=False)
 
     @staticmethod
     def _error(method: str, path: str, status: int, message: str, reason: str) -> KubeError:
@@ -384,10 +381,11 @@ class KubeClient:
     def create_event(
         self, pod: Pod, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = self._clock.now()
+        now = dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         # A name chosen here, not by the server, makes the create safe to retry: an
         # attempt that landed although its answer was lost makes the next one a 409.
-        name = f"{pod.name}.{time.time_ns():x}{self._rng.getrandbits(16):04x}"
+        name = f"{pod.name}.{int(stamp * 1e9):x}{self._rng.getrandbits(16):04x}"
         body: Obj = {
             "metadata": {"name": name, "namespace": pod.namespace},
             "involvedObject": {

@@ -24,6 +24,35 @@ class KubectlTarget:
     context: str | None = None
 
 
+@dataclass(frozen=True)
+class Kubectl:
+    """kubectl bound to one cluster (seal's kubeconfig and context): what steps call."""
+
+    target: KubectlTarget = KubectlTarget()
+
+    def run(
+        self,
+        action: str,
+        manifest: str,
+        *,
+        binary: str = "kubectl",
+        proxy: str | None = None,
+        timeout: float = 120.0,
+        ignore_not_found: bool = False,
+        server_dry_run: bool = False,
+    ) -> str:
+        return run_kubectl(
+            action,
+            manifest,
+            self.target,
+            binary=binary,
+            proxy=proxy,
+            timeout=timeout,
+            ignore_not_found=ignore_not_found,
+            server_dry_run=server_dry_run,
+        )
+
+
 def kubectl_environment(base: Mapping[str, str], proxy: str | None) -> dict[str, str]:
     """The environment without proxy settings, plus `proxy` when one is given."""
     env = {k: v for k, v in base.items() if k.lower() not in _PROXY_VARIABLES}

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -116,31 +114,6 @@ def run_options(function: Any) -> Any:
     return function
 
 
-def _metrics(
-    metrics_address: str | None, prometheus: bool, host: str, port: int, stdout: bool
-) -> Any:
-    from seal.metrics import FanOut, NullMetrics, PrometheusMetrics, StdoutCollector
-
-    collectors: list[Any] = []
-    address = metrics_address or (f"{host}:{port}" if prometheus else None)
-    if address:
-        bind, _, port_text = address.rpartition(":")
-        if not port_text.isdigit():
-            raise UsageError(f"--metrics-address {address!r}: expected HOST:PORT")
-        prom = PrometheusMetrics()
-        try:
-            prom.serve(bind or "127.0.0.1", int(port_text))
-        except OSError as exc:
-            raise UsageError(f"cannot serve metrics on {address}: {exc.strerror}") from exc
-        log.info("metrics served on http://%s/metrics", address)
-        collectors.append(prom)
-    if stdout:
-        collectors.append(StdoutCollector())
-    if not collectors:
-        return NullMetrics()
-    return collectors[0] if len(collectors) == 1 else FanOut(collectors)
-
-
 @contextmanager
 def _cluster(
     sandbox: str | None, kubeconfig: str | None, context: str | None, seed: int | None
@@ -183,9 +156,9 @@ def _install_signals(on_first: Any) -> None:
 
 @dataclass
 class Running:
-    """A session against the chosen cluster, and the signal that stopped it, if any."""
+    """The services of a run against the chosen cluster, and the signal that stopped it."""
 
-    session: Any
+    services: Any
     signal: int | None = None
 
 
@@ -207,40 +180,44 @@ class RunFlags:
     prometheus_port: int
     stdout_collector: bool
 
+    def options(self) -> Any:
+        """The flags as the runtime's `RunOptions`."""
+        from seal.runtime.services import MetricsOptions, RunOptions, SafetyFlags
+
+        address = self.metrics_address or (
+            f"{self.prometheus_host}:{self.prometheus_port}" if self.prometheus_collector else None
+        )
+        return RunOptions(
+            kubeconfig=self.kubeconfig,
+            context=self.context,
+            state_dir=self.state_dir,
+            seed=self.seed,
+            safety=SafetyFlags(
+                self.dry_run, self.protected_namespaces, self.max_targets_per_step
+            ),
+            metrics=MetricsOptions(address, self.stdout_collector),
+        )
+
 
 @contextmanager
-def _session(flags: RunFlags) -> Iterator[Running]:
-    """Connect, install the signal handlers, and close everything afterwards."""
-    from seal.runtime.autonomous import SafetyOverrides, Session
-    from seal.runtime.journal import default_state_dir
+def _services(flags: RunFlags) -> Iterator[Running]:
+    """Connect, open the services, install the signal handlers; close everything after."""
+    from seal.runtime.services import open_services
 
-    metrics = _metrics(
-        flags.metrics_address,
-        flags.prometheus_collector,
-        flags.prometheus_host,
-        flags.prometheus_port,
-        flags.stdout_collector,
-    )
-    overrides = SafetyOverrides(
-        flags.dry_run, flags.protected_namespaces, flags.max_targets_per_step
-    )
-    state = Path(flags.state_dir) if flags.state_dir else default_state_dir()
-    with _cluster(flags.sandbox, flags.kubeconfig, flags.context, flags.seed) as connection:
-        session = Session(
-            connection, state, metrics, rng=random.Random(flags.seed), overrides=overrides
-        )
-        running = Running(session)
+    options = flags.options()
+    with (
+        _cluster(flags.sandbox, flags.kubeconfig, flags.context, flags.seed) as connection,
+        open_services(options, connection) as services,
+    ):
+        running = Running(services)
 
         def shutdown(signum: int) -> None:
             running.signal = signum
-            session.clock.request_shutdown()
+            services.clock.request_shutdown()
 
         _install_signals(shutdown)
-        try:
-            log.info("connected to %s (Kubernetes %s)", connection.server, session.check_cluster())
-            yield running
-        finally:
-            session.close()
+        log.info("connected to %s (Kubernetes %s)", connection.server, services.check_cluster())
+        yield running
 
 
 @click.command()
@@ -258,11 +235,13 @@ def autonomous(policy_file: str, **flags: Any) -> int:
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or usage.
     """
+    from seal.policy.loader import load_policy
     from seal.runtime.autonomous import run_policy
-    from seal.steps.registry import load_policy
+    from seal.runtime.scenario import clean_leftovers
+    from seal.steps.registry import STEP_TYPES
 
     try:
-        policy = load_policy(policy_file)
+        policy = load_policy(policy_file, STEP_TYPES)
     except PolicyError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -270,9 +249,9 @@ def autonomous(policy_file: str, **flags: Any) -> int:
         return 2
     for warning in policy.warnings:
         click.echo(warning, err=True)
-    with _session(RunFlags(**flags)) as running:
-        running.session.clean_leftovers()
-        summary = run_policy(running.session, policy_file, policy)
+    with _services(RunFlags(**flags)) as running:
+        clean_leftovers(running.services)
+        summary = run_policy(running.services, policy_file, policy)
     if running.signal is not None:
         return 128 + running.signal
     log.info(
@@ -289,25 +268,18 @@ def autonomous(policy_file: str, **flags: Any) -> int:
 def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) -> int:
     """Undo what a crashed seal run left behind on this cluster (from its journal)."""
     from seal.adapters.kubeconfig import resolve
-    from seal.metrics import NullMetrics
-    from seal.runtime.autonomous import Session
-    from seal.runtime.journal import default_state_dir
+    from seal.runtime.scenario import clean_leftovers
+    from seal.runtime.services import RunOptions, open_services
 
-    connection = resolve(kubeconfig, context)
-    session = Session(
-        connection, Path(state_dir) if state_dir else default_state_dir(), NullMetrics()
-    )
-    try:
-        pending = len(session.journal)
-        ok = session.clean_leftovers()
-        left = len(session.journal)
-    finally:
-        session.close()
+    options = RunOptions(kubeconfig=kubeconfig, context=context, state_dir=state_dir)
+    with open_services(options, resolve(kubeconfig, context)) as services:
+        report = clean_leftovers(services)
+        left = len(services.journal)
     click.echo(
-        f"{pending - left} undo(s) carried out, {left} left"
-        + ("" if ok else " (see the errors above; run seal cleanup again)")
+        f"{report.undone} undo(s) carried out, {left} left"
+        + ("" if report.ok else " (see the errors above; run seal cleanup again)")
     )
-    return 0 if ok else 1
+    return 0 if report.ok else 1
 
 
 @click.command()
@@ -336,9 +308,9 @@ def label(
 
     if min_seconds_between_runs > max_seconds_between_runs:
         raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
-    with _session(RunFlags(**flags)) as running:
+    with _services(RunFlags(**flags)) as running:
         run_label_mode(
-            running.session,
+            running.services,
             parse_namespaces(namespaces),
             runs=runs,
             min_seconds=min_seconds_between_runs,

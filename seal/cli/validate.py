@@ -25,7 +25,8 @@ def validate(files: tuple[str, ...], policy_files: tuple[str, ...]) -> int:
 
     Exit status 0 when every file is valid, 2 when any is not.
     """
-    from seal.steps.registry import load_policy
+    from seal.policy.loader import load_policy
+    from seal.steps.registry import STEP_TYPES
 
     paths = list(dict.fromkeys([*files, *policy_files]))
     if not paths:
@@ -33,7 +34,7 @@ def validate(files: tuple[str, ...], policy_files: tuple[str, ...]) -> int:
     invalid = 0
     for path in paths:
         try:
-            policy = load_policy(path)
+            policy = load_policy(path, STEP_TYPES)
         except PolicyError as exc:
             invalid += 1
             for problem in exc.problems:
@@ -51,7 +52,7 @@ def validate(files: tuple[str, ...], policy_files: tuple[str, ...]) -> int:
 @option("--indent", type=int, default=2, show_default=True, help="Indentation of the JSON.")
 def schema(indent: int) -> int:
     """Print the JSON Schema of the policy format (for editors and yaml-language-server)."""
-    from seal.steps.registry import policy_schema
+    from seal.steps.registry import schema as policy_schema
 
     click.echo(json.dumps(policy_schema(), indent=indent or None))
     return 0

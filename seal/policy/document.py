@@ -16,7 +16,7 @@ import yaml
 
 from seal.errors import PolicyError
 from seal.policy.interpolate import Interpolation, interpolate
-from seal.policy.problems import Location, Path, Problem, sorted_problems
+from seal.policy.problems import DocPath, Location, Problem, sorted_problems
 
 #: libyaml's loader when PyYAML was built with it: several times faster, same marks.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -39,13 +39,15 @@ class Document:
 
     source: str
     data: Any = None
-    values: dict[Path, Location] = field(default_factory=dict)
-    keys: dict[Path, Location] = field(default_factory=dict)
+    values: dict[DocPath, Location] = field(default_factory=dict)
+    keys: dict[DocPath, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     #: paths whose one problem is already reported (later ones would only repeat it)
-    settled: set[Path] = field(default_factory=set)
+    settled: set[DocPath] = field(default_factory=set)
+    #: paths the schema rejected: builders never see the values at or under them
+    rejected: set[DocPath] = field(default_factory=set)
 
-    def at(self, path: Path, *, key: bool = False) -> Location:
+    def at(self, path: DocPath, *, key: bool = False) -> Location:
         """The location of the value (or key) at `path`, else of its nearest ancestor."""
         table = self.keys if key else self.values
         probe = path
@@ -58,7 +60,7 @@ class Document:
             probe = probe[:-1]
 
     def problem(
-        self, path: Path, message: str, *, key: bool = False, warning: bool = False
+        self, path: DocPath, message: str, *, key: bool = False, warning: bool = False
     ) -> None:
         if path in self.settled:
             return
@@ -80,7 +82,7 @@ class _Converter:
         self.active: set[int] = set()
         self.constructor = yaml.constructor.SafeConstructor()
 
-    def convert(self, node: yaml.Node, path: Path) -> Any:
+    def convert(self, node: yaml.Node, path: DocPath) -> Any:
         self.doc.values[path] = _mark(self.doc.source, node.start_mark)
         if id(node) in self.active:
             self.doc.problem(path, "an alias refers to a node that contains it; remove the cycle")
@@ -100,7 +102,7 @@ class _Converter:
         finally:
             self.active.discard(id(node))
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: DocPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_loc = _mark(self.doc.source, key_node.start_mark)
@@ -118,7 +120,7 @@ class _Converter:
             result[key] = self.convert(value_node, child)
         return result
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: DocPath) -> Any:
         if node.tag not in _SCALAR_TAGS:
             self.doc.problem(path, f"unsupported YAML tag '{node.tag}'; use plain values")
             return None

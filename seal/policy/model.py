@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from seal.frozen import frozen
 from seal.policy.problems import Location
+
+if TYPE_CHECKING:
+    from seal.policy.docnode import DocNode
+    from seal.policy.schema import Schema
 
 RunStrategyName = Literal["round-robin", "random"]
 ExitStrategyName = Literal["report", "fail-fast"]
@@ -60,6 +64,20 @@ class StepSpec(Protocol):
 
     @property
     def location(self) -> Location: ...
+
+
+class StepBuilder(Protocol):
+    """What the loader needs of a step type: its key, its schema fragment, its builder."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def schema(self) -> Schema: ...
+
+    def build(self, node: DocNode) -> StepSpec:
+        """The step's spec from its schema-valid body; semantic problems go on `node`."""
+        ...
 
 
 @frozen

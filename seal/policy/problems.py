@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from seal.frozen import frozen
 
 #: A position in a document: keys and list indexes from the root.
-Path = tuple[str | int, ...]
+DocPath = tuple[str | int, ...]
 
 
-def format_path(path: Path) -> str:
+def format_path(path: DocPath) -> str:
     """`("scenarios", 0, "steps", 2)` -> `scenarios[0].steps[2]`; the root is `(top level)`."""
     text = ""
     for part in path:
@@ -53,7 +53,7 @@ class Problem:
     """One located problem of a policy file."""
 
     location: Location
-    path: Path
+    path: DocPath
     message: str
     warning: bool = False
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from seal.policy.document import Document
-from seal.policy.problems import Path, did_you_mean
+from seal.policy.problems import DocPath, did_you_mean
 
 Schema = dict[str, Any]
 
@@ -107,7 +107,7 @@ def _type_words(expected: str | list[str]) -> str:
     return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
 
 
-def _unknown_keys(doc: Document, path: Path, instance: dict[str, Any], schema: Schema) -> None:
+def _unknown_keys(doc: Document, path: DocPath, instance: dict[str, Any], schema: Schema) -> None:
     known = schema.get("properties", {})
     kind = schema.get(ONE_OF_KEYS)
     for key in instance:
@@ -125,7 +125,7 @@ def _unknown_keys(doc: Document, path: Path, instance: dict[str, Any], schema: S
         doc.problem((*path, key), what + hint, key=True)
 
 
-def _one_key_count(doc: Document, path: Path, instance: dict[str, Any], schema: Schema) -> None:
+def _one_key_count(doc: Document, path: DocPath, instance: dict[str, Any], schema: Schema) -> None:
     kind = schema[ONE_OF_KEYS]
     known = sorted(schema.get("properties", {}))
     if not instance:
@@ -168,15 +168,16 @@ def _message(validator: str, value: Any, instance: Any, schema: Schema) -> str:
     return str(schema.get("description") or validator)
 
 
-def check_schema(doc: Document, schema: Schema) -> set[Path]:
+def check_schema(doc: Document, schema: Schema) -> set[DocPath]:
     """Add a located problem for every schema violation; return the paths that had one."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
-    bad: set[Path] = set()
+    bad: set[DocPath] = set()
     for error in validator.iter_errors(doc.data):
-        path: Path = tuple(error.absolute_path)
+        path: DocPath = tuple(error.absolute_path)
         bad.add(path)
+        doc.rejected.add(path)
         kind = error.validator
         if kind == "additionalProperties" and isinstance(error.instance, dict):
             _unknown_keys(doc, path, error.instance, error.schema)

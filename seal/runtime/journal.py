@@ -12,14 +12,15 @@ import hashlib
 import json
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seal.clock import Clock, SystemClock
 from seal.errors import SealError, UndoError, UsageError
+from seal.outcomes import ReplayReport, UndoFailure
 
 log = logging.getLogger(__name__)
 UndoHandler = Callable[["UndoEntry"], None]
@@ -46,20 +47,10 @@ class UndoEntry:
     created: float
 
 
-@dataclass
-class ReplayReport:
-    undone: list[UndoEntry] = field(default_factory=list)
-    failed: list[tuple[UndoEntry, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-
 class UndoJournal:
-    def __init__(self, path: Path, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
         self.path = path
-        self._sleep = sleep
+        self._clock: Clock = clock or SystemClock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._lock_file = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for life
@@ -130,7 +121,9 @@ class UndoJournal:
         self, kind: str, payload: Mapping[str, Any], *, scenario: str, description: str
     ) -> UndoEntry:
         """Write an undo down, durably, before the change it undoes is made."""
-        entry = UndoEntry(uuid.uuid4().hex, kind, dict(payload), scenario, description, time.time())
+        entry = UndoEntry(
+            uuid.uuid4().hex, kind, dict(payload), scenario, description, self._clock.now()
+        )
         self._append(
             {
                 "op": "record",
@@ -181,33 +174,41 @@ class UndoJournal:
         backoff: float = 0.5,
     ) -> ReplayReport:
         """Run pending undos last-in-first-out; failures are retried, then kept and reported."""
-        report = ReplayReport()
+        undone = 0
+        failed: list[UndoFailure] = []
         for entry in reversed(self.pending(scenario)):
-            handler = handlers.get(entry.kind)
-            if handler is None:
-                reason = f"no undo handler for kind {entry.kind!r}"
-                log.error("cannot undo %s: %s", entry.description, reason)
-                report.failed.append((entry, reason))
-                continue
-            failure = self._run(entry, handler, attempts, backoff)
+            failure = self._replay_one(entry, handlers, attempts, backoff)
             if failure is None:
-                try:
-                    self._mark_done(entry)
-                except UndoError as exc:
-                    # The change is undone; the next replay of this entry will find nothing to do.
-                    log.error("undone, but not written down: %s: %s", entry.description, exc)
-                    report.failed.append((entry, str(exc)))
-                    continue
-                report.undone.append(entry)
-                log.info("undone: %s", entry.description, extra={"undo": entry.kind})
+                undone += 1
             else:
-                report.failed.append((entry, failure))
-                log.error(
-                    "undo failed, kept in the journal for the next start or `seal cleanup`: %s: %s",
-                    entry.description,
-                    failure,
-                )
-        return report
+                failed.append(UndoFailure(entry.id, entry.kind, entry.description, failure))
+        return ReplayReport(undone, tuple(failed))
+
+    def _replay_one(
+        self, entry: UndoEntry, handlers: Mapping[str, UndoHandler], attempts: int, backoff: float
+    ) -> str | None:
+        """Carry out one undo and write it down; why it failed, or None."""
+        handler = handlers.get(entry.kind)
+        if handler is None:
+            reason = f"no undo handler for kind {entry.kind!r}"
+            log.error("cannot undo %s: %s", entry.description, reason)
+            return reason
+        failure = self._run(entry, handler, attempts, backoff)
+        if failure is not None:
+            log.error(
+                "undo failed, kept in the journal for the next start or `seal cleanup`: %s: %s",
+                entry.description,
+                failure,
+            )
+            return failure
+        try:
+            self._mark_done(entry)
+        except UndoError as exc:
+            # The change is undone; the next replay of this entry will find nothing to do.
+            log.error("undone, but not written down: %s: %s", entry.description, exc)
+            return str(exc)
+        log.info("undone: %s", entry.description, extra={"undo": entry.kind})
+        return None
 
     def _run(
         self, entry: UndoEntry, handler: UndoHandler, attempts: int, backoff: float
@@ -227,5 +228,6 @@ class UndoJournal:
                         attempts,
                         reason,
                     )
-                    self._sleep(backoff * 2 ** (attempt - 1))
+                    # Not cut short by a shutdown: a shutdown is when undos matter most.
+                    self._clock.sleep(backoff * 2 ** (attempt - 1), interruptible=False)
         return reason or "failed"

@@ -1,6 +1,6 @@
 """Label mode: kill the pods that opted in through `seal/...` labels or annotations.
 
-Talks to the cluster through the session's client; sleeps between runs.
+Talks to the cluster through the services' client; sleeps between runs.
 """
 
 from __future__ import annotations
@@ -9,16 +9,15 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from seal.errors import ShutdownRequested
 from seal.log import log_context
 from seal.model import Pod
 from seal.policy.problems import Location
-from seal.runtime.autonomous import Session
-from seal.runtime.clock import ShutdownRequested
 from seal.runtime.scenario import ScenarioUndo
+from seal.runtime.services import Services
 from seal.selection.filters import DAY_NAMES
 from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_pods
-from seal.steps.pod_action import KillAction
-from seal.steps.run_pods import kill
+from seal.steps.pod_action import KillAction, kill_pods
 
 log = logging.getLogger(__name__)
 PREFIX = "seal/"
@@ -89,20 +88,22 @@ def due(pod_settings: PodSettings, now: dt.datetime) -> bool:
     )
 
 
-def run_once(session: Session, namespaces: list[str] | None) -> int:
+def run_once(services: Services, namespaces: list[str] | None) -> int:
     """One pass over the pods; returns how many were killed (or would be, in a dry run)."""
-    kube = session.kube
+    kube = services.kube
     if namespaces:
         found = [p for ns in namespaces for p in kube.list_pods(ns)]
     else:
         found = kube.list_pods(None)
     labelled = frozenset(kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
-    ctx = session.context(
-        "label mode", ScenarioUndo(session.journal, "label-mode", session.metrics), None
+    ctx = services.context(
+        "label mode",
+        ScenarioUndo(services.journal, "label-mode", services.metrics),
+        services.safety(),
     )
     pods, removed = screen_pods(found, ctx.safety, labelled)
     log_left_alone(log, removed, level=logging.DEBUG)
-    now = session.clock.local_now()
+    now = services.clock.local_now()
     chosen: dict[bool, list[Pod]] = {True: [], False: []}
     for pod in pods:
         try:
@@ -112,7 +113,7 @@ def run_once(session: Session, namespaces: list[str] | None) -> int:
             continue
         if not pod_settings.enabled or not due(pod_settings, now):
             continue
-        if session.rng.random() >= pod_settings.probability:
+        if services.rng.random() >= pod_settings.probability:
             ctx.metrics.probability_filter_not_passed()
             continue
         chosen[pod_settings.force].append(pod)
@@ -120,12 +121,12 @@ def run_once(session: Session, namespaces: list[str] | None) -> int:
     ctx.safety.check_target_count(total, "pods")
     for force, group in chosen.items():
         if group:
-            kill(KillAction(1.0, force, Location("label mode")), group, ctx)
+            kill_pods(KillAction(1.0, force, Location("label mode")), group, ctx)
     return total
 
 
 def run_label_mode(
-    session: Session,
+    services: Services,
     namespaces: list[str] | None,
     *,
     runs: int | None,
@@ -137,9 +138,9 @@ def run_label_mode(
     try:
         while runs is None or done < runs:
             if done:
-                session.clock.sleep(session.rng.uniform(min_seconds, max_seconds))
+                services.clock.sleep(services.rng.uniform(min_seconds, max_seconds))
             with log_context(scenario="label mode"):
-                count = run_once(session, namespaces)
+                count = run_once(services, namespaces)
             done += 1
             log.info("label mode pass %d: %d pod(s) killed", done, count)
     except ShutdownRequested:

@@ -1,4 +1,5 @@
-"""The policy runner loop: re-read the policy, sleep, run scenarios, decide the exit code.
+"""The policy runner loop: re-read the policy, run scenarios, sleep between loops, decide
+the exit code.
 
 Does I/O only through what it is given (a policy loader, a scenario executor,
 the clock, metrics).
@@ -6,27 +7,24 @@ the clock, metrics).
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from seal.errors import PolicyError
+from seal.errors import PolicyError, ShutdownRequested
+from seal.outcomes import ScenarioOutcome
 from seal.policy.model import Policy, ScenarioSpec
-from seal.runtime.clock import ShutdownRequested
 
 log = logging.getLogger(__name__)
 
-
-class ScenarioResult(enum.Enum):
-    PASSED = "passed"
-    FAILED = "failed"
+#: exit status: every scenario passed; one failed; usage or policy error
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class RunnerClock(Protocol):
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float, *, interruptible: bool = True) -> None: ...
 
 
 class ReloadMetrics(Protocol):
@@ -36,23 +34,42 @@ class ReloadMetrics(Protocol):
 
 @dataclass
 class RunSummary:
+    """What a run came to: its loops and every scenario run's outcome."""
+
     loops: int = 0
-    passed: int = 0
-    failed: int = 0
+    outcomes: list[ScenarioOutcome] = field(default_factory=list)
     interrupted: bool = False
+
+    def count(self, result: str) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def passed(self) -> int:
+        return self.count("passed")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return EXIT_FAILED if self.failed else EXIT_PASSED
+
+
+RunScenario = Callable[[ScenarioSpec, Policy], ScenarioOutcome]
 
 
 class PolicyRunner:
-    """Runs the loops of a policy until `runs` is reached, fail-fast stops it, or shutdown."""
+    """Runs the loops of a policy until `runs` is reached, fail-fast stops it, or shutdown.
+
+    The first loop starts at once; between two loops the runner sleeps a random
+    time between the policy's min and max; there is no sleep after the last loop.
+    """
 
     def __init__(
         self,
         load_policy: Callable[[], Policy],
-        run_scenario: Callable[[ScenarioSpec], ScenarioResult],
+        run_scenario: RunScenario,
         *,
         clock: RunnerClock,
         rng: random.Random,
@@ -94,25 +111,36 @@ class PolicyRunner:
             self._loop(summary)
         except ShutdownRequested:
             summary.interrupted = True
-            log.warning("shutdown requested; stopping after cleanup")
+        if summary.interrupted:
+            log.warning("shutdown requested; stopped after cleanup")
         return summary
 
     def _loop(self, summary: RunSummary) -> None:
         while True:
             policy = self._reload()
             strategy = policy.run_strategy
+            if not policy.scenarios:
+                log.info("the policy has no scenarios; nothing to do")
+                return
             if strategy.runs is not None and summary.loops >= strategy.runs:
                 return
-            pause = self._rng.uniform(strategy.min_seconds, strategy.max_seconds)
-            log.info("sleeping %.1fs before loop %d", pause, summary.loops + 1)
-            self._clock.sleep(pause)
+            if summary.loops:
+                pause = self._rng.uniform(strategy.min_seconds, strategy.max_seconds)
+                log.info("sleeping %.1fs before loop %d", pause, summary.loops + 1)
+                self._clock.sleep(pause)
             summary.loops += 1
-            for scenario in self._scenarios_for_loop(policy):
-                result = self._run_scenario(scenario)
-                if result is ScenarioResult.PASSED:
-                    summary.passed += 1
-                    continue
-                summary.failed += 1
-                if policy.fail_fast:
-                    log.error("scenario %r failed; exitStrategy is fail-fast", scenario.name)
-                    return
+            if self._run_loop(policy, summary):
+                return
+
+    def _run_loop(self, policy: Policy, summary: RunSummary) -> bool:
+        """One loop over the policy's scenarios; True when the run must stop."""
+        for scenario in self._scenarios_for_loop(policy):
+            outcome = self._run_scenario(scenario, policy)
+            summary.outcomes.append(outcome)
+            if outcome.result == "interrupted":
+                summary.interrupted = True
+                return True
+            if outcome.result == "failed" and policy.fail_fast:
+                log.error("scenario %r failed; exitStrategy is fail-fast", scenario.name)
+                return True
+        return False

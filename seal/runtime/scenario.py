@@ -1,30 +1,33 @@
-"""Running one scenario: its steps in order, then every undo it recorded, whatever happened."""
+"""Running one scenario: its steps in order, then every undo it recorded, whatever happened.
+
+Acts only through the services it is given.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from seal.errors import SealError
+from seal.errors import SealError, ShutdownRequested
 from seal.log import log_context
 from seal.metrics import Metrics
-from seal.policy.model import ScenarioSpec, StepSpec
-from seal.policy.pipeline import RetriesSpec
-from seal.runtime.clock import SystemClock
+from seal.outcomes import ReplayReport, ScenarioOutcome, ScenarioResult, StepOutcome
+from seal.policy.model import Policy, ScenarioSpec, StepSpec
 from seal.runtime.journal import UndoEntry, UndoJournal
 from seal.runtime.retries import run_with_retries
-from seal.runtime.runner import ScenarioResult
-from seal.steps.context import RecordedUndo, StepContext, UndoHandler
-from seal.steps.registry import STEPS_BY_KEY
+from seal.runtime.services import Services
+from seal.selection.safety import SafetyRules
+from seal.steps.base import StepContext, StepType, UndoHandler
+from seal.steps.ports import RecordedUndo
+from seal.steps.registry import STEPS_BY_KEY, undo_handlers
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScenarioUndo:
     """The journal, bound to one run of one scenario."""
 
@@ -38,102 +41,137 @@ class ScenarioUndo:
         return entry
 
     def discard(self, entry: RecordedUndo) -> None:
-        found = [e for e in self.journal.pending(self.run_id) if e.id == entry.id]
-        for pending in found:
-            self.journal.discard(pending)
+        for pending in self.journal.pending(self.run_id):
+            if pending.id == entry.id:
+                self.journal.discard(pending)
         self.metrics.pending_undos(len(self.journal))
 
 
-def all_undo_handlers() -> dict[str, UndoHandler]:
-    handlers: dict[str, UndoHandler] = {}
-    for step_type in STEPS_BY_KEY.values():
-        handlers.update(step_type.load_runner()[1])
-    return handlers
-
-
-def bind_handlers(
+def _bound(
     handlers: Mapping[str, UndoHandler], ctx: StepContext
 ) -> dict[str, Callable[[UndoEntry], None]]:
     def bind(handler: UndoHandler) -> Callable[[UndoEntry], None]:
-        def undo(entry: UndoEntry) -> None:
-            handler(entry.payload, ctx)
-
-        return undo
+        return lambda entry: handler(entry.payload, ctx)
 
     return {kind: bind(handler) for kind, handler in handlers.items()}
 
 
 def replay_undos(
     journal: UndoJournal, ctx: StepContext, metrics: Metrics, scenario: str | None = None
-) -> bool:
-    """Carry out pending undos (of one scenario run, or all); True when none failed."""
-    report = journal.replay(bind_handlers(all_undo_handlers(), ctx), scenario=scenario)
-    for entry, _reason in report.failed:
-        metrics.undo_failed(entry.kind)
+) -> ReplayReport:
+    """Carry out pending undos (of one scenario run, or all), counting those that fail."""
+    report = journal.replay(_bound(undo_handlers(), ctx), scenario=scenario)
+    for failure in report.failed:
+        metrics.undo_failed(failure.kind)
     metrics.pending_undos(len(journal))
-    return report.ok
+    return report
+
+
+def clean_leftovers(services: Services) -> ReplayReport:
+    """Undo what an earlier, crashed run left in the journal."""
+    pending = services.journal.pending()
+    if not pending:
+        return ReplayReport()
+    log.warning("an earlier run left %d undo(s) pending; carrying them out now", len(pending))
+    undo = ScenarioUndo(services.journal, "cleanup", services.metrics)
+    ctx = services.context("cleanup", undo, services.safety())
+    return replay_undos(services.journal, ctx, services.metrics)
 
 
 class ScenarioExecutor:
-    def __init__(
-        self,
-        make_context: Callable[[str, ScenarioUndo], StepContext],
-        journal: UndoJournal,
-        metrics: Metrics,
-        clock: SystemClock,
-    ) -> None:
-        self.make_context = make_context
-        self.journal = journal
-        self.metrics = metrics
-        self.clock = clock
+    """Runs scenarios of a policy with one set of services."""
 
-    def __call__(self, scenario: ScenarioSpec) -> ScenarioResult:
+    def __init__(
+        self, services: Services, step_types: Mapping[str, StepType[Any]] = STEPS_BY_KEY
+    ) -> None:
+        self.services = services
+        self.step_types = step_types
+        self._rules: tuple[Policy, SafetyRules] | None = None
+
+    def _safety(self, policy: Policy) -> SafetyRules:
+        """The safety rules of a policy, merged once per loaded policy."""
+        if self._rules is None or self._rules[0] is not policy:
+            self._rules = (policy, self.services.safety(policy.safety))
+        return self._rules[1]
+
+    def run(self, scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
+        services = self.services
         run_id = f"{scenario.name}#{uuid.uuid4().hex[:8]}"
-        undo = ScenarioUndo(self.journal, run_id, self.metrics)
-        ctx = self.make_context(scenario.name, undo)
-        started = time.monotonic()
-        result = ScenarioResult.PASSED
+        undo = ScenarioUndo(services.journal, run_id, services.metrics)
+        ctx = services.context(scenario.name, undo, self._safety(policy))
+        started = services.clock.monotonic()
+        steps: list[StepOutcome] = []
         with log_context(scenario=scenario.name):
             log.info("scenario starts: %d step(s)", len(scenario.steps))
             try:
-                for index, step in enumerate(scenario.steps, 1):
-                    self.clock.check()
-                    if not self._run_step(index, step, ctx, scenario.name):
-                        result = ScenarioResult.FAILED
-                        break
+                self._run_steps(scenario, ctx, steps)
             finally:
                 with log_context(step="cleanup"):
-                    if not replay_undos(self.journal, ctx, self.metrics, run_id):
-                        result = ScenarioResult.FAILED
-                duration = time.monotonic() - started
-                self.metrics.scenario_finished(scenario.name, result.value, duration)
-                log.info(
-                    "scenario %s in %.1fs", result.value, duration, extra={"outcome": result.value}
-                )
-        return result
+                    cleanup = replay_undos(services.journal, ctx, services.metrics, run_id)
+            outcome = _outcome(scenario, steps, cleanup, services.clock.monotonic() - started)
+            services.metrics.scenario_finished(scenario.name, outcome.result, outcome.duration)
+            log.info(
+                "scenario %s in %.1fs%s",
+                outcome.result,
+                outcome.duration,
+                f": {outcome.reason}" if outcome.reason else "",
+                extra={"outcome": outcome.result},
+            )
+        return outcome
 
-    def _run_step(self, index: int, step: StepSpec, ctx: StepContext, scenario: str) -> bool:
-        label = f"{index}:{step.key}"
-        run, _ = STEPS_BY_KEY[step.key].load_runner()
-        started = time.monotonic()
-        with log_context(step=label):
-            retries: RetriesSpec | None = getattr(step, "retries", None)
-            if not isinstance(retries, RetriesSpec):
-                retries = None
+    def _run_steps(
+        self, scenario: ScenarioSpec, ctx: StepContext, steps: list[StepOutcome]
+    ) -> None:
+        for index, step in enumerate(scenario.steps, 1):
+            try:
+                self.services.clock.check()
+                outcome = self._run_step(index, step, ctx, scenario.name)
+            except ShutdownRequested:
+                steps.append(StepOutcome("interrupted", f"step {index} ({step.key}): shutdown"))
+                return
+            steps.append(outcome)
+            if not outcome.ok:
+                return
+
+    def _run_step(
+        self, index: int, step: StepSpec, ctx: StepContext, scenario: str
+    ) -> StepOutcome:
+        step_type = self.step_types[step.key]
+        clock = self.services.clock
+        started = clock.monotonic()
+        with log_context(step=f"{index}:{step.key}"):
+            retries = step_type.retries(step)
             try:
                 if retries is None:
-                    run(step, ctx)
+                    outcome = step_type.run(step, ctx)
                 else:
-                    run_with_retries(
-                        lambda: run(step, ctx),
-                        self.clock,
+                    outcome = run_with_retries(
+                        lambda: step_type.run(step, ctx),
+                        clock,
                         count=retries.count,
                         timeout=retries.timeout,
                         sleep=retries.sleep,
                     )
             except SealError as exc:
-                self.metrics.step_finished(scenario, step.key, "failed", time.monotonic() - started)
+                outcome = StepOutcome.failed(f"step {index} ({step.key}): {exc}")
                 log.error("step failed: %s", exc, extra={"outcome": "failed"})
-                return False
-            self.metrics.step_finished(scenario, step.key, "passed", time.monotonic() - started)
-        return True
+            result = "passed" if outcome.ok else "failed"
+            self.services.metrics.step_finished(
+                scenario, step.key, result, clock.monotonic() - started
+            )
+        return outcome
+
+
+def _outcome(
+    scenario: ScenarioSpec, steps: list[StepOutcome], cleanup: ReplayReport, duration: float
+) -> ScenarioOutcome:
+    bad = next((s for s in steps if not s.ok), None)
+    result: ScenarioResult
+    if bad is not None:
+        result = "interrupted" if bad.result == "interrupted" else "failed"
+        reason = bad.reason
+    elif not cleanup.ok:
+        result, reason = "failed", f"{len(cleanup.failed)} undo(s) failed"
+    else:
+        result, reason = "passed", ""
+    return ScenarioOutcome(scenario.name, result, reason, duration, tuple(steps), cleanup)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from seal.errors import SafetyError
 from seal.model import Node, Pod
@@ -18,6 +19,19 @@ PROTECTED_LABEL = "seal/protected"
 
 def is_protected_label(labels: Mapping[str, str]) -> bool:
     return labels.get(PROTECTED_LABEL, "").strip().lower() == "true"
+
+
+class SafetySettings(Protocol):
+    """Safety as a policy's config.safety or the command line's flags state it."""
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def protected_namespaces(self) -> Sequence[str]: ...
+
+    @property
+    def max_targets_per_step(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,25 @@ class SafetyRules:
             protected_namespaces=frozenset(protected_namespaces),
             max_targets_per_step=max_targets_per_step,
             dry_run=dry_run,
+        )
+
+    @classmethod
+    def merge(
+        cls, policy: SafetySettings, flags: SafetySettings, environ: Mapping[str, str]
+    ) -> SafetyRules:
+        """The rules of a run: the policy's, tightened by the flags, plus seal's own pod
+        and node from the downward API. Flags only ever add protection."""
+        limits = [
+            limit
+            for limit in (flags.max_targets_per_step, policy.max_targets_per_step)
+            if limit is not None
+        ]
+        return cls.from_environment(
+            environ,
+            protected_namespaces=set(flags.protected_namespaces)
+            | set(policy.protected_namespaces),
+            max_targets_per_step=min(limits) if limits else None,
+            dry_run=flags.dry_run or policy.dry_run,
         )
 
     def pod_protection(self, pod: Pod, labelled_namespaces: frozenset[str]) -> str | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from seal.errors import StepFailed
 from seal.frozen import frozen
-from seal.policy.build import Node
-from seal.policy.pipeline import RETRIES_SCHEMA, RetriesSpec, build_retries
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import array, boolean, number, obj, one_key, string
-from seal.steps.base import StepType
+from seal.steps.base import RetriesSpec, StepContext, StepType
+from seal.steps.pipeline import RETRIES_SCHEMA, build_retries
 
 
 @frozen
@@ -33,7 +35,7 @@ class AlertManagerSpec:
     retries: RetriesSpec | None = None
 
 
-def build(node: Node) -> AlertManagerSpec:
+def build(node: DocNode) -> AlertManagerSpec:
     targets = []
     for target in node.children("targets"):
         url = str(target.get("url"))
@@ -58,7 +60,16 @@ def build(node: Node) -> AlertManagerSpec:
     )
 
 
+def run(spec: AlertManagerSpec, ctx: StepContext) -> StepOutcome:
+    """Not available in this version of seal: the step fails, touching nothing."""
+    raise StepFailed(
+        f"the {spec.key} step (line {spec.location.line}) is not available in this version "
+        "of seal; nothing was changed"
+    )
+
+
 STEP = StepType(
+    spec=AlertManagerSpec,
     key="alertManagerAction",
     schema=obj(
         {
@@ -89,6 +100,7 @@ STEP = StepType(
         required=["targets", "actions"],
         description="silence every alert of Alertmanagers during the scenario",
     ),
-    build=build,
-    runner="seal.steps.run_unavailable",
+    builder=build,
+    runner=run,
+    retries_of=lambda spec: spec.retries,
 )

@@ -1,32 +1,123 @@
-"""What a step type is: its policy key, its schema fragment, and how its spec is built."""
+"""What a step type is: its key, spec class, schema fragment, builder, run function, the
+undos it records and the API calls it makes, typed end to end in its spec.
+
+No I/O.
+"""
 
 from __future__ import annotations
 
-import importlib
+import concurrent.futures
+import random
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from seal.frozen import frozen
-from seal.policy.build import Node
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
+from seal.policy.model import StepSpec
+from seal.policy.problems import Location
 from seal.policy.schema import Schema
+from seal.selection.safety import SafetyRules
+from seal.steps.ports import (
+    Clock,
+    CloudDriver,
+    Executor,
+    KubeApi,
+    KubectlRunner,
+    Metrics,
+    Prober,
+    UndoRecorder,
+)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Everything a step runs with, handed in by the runtime; one per scenario run."""
+
+    scenario: str
+    kube: KubeApi
+    kubectl: KubectlRunner
+    prober: Prober
+    metrics: Metrics
+    clock: Clock
+    rng: random.Random
+    undo: UndoRecorder
+    safety: SafetyRules
+    pool: concurrent.futures.Executor
+    cloud: CloudDriver | None = None
+    executor: Executor | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.safety.dry_run
+
+
+#: Carries out one recorded undo, from its journal payload, with the services of the run.
+UndoHandler = Callable[[Mapping[str, Any], StepContext], None]
 
 
 @frozen
-class StepType:
+class ApiCall:
+    """One kind of Kubernetes API request a step makes, as an RBAC rule names it."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+
+
+@frozen
+class RetriesSpec:
+    """Re-run the whole step: at most `count` times, or until `timeout` seconds pass."""
+
+    count: int | None
+    timeout: float | None
+    sleep: float
+    location: Location
+
+
+SpecT = TypeVar("SpecT", bound=StepSpec)
+
+
+def _no_calls(spec: Any) -> tuple[ApiCall, ...]:
+    return ()
+
+
+def _no_retries(spec: Any) -> RetriesSpec | None:
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class StepType(Generic[SpecT]):
     """One kind of step. The registry lists these; the policy schema is made from them."""
 
     key: str
+    spec: type[SpecT]
     schema: Schema
-    build: Callable[[Node], Any]
+    builder: Callable[[DocNode], SpecT]
+    runner: Callable[[SpecT, StepContext], StepOutcome]
     description: str = ""
-    #: Where the step is run: "module" (its `run`) or "module:function"; the module
-    #: also defines `UNDO_HANDLERS` (undo kind -> handler). Imported only when a
-    #: policy runs, so that checking a policy never loads the Kubernetes client.
-    runner: str = ""
+    #: undo kind (as written in the journal) -> the handler that carries it out
+    undo_handlers: Mapping[str, UndoHandler] = field(default_factory=dict)
+    #: the API calls a spec of this type makes (for least-privilege roles)
+    api_calls: Callable[[SpecT], tuple[ApiCall, ...]] = _no_calls
+    #: how a failed run of a spec is retried (None: it is not)
+    retries_of: Callable[[SpecT], RetriesSpec | None] = _no_retries
 
-    def load_runner(self) -> tuple[Callable[[Any, Any], None], Mapping[str, Any]]:
-        """The run function and the undo handlers of this step type."""
-        module_name, _, function = self.runner.partition(":")
-        module = importlib.import_module(module_name)
-        run: Callable[[Any, Any], None] = getattr(module, function or "run")
-        return run, getattr(module, "UNDO_HANDLERS", {})
+    def build(self, node: DocNode) -> SpecT:
+        return self.builder(node)
+
+    def run(self, spec: StepSpec, ctx: StepContext) -> StepOutcome:
+        return self.runner(self._own(spec), ctx)
+
+    def calls(self, spec: StepSpec) -> tuple[ApiCall, ...]:
+        return self.api_calls(self._own(spec))
+
+    def retries(self, spec: StepSpec) -> RetriesSpec | None:
+        return self.retries_of(self._own(spec))
+
+    def _own(self, spec: StepSpec) -> SpecT:
+        if not isinstance(spec, self.spec):
+            raise TypeError(f"{self.key} cannot run a {type(spec).__name__}")
+        return spec

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from seal.errors import StepFailed
 from seal.frozen import frozen
-from seal.policy.build import Node
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import Schema, array, number, obj, one_key, string
-from seal.steps.base import StepType
+from seal.steps.base import StepContext, StepType
 
 DEFAULT_TC_IMAGE = "gaiadocker/iproute2:latest"
 DEFAULT_TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.9.0"
@@ -106,11 +108,11 @@ class CloneSpec:
     mutations: tuple[Mutation, ...] = ()
 
 
-def _ref(node: Node) -> ObjectRef:
+def _ref(node: DocNode) -> ObjectRef:
     return ObjectRef(str(node.get("name")), str(node.get("namespace")))
 
 
-def _toxics(node: Node) -> tuple[Toxic, ...]:
+def _toxics(node: DocNode) -> tuple[Toxic, ...]:
     proxies = {str(p.get("name")) for p in node.children("proxies")}
     toxics = []
     for toxic in node.children("toxics"):
@@ -132,7 +134,7 @@ def _toxics(node: Node) -> tuple[Toxic, ...]:
     return tuple(toxics)
 
 
-def _mutation(node: Node) -> Mutation:
+def _mutation(node: DocNode) -> Mutation:
     key, body = node.only_key()
     if key == "environment":
         return EnvironmentMutation(str(body.get("name")), str(body.get("value", "")))
@@ -156,14 +158,14 @@ def _mutation(node: Node) -> Mutation:
     )
 
 
-def _label(node: Node) -> LabelSpec | ObjectRef:
+def _label(node: DocNode) -> LabelSpec | ObjectRef:
     key, body = node.only_key()
     if key == "label":
         return LabelSpec(str(body.get("key")), str(body.get("value")))
     return _ref(body)
 
 
-def build(node: Node) -> CloneSpec:
+def build(node: DocNode) -> CloneSpec:
     return CloneSpec(
         source=_ref(node.child("source").child("deployment")),
         location=node.location,
@@ -233,7 +235,16 @@ MUTATIONS = one_key(
     },
 )
 
+def run(spec: CloneSpec, ctx: StepContext) -> StepOutcome:
+    """Not available in this version of seal: the step fails, touching nothing."""
+    raise StepFailed(
+        f"the {spec.key} step (line {spec.location.line}) is not available in this version "
+        "of seal; nothing was changed"
+    )
+
+
 STEP = StepType(
+    spec=CloneSpec,
     key="clone",
     schema=obj(
         {
@@ -257,6 +268,6 @@ STEP = StepType(
         required=["source"],
         description="copy a Deployment and inject failure into the copy",
     ),
-    build=build,
-    runner="seal.steps.run_unavailable",
+    builder=build,
+    runner=run,
 )

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Literal
 
+import yaml
+
+from seal.errors import ExecutionError, StepFailed
 from seal.frozen import frozen
-from seal.policy.build import Node
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import boolean, number, obj, string
-from seal.steps.base import StepType
+from seal.steps.base import ApiCall, StepContext, StepType
+
+log = logging.getLogger(__name__)
+#: the undo kind: delete again what an apply created
+KUBECTL_DELETE = "kubectl-delete"
 
 
 @frozen
@@ -25,7 +35,7 @@ class KubectlSpec:
     timeout_seconds: float = 120.0
 
 
-def build(node: Node) -> KubectlSpec:
+def build(node: DocNode) -> KubectlSpec:
     action: Literal["apply", "delete"] = "delete" if node.get("action") == "delete" else "apply"
     return KubectlSpec(
         action=action,
@@ -38,8 +48,98 @@ def build(node: Node) -> KubectlSpec:
     )
 
 
+def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
+    """kubectl apply or delete of the payload. In a dry run the API server checks the
+    payload and says what it would do (`--dry-run=server`); nothing changes."""
+    if spec.action == "apply" and spec.auto_delete and not ctx.dry_run:
+        # Recorded first: even a partial apply is deleted again at cleanup.
+        ctx.undo.record(
+            KUBECTL_DELETE,
+            {
+                "manifest": spec.payload,
+                "binary": spec.kubectl_binary,
+                "proxy": spec.proxy,
+                "timeout": spec.timeout_seconds,
+            },
+            f"kubectl delete of what line {spec.location.line} applied",
+        )
+    try:
+        output = ctx.kubectl.run(
+            spec.action,
+            spec.payload,
+            binary=spec.kubectl_binary,
+            proxy=spec.proxy,
+            timeout=spec.timeout_seconds,
+            server_dry_run=ctx.dry_run,
+        )
+    except ExecutionError as exc:
+        if not ctx.dry_run:
+            raise
+        raise StepFailed(
+            f"kubectl {spec.action} of the payload at line {spec.location.line} would fail "
+            f"(server dry run): {exc}"
+        ) from exc
+    summary = output.strip().splitlines()
+    log.info(
+        "%skubectl %s: %s",
+        "dry run: " if ctx.dry_run else "",
+        spec.action,
+        " / ".join(summary[:10]),
+        extra={
+            "action": f"kubectl-{spec.action}",
+            "outcome": "dry-run" if ctx.dry_run else "success",
+        },
+    )
+    return StepOutcome.passed(f"kubectl {spec.action}", targets=0 if ctx.dry_run else len(summary))
+
+
+def undo_kubectl_delete(payload: Mapping[str, Any], ctx: StepContext) -> None:
+    """Delete what an apply created, through seal's own connection to the cluster."""
+    ctx.kubectl.run(
+        "delete",
+        str(payload["manifest"]),
+        binary=str(payload.get("binary") or "kubectl"),
+        proxy=payload.get("proxy"),
+        timeout=float(payload.get("timeout") or 120),
+        ignore_not_found=True,
+    )
+
+
+def _kinds(payload: str) -> Iterator[tuple[str, str]]:
+    """(API group, resource) of each object in the payload."""
+    try:
+        documents = [d for d in yaml.safe_load_all(payload) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return
+    for document in documents:
+        if document.get("kind") == "List":
+            documents.extend(i for i in document.get("items") or [] if isinstance(i, dict))
+            continue
+        api_version, kind = str(document.get("apiVersion", "")), str(document.get("kind", ""))
+        if kind:
+            group = api_version.rpartition("/")[0]
+            yield group, _plural(kind.lower())
+
+
+def _plural(kind: str) -> str:
+    if kind == "endpoints":
+        return kind
+    if kind.endswith(("s", "x", "ch", "sh")):
+        return kind + "es"
+    if kind.endswith("y") and kind[-2:-1] not in "aeiou":
+        return kind[:-1] + "ies"
+    return kind + "s"
+
+
+def api_calls(spec: KubectlSpec) -> tuple[ApiCall, ...]:
+    verbs = ("get", "create", "patch", "delete") if spec.action == "apply" else ("get", "delete")
+    calls = [ApiCall(verb, res, group) for group, res in _kinds(spec.payload) for verb in verbs]
+    return tuple(dict.fromkeys(calls))
+
+
 STEP = StepType(
     key="kubectl",
+    spec=KubectlSpec,
     schema=obj(
         {
             "action": string("what kubectl does with the payload", enum=["apply", "delete"]),
@@ -52,6 +152,9 @@ STEP = StepType(
         required=["action", "payload"],
         description="apply or delete manifests with kubectl",
     ),
-    build=build,
-    runner="seal.steps.run_basic:run_kubectl_step",
+    builder=build,
+    runner=run,
+    description="apply or delete manifests with kubectl",
+    undo_handlers={KUBECTL_DELETE: undo_kubectl_delete},
+    api_calls=api_calls,
 )

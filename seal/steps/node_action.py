@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import logging
+from typing import ClassVar, assert_never
 
+from seal.errors import StepFailed
 from seal.frozen import frozen
-from seal.policy.build import Node
-from seal.policy.pipeline import (
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
+from seal.policy.problems import Location
+from seal.policy.schema import boolean, obj, one_key, string
+from seal.selection.filters import property_matches
+from seal.selection.safety import log_left_alone, screen_nodes
+from seal.steps.base import ApiCall, RetriesSpec, StepContext, StepType
+from seal.steps.pipeline import (
     NODE_PROPERTIES,
     WAIT_ACTION_SCHEMA,
     FilterSpec,
     PropertyMatcher,
-    RetriesSpec,
     WaitAction,
-    build_pipeline,
+    apply_filters,
+    build_each,
+    build_filter,
     build_property,
+    build_retries,
     build_wait,
+    describe,
     filters_schema,
     pipeline_schema,
     property_schema,
 )
-from seal.policy.problems import Location
-from seal.policy.schema import boolean, obj, one_key, string
-from seal.steps.base import StepType
+
+log = logging.getLogger(__name__)
 
 
 @frozen
@@ -86,11 +96,11 @@ ACTIONS = one_key(
 )
 
 
-def build_matcher(node: Node) -> PropertyMatcher:
+def build_matcher(node: DocNode) -> PropertyMatcher:
     return build_property(node.child("property"))
 
 
-def build_action(node: Node) -> NodeAction:
+def build_action(node: DocNode) -> NodeAction:
     key, body = node.only_key()
     if key == "start":
         return StartAction(body.location)
@@ -103,18 +113,64 @@ def build_action(node: Node) -> NodeAction:
     return build_wait(body)
 
 
-def build(node: Node) -> NodeActionSpec:
-    return build_pipeline(node, NodeActionSpec, build_matcher, build_action)
+def build(node: DocNode) -> NodeActionSpec:
+    return NodeActionSpec(
+        matches=build_each(node.children("matches"), build_matcher),
+        filters=build_each(node.children("filters"), build_filter),
+        actions=build_each(node.children("actions"), build_action),
+        retries=build_retries(node.child("retries")),
+        location=node.location,
+    )
+
+
+def run(spec: NodeActionSpec, ctx: StepContext) -> StepOutcome:
+    """Match nodes through the API and filter them. Acting on machines needs a cloud
+    driver or an executor, which this version of seal does not have yet: such an
+    action fails the step before anything is touched."""
+    matched = [
+        n
+        for n in ctx.kube.list_nodes()
+        if any(property_matches(n, m.name, m.value, m.negative) for m in spec.matches)
+    ]
+    if not matched:
+        ctx.metrics.empty_match("node")
+        log.info("no nodes matched; nothing to do", extra={"outcome": "empty-match"})
+        return StepOutcome.skipped("no nodes matched")
+    kept, removed = screen_nodes(matched, ctx.safety)
+    log_left_alone(log, removed)
+    targets = apply_filters(kept, spec.filters, ctx)
+    if not targets:
+        return StepOutcome.skipped("no nodes left after the safety rules and filters")
+    ctx.safety.check_target_count(len(targets), "nodes")
+    log.info("%d node(s) selected: %s", len(targets), describe(targets))
+    for action in spec.actions:
+        if isinstance(action, WaitAction):
+            ctx.clock.sleep(action.seconds)
+        elif isinstance(action, StartAction | StopAction | ExecuteAction):
+            if ctx.dry_run:
+                log.info("dry run: would %s %s", type(action).__name__, describe(targets))
+                continue
+            raise StepFailed(
+                f"line {action.location.line}: acting on machines needs a cloud driver; this "
+                "version of seal has none yet, so no machine was touched"
+            )
+        else:
+            assert_never(action)
+    return StepOutcome.passed(f"{len(targets)} node(s) selected")
 
 
 STEP = StepType(
     key="nodeAction",
+    spec=NodeActionSpec,
     schema=pipeline_schema(
         MATCHERS,
         filters_schema(NODE_PROPERTIES),
         ACTIONS,
         "match nodes, filter them, act on their machines",
     ),
-    build=build,
-    runner="seal.steps.run_nodes",
+    builder=build,
+    runner=run,
+    description="match nodes, filter them, act on their machines",
+    api_calls=lambda spec: (ApiCall("list", "nodes"),),
+    retries_of=lambda spec: spec.retries,
 )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
+from seal.errors import NotFoundError, ProbeError, StepFailed
 from seal.frozen import frozen
-from seal.policy.build import Node
+from seal.model import ProbeRequest
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import array, boolean, number, obj, one_key, string
-from seal.steps.base import StepType
+from seal.steps.base import ApiCall, StepContext, StepType
+
+log = logging.getLogger(__name__)
 
 METHODS = ("get", "post", "patch", "put", "head", "delete")
 
@@ -50,16 +56,16 @@ class ProbeHTTPSpec:
     insecure: bool = False
 
 
-def _check_url(node: Node, url: str) -> None:
+def _check_url(node: DocNode, url: str) -> None:
     if not url.startswith(("http://", "https://")):
         node.problem(f"'{url}' is not an http:// or https:// URL")
 
 
-def build(node: Node) -> ProbeHTTPSpec:
+def build(node: DocNode) -> ProbeHTTPSpec:
     kind, target_node = node.child("target").only_key()
     target: UrlTarget | ServiceTarget
     if kind == "url":
-        target = UrlTarget(str(target_node.value))
+        target = UrlTarget(str(target_node.scalar("")))
         _check_url(target_node, target.url)
     else:
         target = ServiceTarget(
@@ -106,8 +112,84 @@ TARGET = one_key(
     },
 )
 
+def probe_url(spec: ProbeHTTPSpec, ctx: StepContext) -> str:
+    target = spec.target
+    if isinstance(target, ServiceTarget):
+        try:
+            service = ctx.kube.get_service(target.namespace, target.name)
+        except NotFoundError as exc:
+            raise StepFailed(f"service {target.namespace}/{target.name} does not exist") from exc
+        if not service.cluster_ip or service.cluster_ip == "None":
+            raise StepFailed(f"service {target.namespace}/{target.name} has no cluster IP")
+        return f"{target.protocol}://{service.cluster_ip}:{target.port}{spec.endpoint}"
+    return target.url.rstrip("/") + spec.endpoint if spec.endpoint else target.url
+
+
+def run(spec: ProbeHTTPSpec, ctx: StepContext) -> StepOutcome:
+    if not ctx.dry_run:
+        return _probe(spec, ctx)
+    # Probes only read, so a dry run sends them; but the steps before changed nothing,
+    # so what they find is reported, not held against the scenario.
+    try:
+        return _probe(spec, ctx)
+    except StepFailed as exc:
+        log.warning(
+            "dry run: the probe fails now (%s); the steps before it changed nothing",
+            exc,
+            extra={"action": "probe", "outcome": "dry-run"},
+        )
+        return StepOutcome.skipped(f"dry run: the probe fails now: {exc}")
+
+
+def _attempt(spec: ProbeHTTPSpec, request: ProbeRequest, ctx: StepContext) -> str | None:
+    """One request; what was wrong with its answer, or None when it was as expected."""
+    try:
+        answer = ctx.prober.send(request)
+    except ProbeError as exc:
+        ctx.metrics.probe_finished(request.url, "error", spec.timeout_ms / 1000)
+        return str(exc)
+    good = answer.status == spec.code
+    ctx.metrics.probe_finished(
+        request.url, "success" if good else "wrong-code", answer.latency_seconds
+    )
+    return None if good else f"answered {answer.status}, expected {spec.code}"
+
+
+def _probe(spec: ProbeHTTPSpec, ctx: StepContext) -> StepOutcome:
+    url = probe_url(spec, ctx)
+    request = ProbeRequest(
+        spec.method, url, spec.headers, spec.body, spec.timeout_ms / 1000, spec.proxy, spec.insecure
+    )
+    for request_number in range(1, spec.count + 1):
+        for attempt in range(1, spec.retries + 1):
+            problem = _attempt(spec, request, ctx)
+            if problem is None:
+                break
+            if attempt < spec.retries:
+                ctx.clock.sleep(spec.delay_ms / 1000)
+        else:
+            raise StepFailed(
+                f"probe {spec.method.upper()} {url}: request {request_number} of "
+                f"{spec.count} failed {spec.retries} time(s); last: {problem}"
+            )
+    log.info(
+        "probe %s %s: %d request(s) answered %d",
+        spec.method.upper(),
+        url,
+        spec.count,
+        spec.code,
+        extra={"target": url, "action": "probe", "outcome": "success"},
+    )
+    return StepOutcome.passed(f"{spec.count} request(s) answered {spec.code}")
+
+
+def api_calls(spec: ProbeHTTPSpec) -> tuple[ApiCall, ...]:
+    return (ApiCall("get", "services"),) if isinstance(spec.target, ServiceTarget) else ()
+
+
 STEP = StepType(
     key="probeHTTP",
+    spec=ProbeHTTPSpec,
     schema=obj(
         {
             "target": TARGET,
@@ -129,6 +211,8 @@ STEP = StepType(
         required=["target"],
         description="check that a URL or service answers",
     ),
-    build=build,
-    runner="seal.steps.run_basic:run_probe",
+    builder=build,
+    runner=run,
+    description="check that a URL or service answers",
+    api_calls=api_calls,
 )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 from seal.frozen import frozen
-from seal.policy.build import Node
+from seal.outcomes import StepOutcome
+from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import number, obj
-from seal.steps.base import StepType
+from seal.steps.base import StepContext, StepType
+
+log = logging.getLogger(__name__)
 
 
 @frozen
@@ -20,17 +24,25 @@ class WaitSpec:
     location: Location
 
 
-def build(node: Node) -> WaitSpec:
+def build(node: DocNode) -> WaitSpec:
     return WaitSpec(float(node.get("seconds", 0)), node.location)
+
+
+def run(spec: WaitSpec, ctx: StepContext) -> StepOutcome:
+    log.info("waiting %gs", spec.seconds)
+    ctx.clock.sleep(spec.seconds)
+    return StepOutcome.passed(f"waited {spec.seconds:g}s")
 
 
 STEP = StepType(
     key="wait",
+    spec=WaitSpec,
     schema=obj(
         {"seconds": number("how long to wait; may be fractional", minimum=0)},
         required=["seconds"],
         description="sleep for a number of seconds",
     ),
-    build=build,
-    runner="seal.steps.run_basic:run_wait",
+    builder=build,
+    runner=run,
+    description="sleep for a number of seconds",
 )

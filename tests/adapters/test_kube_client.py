@@ -9,9 +9,9 @@ import pytest
 
 from sandbox.api import Faults
 from sandbox.cluster import large
-from seal.adapters.kube import EvictionRefused, KubeClient
+from seal.adapters.kube import KubeClient
 from seal.adapters.kubeconfig import resolve
-from seal.errors import KubeError, NotFoundError
+from seal.errors import EvictionRefused, KubeError, NotFoundError
 from seal.model import NodeState
 from tests.conftest import SandboxFactory
 

@@ -5,14 +5,15 @@ from pathlib import Path
 import pytest
 
 from seal.errors import PolicyError
+from seal.policy.loader import load_policy_text
 from seal.policy.model import Policy
-from seal.steps.registry import load_policy_text
+from seal.steps.registry import STEP_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def load(text: str, env: dict[str, str] | None = None) -> Policy:
-    return load_policy_text(text, "p.yml", env or {})
+    return load_policy_text(text, STEP_TYPES, "p.yml", env or {})
 
 
 def problems(text: str, env: dict[str, str] | None = None) -> list[str]:

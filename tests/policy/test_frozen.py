@@ -6,7 +6,8 @@ from typing import ClassVar
 
 import pytest
 
-from seal.frozen import FrozenInstanceError, frozen
+from seal.errors import FrozenInstanceError
+from seal.frozen import frozen
 
 
 @frozen

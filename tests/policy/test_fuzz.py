@@ -7,7 +7,8 @@ from pathlib import Path
 
 from seal.errors import PolicyError
 from seal.policy.document import parse_file
-from seal.steps.registry import load_policy_text, policy_from_document
+from seal.policy.loader import load_policy_text, policy_from_document
+from seal.steps.registry import STEP_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = sorted((REPO / "policies").glob("*.yml"))
@@ -62,7 +63,7 @@ def test_mutated_policies_never_crash_the_loader() -> None:
     for attempt in range(400):
         text = mutate(rng.choice(SEEDS).read_text(), rng)
         try:
-            load_policy_text(text, f"fuzz-{attempt}.yml", {})
+            load_policy_text(text, STEP_TYPES, f"fuzz-{attempt}.yml", {})
             outcomes["valid"] += 1
         except PolicyError as exc:
             assert exc.problems
@@ -83,7 +84,7 @@ def test_binary_deep_and_non_utf8_files(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_bytes(raw)
         try:
-            policy_from_document(parse_file(str(path), {}))
+            policy_from_document(parse_file(str(path), {}), STEP_TYPES)
         except PolicyError as exc:
             assert exc.problems[0].startswith(str(path)), (name, exc.problems)
         else:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from seal.policy.pipeline import DayTimeFilter, DeploymentMatcher, RandomSampleFilter
 from seal.steps.kubectl import KubectlSpec
+from seal.steps.pipeline import DayTimeFilter, RandomSampleFilter
 from seal.steps.pod_action import KillAction, PodActionSpec
+from seal.steps.pod_action.spec import DeploymentMatcher
 from seal.steps.probe_http import ProbeHTTPSpec, ServiceTarget
 from seal.steps.wait import WaitSpec
 from tests.policy.helpers import load, problems

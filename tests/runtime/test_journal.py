@@ -12,17 +12,18 @@ import pytest
 
 from seal.errors import SealError, UsageError
 from seal.runtime.journal import UndoEntry, UndoJournal
+from tests.fakes import FakeClock
 
 
 def test_undos_run_last_in_first_out_and_are_forgotten(tmp_path: Path) -> None:
-    journal = UndoJournal(tmp_path / "j.jsonl", sleep=lambda s: None)
+    journal = UndoJournal(tmp_path / "j.jsonl", clock=FakeClock())
     for name in ("a", "b", "c"):
         journal.record("note", {"name": name}, scenario="s1", description=name)
     journal.record("note", {"name": "other"}, scenario="s2", description="other")
     done: list[str] = []
     report = journal.replay({"note": lambda e: done.append(e.payload["name"])}, scenario="s1")
     assert done == ["c", "b", "a"]
-    assert report.ok and len(report.undone) == 3
+    assert report.ok and report.undone == 3
     assert [e.description for e in journal.pending()] == ["other"]
     journal.close()
     reopened = UndoJournal(tmp_path / "j.jsonl")
@@ -31,7 +32,7 @@ def test_undos_run_last_in_first_out_and_are_forgotten(tmp_path: Path) -> None:
 
 
 def test_a_failing_undo_is_retried_then_kept(tmp_path: Path) -> None:
-    journal = UndoJournal(tmp_path / "j.jsonl", sleep=lambda s: None)
+    journal = UndoJournal(tmp_path / "j.jsonl", clock=FakeClock())
     journal.record("flaky", {}, scenario="s", description="flaky thing")
     calls: list[UndoEntry] = []
 
@@ -41,10 +42,10 @@ def test_a_failing_undo_is_retried_then_kept(tmp_path: Path) -> None:
 
     report = journal.replay({"flaky": fail}, attempts=3)
     assert len(calls) == 3
-    assert [(e.description, r) for e, r in report.failed] == [("flaky thing", "API down")]
+    assert [(f.description, f.reason) for f in report.failed] == [("flaky thing", "API down")]
     assert len(journal) == 1
     unknown = journal.replay({})
-    assert "no undo handler for kind 'flaky'" in unknown.failed[0][1]
+    assert "no undo handler for kind 'flaky'" in unknown.failed[0].reason
     assert len(journal) == 1
     journal.close()
 
@@ -108,7 +109,7 @@ def test_lines_that_are_not_records_are_skipped(tmp_path: Path) -> None:
 
 def test_a_journal_that_cannot_be_written_stops_the_change(tmp_path: Path) -> None:
     path = tmp_path / "j.jsonl"
-    journal = UndoJournal(path, sleep=lambda s: None)
+    journal = UndoJournal(path, clock=FakeClock())
     path.mkdir()  # the next write fails, as it would on a full or read-only disk
     with pytest.raises(SealError) as refused:
         journal.record("note", {}, scenario="s", description="never written")
@@ -128,14 +129,14 @@ def test_a_journal_that_cannot_be_written_stops_the_change(tmp_path: Path) -> No
     report = journal.replay({"note": undo})
     # Both undos ran; the one that could not be written down is reported, not lost.
     assert done == ["second", "first"]
-    assert [e.description for e, _ in report.failed] == ["second", "first"]
+    assert [f.description for f in report.failed] == ["second", "first"]
     assert first in journal.pending()
     journal.close()
 
 
 def test_undos_are_tried_five_times_over_several_seconds(tmp_path: Path) -> None:
-    slept: list[float] = []
-    journal = UndoJournal(tmp_path / "j.jsonl", sleep=slept.append)
+    clock = FakeClock()
+    journal = UndoJournal(tmp_path / "j.jsonl", clock=clock)
     journal.record("flaky", {}, scenario="s", description="flaky thing")
     calls = 0
 
@@ -148,5 +149,5 @@ def test_undos_are_tried_five_times_over_several_seconds(tmp_path: Path) -> None
     report = journal.replay({"flaky": fail_four_times})
     assert report.ok and calls == 5 and len(journal) == 0
     # An API that is away for a few seconds does not leave a fault behind.
-    assert slept == [0.5, 1.0, 2.0, 4.0]
+    assert clock.slept == [0.5, 1.0, 2.0, 4.0]
     journal.close()

@@ -8,16 +8,18 @@ from collections.abc import Sequence
 import pytest
 
 from seal.errors import PolicyError
+from seal.outcomes import ScenarioOutcome, ScenarioResult
+from seal.policy.loader import load_policy_text
 from seal.policy.model import Policy, ScenarioSpec
-from seal.runtime.runner import PolicyRunner, ScenarioResult
-from seal.steps.registry import load_policy_text
+from seal.runtime.runner import PolicyRunner
+from seal.steps.registry import STEP_TYPES
 
 
 class Clock:
     def __init__(self) -> None:
         self.slept: list[float] = []
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, *, interruptible: bool = True) -> None:
         self.slept.append(seconds)
 
 
@@ -32,12 +34,16 @@ class Metrics:
         self.known = list(names)
 
 
+def outcome(scenario: ScenarioSpec, result: ScenarioResult = "passed") -> ScenarioOutcome:
+    return ScenarioOutcome(scenario.name, result)
+
+
 def policy(config: str, names: list[str]) -> Policy:
     scenarios = "".join(f"- name: {n}\n  steps: []\n" for n in names)
-    return load_policy_text(f"config:\n{config}\nscenarios:\n{scenarios}", "p.yml", {})
+    return load_policy_text(f"config:\n{config}\nscenarios:\n{scenarios}", STEP_TYPES, "p.yml", {})
 
 
-def test_round_robin_runs_every_scenario_each_loop_and_sleeps_before_each() -> None:
+def test_round_robin_runs_every_scenario_each_loop_and_sleeps_only_between_loops() -> None:
     ran: list[str] = []
     current = policy(
         "  runStrategy: {runs: 2, minSecondsBetweenRuns: 3, maxSecondsBetweenRuns: 3}",
@@ -45,15 +51,15 @@ def test_round_robin_runs_every_scenario_each_loop_and_sleeps_before_each() -> N
     )
     clock = Clock()
 
-    def run(scenario: ScenarioSpec) -> ScenarioResult:
+    def run(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
         ran.append(scenario.name)
-        return ScenarioResult.PASSED
+        return outcome(scenario)
 
     summary = PolicyRunner(
         lambda: current, run, clock=clock, rng=random.Random(1), metrics=Metrics()
     ).run()
     assert ran == ["one", "two", "one", "two"]
-    assert clock.slept == [3.0, 3.0]
+    assert clock.slept == [3.0]
     assert (summary.loops, summary.passed, summary.exit_code) == (2, 4, 0)
 
 
@@ -66,9 +72,9 @@ def test_random_picks_one_scenario_per_loop_reproducibly() -> None:
     def picks(seed: int) -> list[str]:
         ran: list[str] = []
 
-        def run(scenario: ScenarioSpec) -> ScenarioResult:
+        def run(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
             ran.append(scenario.name)
-            return ScenarioResult.PASSED
+            return outcome(scenario)
 
         PolicyRunner(
             lambda: current, run, clock=Clock(), rng=random.Random(seed), metrics=Metrics()
@@ -80,8 +86,8 @@ def test_random_picks_one_scenario_per_loop_reproducibly() -> None:
 
 
 def test_fail_fast_stops_at_the_first_failure_and_report_carries_on() -> None:
-    def run(scenario: ScenarioSpec) -> ScenarioResult:
-        return ScenarioResult.FAILED if scenario.name == "bad" else ScenarioResult.PASSED
+    def run(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
+        return outcome(scenario, "failed" if scenario.name == "bad" else "passed")
 
     for strategy, expected_runs in (("fail-fast", 1), ("report", 3)):
         current = policy(
@@ -112,9 +118,9 @@ def test_a_broken_edit_keeps_the_last_good_policy_running() -> None:
             raise item
         return item
 
-    def run(scenario: ScenarioSpec) -> ScenarioResult:
+    def run(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
         ran.append(scenario.name)
-        return ScenarioResult.PASSED
+        return outcome(scenario)
 
     PolicyRunner(
         load, run, clock=Clock(), rng=random.Random(1), metrics=metrics, initial_policy=good
@@ -130,8 +136,50 @@ def test_an_invalid_policy_at_the_start_is_raised() -> None:
     with pytest.raises(PolicyError):
         PolicyRunner(
             load,
-            lambda s: ScenarioResult.PASSED,
+            lambda s, p: outcome(s),
             clock=Clock(),
             rng=random.Random(1),
             metrics=Metrics(),
         ).run()
+
+
+def test_the_first_loop_starts_at_once_and_one_run_never_sleeps() -> None:
+    current = policy("  runStrategy: {runs: 1, minSecondsBetweenRuns: 200}", ["only"])
+    clock = Clock()
+    summary = PolicyRunner(
+        lambda: current,
+        lambda s, p: outcome(s),
+        clock=clock,
+        rng=random.Random(1),
+        metrics=Metrics(),
+    ).run()
+    assert (summary.loops, summary.passed, clock.slept) == (1, 1, [])
+
+
+def test_a_policy_without_scenarios_ends_at_once() -> None:
+    current = load_policy_text("scenarios: []\n", STEP_TYPES, "p.yml", {})
+    clock = Clock()
+    summary = PolicyRunner(
+        lambda: current,
+        lambda s, p: outcome(s),
+        clock=clock,
+        rng=random.Random(1),
+        metrics=Metrics(),
+    ).run()
+    assert (summary.loops, summary.exit_code, clock.slept) == (0, 0, [])
+
+
+def test_an_interrupted_scenario_stops_the_run_and_is_not_counted_as_passed() -> None:
+    current = policy("  runStrategy: {runs: 3, maxSecondsBetweenRuns: 0}", ["one", "two"])
+    ran: list[str] = []
+
+    def run(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
+        ran.append(scenario.name)
+        return outcome(scenario, "interrupted")
+
+    summary = PolicyRunner(
+        lambda: current, run, clock=Clock(), rng=random.Random(1), metrics=Metrics()
+    ).run()
+    assert ran == ["one"]
+    assert summary.interrupted
+    assert (summary.passed, summary.failed, summary.count("interrupted")) == (0, 0, 1)

@@ -1,58 +1,35 @@
-"""Matcher -> filter -> action pipelines: the specs and schema pieces pod and node steps share.
+"""Matcher -> filter -> action pipelines: what podAction and nodeAction share.
 
-No I/O.
+The property matcher, the filters (specs, schema, builders, and running them),
+retries and the wait action. No I/O.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar, assert_never
 
 from seal.frozen import frozen
-from seal.labels import SelectorError, parse_selector
-from seal.policy.build import Node
+from seal.model import Node, Pod
+from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import Schema, array, boolean, number, obj, one_key, string
+from seal.selection.filters import (
+    DAY_NAMES,
+    day_time_allows,
+    filter_by_property,
+    probability_passes,
+    random_sample,
+)
+from seal.steps.base import RetriesSpec, StepContext
 
-DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+log = logging.getLogger(__name__)
+
 POD_PROPERTIES = ("name", "state", "namespace")
 NODE_PROPERTIES = ("name", "ip", "group", "az", "state")
-
-
-@frozen
-class NamespaceMatcher:
-    """All pods of one namespace, a comma list of namespaces, `*`, or a pattern with `*`."""
-
-    namespace: str
-    location: Location
-
-    @property
-    def is_pattern(self) -> bool:
-        return "*" in self.namespace and self.namespace != "*"
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(n.strip() for n in self.namespace.split(",") if n.strip())
-
-
-@frozen
-class DeploymentMatcher:
-    """Matcher: the pods selected by a Deployment's selector."""
-
-    name: str
-    namespace: str
-    location: Location
-
-
-@frozen
-class LabelsMatcher:
-    """Matcher: the pods of a namespace that match a label selector."""
-
-    selector: str
-    namespace: str
-    location: Location
 
 
 @frozen
@@ -63,9 +40,6 @@ class PropertyMatcher:
     value: str
     negative: bool
     location: Location
-
-
-PropertyFilter = PropertyMatcher
 
 
 @frozen
@@ -96,17 +70,6 @@ class ProbabilityFilter:
 
 
 FilterSpec = PropertyMatcher | DayTimeFilter | RandomSampleFilter | ProbabilityFilter
-PodMatcher = NamespaceMatcher | DeploymentMatcher | LabelsMatcher
-
-
-@frozen
-class RetriesSpec:
-    """Re-run the whole pipeline: at most `count` times, or until `timeout` seconds pass."""
-
-    count: int | None
-    timeout: float | None
-    sleep: float
-    location: Location
 
 
 @frozen
@@ -142,7 +105,7 @@ _TIME = obj(
 
 
 def filters_schema(property_names: tuple[str, ...]) -> Schema:
-    day = string(enum=list(DAYS))
+    day = string(enum=list(DAY_NAMES))
     return array(
         one_key(
             "filter",
@@ -205,14 +168,14 @@ def pipeline_schema(matchers: Schema, filters: Schema, actions: Schema, descript
 # ---------------------------------------------------------------- builders
 
 
-def check_regex(node: Node, pattern: str) -> None:
+def check_regex(node: DocNode, pattern: str) -> None:
     try:
         re.compile(pattern)
     except re.error as exc:
         node.problem(f"'{pattern}' is not a valid regular expression: {exc}")
 
 
-def build_property(node: Node) -> PropertyMatcher:
+def build_property(node: DocNode) -> PropertyMatcher:
     value = str(node.get("value", ""))
     check_regex(node.child("value"), value)
     return PropertyMatcher(
@@ -220,29 +183,11 @@ def build_property(node: Node) -> PropertyMatcher:
     )
 
 
-def build_namespace_matcher(node: Node) -> NamespaceMatcher:
-    matcher = NamespaceMatcher(str(node.value), node.location)
-    if matcher.is_pattern:
-        check_regex(node, matcher.namespace)
-    elif not matcher.names:
-        node.problem("must name a namespace, a comma-separated list, or '*'")
-    return matcher
-
-
-def build_labels_matcher(node: Node) -> LabelsMatcher:
-    selector = str(node.get("selector", ""))
-    try:
-        parse_selector(selector)
-    except SelectorError as exc:
-        node.child("selector").problem(f"not a valid label selector: {exc}")
-    return LabelsMatcher(selector, str(node.get("namespace")), node.location)
-
-
-def _time(node: Node) -> dt.time:
+def _time(node: DocNode) -> dt.time:
     return dt.time(int(node.get("hour", 0)), int(node.get("minute", 0)), int(node.get("second", 0)))
 
 
-def build_filter(node: Node) -> FilterSpec:
+def build_filter(node: DocNode) -> FilterSpec:
     key, body = node.only_key()
     if key == "property":
         return build_property(body)
@@ -265,41 +210,73 @@ def build_filter(node: Node) -> FilterSpec:
             None if ratio is None else float(ratio),
             body.location,
         )
-    return ProbabilityFilter(float(body.value), body.location)
+    return ProbabilityFilter(float(body.scalar(1)), body.location)
 
 
-def build_retries(node: Node) -> RetriesSpec | None:
-    if not isinstance(node.value, dict) or not node.value:
+def build_retries(node: DocNode) -> RetriesSpec | None:
+    if not node.scalar():
         return None
     key, body = node.only_key()
     sleep = float(body.get("sleep", 1))
     if key == "retriesCount":
-        return RetriesSpec(int(body.get("count")), None, sleep, body.location)
-    return RetriesSpec(None, float(body.get("timeout")), sleep, body.location)
+        return RetriesSpec(int(body.get("count", 1)), None, sleep, body.location)
+    return RetriesSpec(None, float(body.get("timeout", 0)), sleep, body.location)
 
 
-def build_wait(node: Node) -> WaitAction:
+def build_wait(node: DocNode) -> WaitAction:
     return WaitAction(float(node.get("seconds", 0)), node.location)
 
 
 T = TypeVar("T")
 
 
-def build_each(nodes: list[Node], build: Callable[[Node], T]) -> tuple[T, ...]:
+def build_each(nodes: list[DocNode], build: Callable[[DocNode], T]) -> tuple[T, ...]:
     return tuple(build(n) for n in nodes)
 
 
-def build_pipeline(
-    node: Node,
-    make: Callable[..., T],
-    build_matcher: Callable[[Node], object],
-    build_action: Callable[[Node], object],
-) -> T:
-    """A pod or node pipeline spec: its matchers, filters, actions and retries."""
-    return make(
-        matches=build_each(node.children("matches"), build_matcher),
-        filters=build_each(node.children("filters"), build_filter),
-        actions=build_each(node.children("actions"), build_action),
-        retries=build_retries(node.child("retries")),
-        location=node.location,
-    )
+# ---------------------------------------------------------------- running filters
+
+Target = TypeVar("Target", Pod, Node)
+
+
+def _apply(spec: FilterSpec, targets: list[Target], ctx: StepContext) -> list[Target]:
+    if isinstance(spec, PropertyMatcher):
+        return filter_by_property(targets, spec.name, spec.value, spec.negative)
+    if isinstance(spec, DayTimeFilter):
+        allowed = day_time_allows(ctx.clock.local_now(), spec.only_days, spec.start, spec.end)
+        return targets if allowed else []
+    if isinstance(spec, RandomSampleFilter):
+        return random_sample(targets, ctx.rng, size=spec.size, ratio=spec.ratio)
+    if isinstance(spec, ProbabilityFilter):
+        if probability_passes(ctx.rng, spec.probability):
+            return targets
+        ctx.metrics.probability_filter_not_passed()
+        return []
+    assert_never(spec)
+
+
+def apply_filters(
+    targets: Sequence[Target], filters: Sequence[FilterSpec], ctx: StepContext
+) -> list[Target]:
+    """Each filter in order; an empty result is logged and counted (not a failure)."""
+    current = list(targets)
+    for spec in filters:
+        before = len(current)
+        current = _apply(spec, current, ctx)
+        log.debug("filter at line %d kept %d of %d", spec.location.line, len(current), before)
+        if not current:
+            ctx.metrics.empty_filter()
+            log.info(
+                "no targets left after the filter at line %d; nothing to do",
+                spec.location.line,
+                extra={"outcome": "empty-filter"},
+            )
+            return []
+    return current
+
+
+def describe(targets: Sequence[Pod | Node], limit: int = 10) -> str:
+    """The first few targets' names, for a log line."""
+    names = [t.key for t in targets[:limit]]
+    more = f" and {len(targets) - limit} more" if len(targets) > limit else ""
+    return ", ".join(names) + more

@@ -1,31 +1,68 @@
-"""The `podAction` step: match pods, filter them, act on them (kill, check, stop their host)."""
+"""podAction's specs, schema fragment and builder. No I/O."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from seal.errors import SelectorError
 from seal.frozen import frozen
-from seal.policy.build import Node
-from seal.policy.pipeline import (
+from seal.labels import parse_selector
+from seal.policy.docnode import DocNode
+from seal.policy.problems import Location
+from seal.policy.schema import boolean, number, obj, one_key, string
+from seal.steps.base import RetriesSpec
+from seal.steps.pipeline import (
     POD_PROPERTIES,
     WAIT_ACTION_SCHEMA,
-    DeploymentMatcher,
     FilterSpec,
-    PodMatcher,
-    RetriesSpec,
     WaitAction,
-    build_labels_matcher,
-    build_namespace_matcher,
-    build_pipeline,
+    build_each,
+    build_filter,
+    build_retries,
     build_wait,
+    check_regex,
     filters_schema,
     pipeline_schema,
 )
-from seal.policy.problems import Location
-from seal.policy.schema import boolean, number, obj, one_key, string
-from seal.steps.base import StepType
 
 POD_STATES = ("Pending", "Running", "Succeeded", "Failed", "Unknown", "Terminating")
+
+
+@frozen
+class NamespaceMatcher:
+    """All pods of one namespace, a comma list of namespaces, `*`, or a pattern with `*`."""
+
+    namespace: str
+    location: Location
+
+    @property
+    def is_pattern(self) -> bool:
+        return "*" in self.namespace and self.namespace != "*"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.namespace.split(",") if n.strip())
+
+
+@frozen
+class DeploymentMatcher:
+    """Matcher: the pods selected by a Deployment's selector."""
+
+    name: str
+    namespace: str
+    location: Location
+
+
+@frozen
+class LabelsMatcher:
+    """Matcher: the pods of a namespace that match a label selector."""
+
+    selector: str
+    namespace: str
+    location: Location
+
+
+PodMatcher = NamespaceMatcher | DeploymentMatcher | LabelsMatcher
 
 
 @frozen
@@ -136,7 +173,25 @@ ACTIONS = one_key(
 )
 
 
-def build_matcher(node: Node) -> PodMatcher:
+def build_namespace_matcher(node: DocNode) -> NamespaceMatcher:
+    matcher = NamespaceMatcher(str(node.scalar("")), node.location)
+    if matcher.is_pattern:
+        check_regex(node, matcher.namespace)
+    elif not matcher.names:
+        node.problem("must name a namespace, a comma-separated list, or '*'")
+    return matcher
+
+
+def build_labels_matcher(node: DocNode) -> LabelsMatcher:
+    selector = str(node.get("selector", ""))
+    try:
+        parse_selector(selector)
+    except SelectorError as exc:
+        node.child("selector").problem(f"not a valid label selector: {exc}")
+    return LabelsMatcher(selector, str(node.get("namespace")), node.location)
+
+
+def build_matcher(node: DocNode) -> PodMatcher:
     key, body = node.only_key()
     if key == "namespace":
         return build_namespace_matcher(body)
@@ -145,7 +200,7 @@ def build_matcher(node: Node) -> PodMatcher:
     return DeploymentMatcher(str(body.get("name")), str(body.get("namespace")), body.location)
 
 
-def build_action(node: Node) -> PodAction:
+def build_action(node: DocNode) -> PodAction:
     key, body = node.only_key()
     if key == "kill":
         force = bool(body.get("force", True))
@@ -166,19 +221,20 @@ def build_action(node: Node) -> PodAction:
     if key == "checkPodState":
         return CheckPodStateAction(str(body.get("state")), body.location)
     if key == "checkPodCount":
-        return CheckPodCountAction(int(body.get("count")), body.location)
+        return CheckPodCountAction(int(body.get("count", 0)), body.location)
     return StopHostAction(bool(body.get("autoRestart", True)), body.location)
 
 
-def build(node: Node) -> PodActionSpec:
-    return build_pipeline(node, PodActionSpec, build_matcher, build_action)
+def build(node: DocNode) -> PodActionSpec:
+    return PodActionSpec(
+        matches=build_each(node.children("matches"), build_matcher),
+        filters=build_each(node.children("filters"), build_filter),
+        actions=build_each(node.children("actions"), build_action),
+        retries=build_retries(node.child("retries")),
+        location=node.location,
+    )
 
 
-STEP = StepType(
-    key="podAction",
-    schema=pipeline_schema(
-        MATCHERS, filters_schema(POD_PROPERTIES), ACTIONS, "match pods, filter them, act on them"
-    ),
-    build=build,
-    runner="seal.steps.run_pods",
+SCHEMA = pipeline_schema(
+    MATCHERS, filters_schema(POD_PROPERTIES), ACTIONS, "match pods, filter them, act on them"
 )

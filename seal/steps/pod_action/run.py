@@ -1,4 +1,4 @@
-"""Running `podAction`: match pods through the API, filter, screen for safety, act."""
+"""Running podAction: match pods through the API, filter, screen for safety, act."""
 
 from __future__ import annotations
 
@@ -7,30 +7,28 @@ import logging
 import re
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import assert_never
 
-from seal.adapters.kube import EvictionRefused
-from seal.errors import KubeError, NotFoundError, StepFailed
+from seal.errors import EvictionRefused, KubeError, NotFoundError, StepFailed
 from seal.model import Pod
-from seal.policy.pipeline import (
-    DeploymentMatcher,
-    LabelsMatcher,
-    NamespaceMatcher,
-    PodMatcher,
-    WaitAction,
-)
+from seal.outcomes import StepOutcome
 from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_pods
-from seal.steps.context import StepContext, UndoHandler
-from seal.steps.pipeline_run import apply_filters, describe
-from seal.steps.pod_action import (
+from seal.steps.base import StepContext
+from seal.steps.pipeline import WaitAction, apply_filters, describe
+from seal.steps.pod_action.spec import (
     CheckPodCountAction,
     CheckPodStateAction,
+    DeploymentMatcher,
     KillAction,
+    LabelsMatcher,
+    NamespaceMatcher,
+    PodAction,
     PodActionSpec,
+    PodMatcher,
     StopHostAction,
 )
 
-log = logging.getLogger(__name__)
-UNDO_HANDLERS: dict[str, UndoHandler] = {}
+log = logging.getLogger("seal.steps.pod_action")
 EVENT_REASON = "SealChaos"
 
 
@@ -56,8 +54,19 @@ def match_pods(matcher: PodMatcher, ctx: StepContext) -> list[Pod]:
                 "does not exist"
             ) from exc
         return kube.list_pods(matcher.namespace, label_selector=selector)
-    assert isinstance(matcher, LabelsMatcher)
-    return kube.list_pods(matcher.namespace, label_selector=matcher.selector)
+    if isinstance(matcher, LabelsMatcher):
+        return kube.list_pods(matcher.namespace, label_selector=matcher.selector)
+    assert_never(matcher)
+
+
+def screen(pods: Sequence[Pod], ctx: StepContext) -> list[Pod]:
+    """The pods the safety rules allow seal to touch; the others are logged."""
+    if not pods:
+        return []
+    labelled = frozenset(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
+    kept, removed = screen_pods(pods, ctx.safety, labelled)
+    log_left_alone(log, removed)
+    return kept
 
 
 def select_pods(spec: PodActionSpec, ctx: StepContext) -> list[Pod]:
@@ -69,35 +78,34 @@ def select_pods(spec: PodActionSpec, ctx: StepContext) -> list[Pod]:
             log.info("matcher at line %d found no pods", matcher.location.line)
         for pod in pods:
             found.setdefault(pod.key, pod)
-    if not found:
-        return []
-    labelled = frozenset(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
-    kept, removed = screen_pods(sorted(found.values(), key=lambda p: p.key), ctx.safety, labelled)
-    log_left_alone(log, removed)
-    return kept
+    return screen(sorted(found.values(), key=lambda p: p.key), ctx)
 
 
-def run(spec: PodActionSpec, ctx: StepContext) -> None:
+def run(spec: PodActionSpec, ctx: StepContext) -> StepOutcome:
     pods = select_pods(spec, ctx)
     if not pods:
         log.info("no pods matched; nothing to do", extra={"outcome": "empty-match"})
-        return
+        return StepOutcome.skipped("no pods matched")
     pods = apply_filters(pods, spec.filters, ctx)
     if not pods:
-        return
+        return StepOutcome.skipped("no pods left after the filters")
     ctx.safety.check_target_count(len(pods), "pods")
     log.info("%d pod(s) selected: %s", len(pods), describe(pods))
+    acted = 0
     for action in spec.actions:
-        run_action(action, pods, ctx)
+        acted = max(acted, run_action(action, pods, ctx))
+    return StepOutcome.passed(f"{len(pods)} pod(s) selected", targets=acted)
 
 
-def run_action(action: object, pods: list[Pod], ctx: StepContext) -> None:
+def run_action(action: PodAction, pods: list[Pod], ctx: StepContext) -> int:
+    """Carry out one action; how many pods it changed."""
     if isinstance(action, KillAction):
-        kill(action, pods, ctx)
-    elif isinstance(action, WaitAction):
+        return kill_pods(action, pods, ctx)
+    if isinstance(action, WaitAction):
         log.info("waiting %gs", action.seconds)
         ctx.clock.sleep(action.seconds)
-    elif isinstance(action, CheckPodStateAction):
+        return 0
+    if isinstance(action, CheckPodStateAction):
         wrong = [p for p in pods if p.state != action.state]
         if wrong:
             raise StepFailed(
@@ -106,27 +114,30 @@ def run_action(action: object, pods: list[Pod], ctx: StepContext) -> None:
                 + ", ".join(f"{p.key} is {p.state}" for p in wrong[:10])
             )
         log.info("all %d pod(s) are %s", len(pods), action.state)
-    elif isinstance(action, CheckPodCountAction):
+        return 0
+    if isinstance(action, CheckPodCountAction):
         if len(pods) != action.count:
             raise StepFailed(
                 f"checkPodCount (line {action.location.line}): expected "
                 f"{action.count} pod(s), found {len(pods)}: {describe(pods)}"
             )
         log.info("pod count is %d, as expected", action.count)
-    elif isinstance(action, StopHostAction):
+        return 0
+    if isinstance(action, StopHostAction):
         raise StepFailed(
             f"stopHost (line {action.location.line}) needs a cloud driver; this "
             "version of seal has none yet, so no machine was touched"
         )
+    assert_never(action)
 
 
-def _grace(action: KillAction, pod: Pod) -> int | None:
+def _grace(action: KillAction) -> int | None:
     if action.force:
         return 0
     return action.grace_period_seconds  # None: the pod's own grace period
 
 
-def kill(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> None:
+def _choose(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> list[Pod]:
     chosen = []
     for pod in pods:
         if pod.terminating:
@@ -145,17 +156,28 @@ def kill(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> None:
             )
             continue
         chosen.append(pod)
+    return chosen
+
+
+def kill_pods(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> int:
+    """Kill (or evict) each pod with the action's probability, in parallel; how many were.
+
+    The public way to kill pods: label mode uses it too. Raises `StepFailed` naming
+    the pods that could not be killed.
+    """
+    chosen = _choose(action, pods, ctx)
     how = "evict" if action.evict else "kill"
+    grace = _grace(action)
     if ctx.dry_run:
         for pod in chosen:
             log.info(
                 "dry run: would %s %s (grace period %s)",
                 how,
                 pod.key,
-                _grace(action, pod) if _grace(action, pod) is not None else "the pod's own",
+                grace if grace is not None else "the pod's own",
                 extra={"target": pod.key, "action": how, "outcome": "dry-run"},
             )
-        return
+        return 0
     futures: list[tuple[Pod, Future[str | None]]] = [
         (pod, ctx.pool.submit(contextvars.copy_context().run, _kill_one, action, pod, ctx))
         for pod in chosen
@@ -165,12 +187,13 @@ def kill(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> None:
         raise StepFailed(
             f"{how} failed for {len(problems)} of {len(chosen)} pod(s): " + "; ".join(problems[:10])
         )
+    return len(chosen)
 
 
 def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
     """Kill one pod; the reason it failed, or None."""
     how = "evict" if action.evict else "kill"
-    grace = _grace(action, pod)
+    grace = _grace(action)
     try:
         if action.evict:
             ctx.kube.evict_pod(pod.namespace, pod.name, grace_period_seconds=grace)

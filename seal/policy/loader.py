@@ -1,0 +1,213 @@
+"""Loading a policy: parse, check against the schema made from the step types, build specs.
+
+The step types are an argument, so the policy package knows no step: the
+registry in `seal.steps` hands its table in. Reads the policy file; nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping, Sequence
+
+from seal.errors import PolicyError
+from seal.policy.docnode import DocNode
+from seal.policy.document import Document, parse_file, parse_text
+from seal.policy.model import (
+    DEFAULT_PROTECTED_NAMESPACES,
+    Config,
+    ExitStrategy,
+    Policy,
+    RunStrategy,
+    Safety,
+    ScenarioSpec,
+    StepBuilder,
+    StepSpec,
+)
+from seal.policy.problems import sorted_problems
+from seal.policy.schema import Schema, array, boolean, number, obj, one_key, string
+
+StepTable = Sequence[StepBuilder]
+
+CONFIG_SCHEMA = obj(
+    {
+        "runStrategy": obj(
+            {
+                "strategy": string(
+                    "round-robin runs every scenario each loop; random picks one",
+                    enum=["round-robin", "random"],
+                    default="round-robin",
+                ),
+                "runs": number("stop after this many loops (default: forever)", minimum=1),
+                "minSecondsBetweenRuns": number("shortest sleep between two loops", minimum=0),
+                "maxSecondsBetweenRuns": number("longest sleep between two loops", minimum=0),
+            }
+        ),
+        "exitStrategy": obj(
+            {
+                "strategy": string(
+                    "report: log failures and carry on; fail-fast: stop at the first",
+                    enum=["report", "fail-fast"],
+                    default="report",
+                )
+            }
+        ),
+        "safety": obj(
+            {
+                "dryRun": boolean("match and filter for real, change nothing", default=False),
+                "protectedNamespaces": array(
+                    string(minLength=1),
+                    "namespaces seal never touches",
+                    default=list(DEFAULT_PROTECTED_NAMESPACES),
+                ),
+                "maxTargetsPerStep": number(
+                    "a step left with more targets fails before touching anything",
+                    integer=True,
+                    minimum=1,
+                ),
+            },
+            description="seal's safety rules (a seal extension)",
+        ),
+    }
+)
+
+
+@functools.cache
+def _schema(step_types: tuple[StepBuilder, ...]) -> Schema:
+    step = one_key(
+        "step",
+        {s.key: s.schema for s in step_types},
+        description="a step: exactly one of " + ", ".join(s.key for s in step_types),
+    )
+    scenario = obj(
+        {
+            "name": string("used in logs and metric labels", minLength=3, maxLength=80),
+            "description": string(),
+            "steps": array(step, "run in order; the first failing step fails the scenario"),
+        },
+        required=["name", "steps"],
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "seal policy",
+        **obj(
+            {"config": CONFIG_SCHEMA, "scenarios": array(scenario, "the chaos experiments")},
+            required=["scenarios"],
+        ),
+    }
+
+
+def policy_schema(step_types: StepTable) -> Schema:
+    """The JSON Schema of the policy format for these step types: what `seal validate` checks.
+
+    Built once per process for a given table (the runner re-reads the policy every
+    loop); do not change what it returns.
+    """
+    return _schema(tuple(step_types))
+
+
+def build_config(root: DocNode) -> Config:
+    """The config section, with defaults filled in (built only from a schema-valid section)."""
+    node = root.child("config")
+    run = node.child("runStrategy")
+    minimum = float(run.get("minSecondsBetweenRuns", 0))
+    maximum = float(run.get("maxSecondsBetweenRuns", 300))
+    if minimum > maximum:
+        run.child("minSecondsBetweenRuns").problem(
+            f"minSecondsBetweenRuns ({minimum:g}) is more than maxSecondsBetweenRuns ({maximum:g})"
+        )
+    runs = run.get("runs")
+    safety = node.child("safety")
+    limit = safety.get("maxTargetsPerStep")
+    return Config(
+        run_strategy=RunStrategy(
+            strategy="random" if run.get("strategy") == "random" else "round-robin",
+            runs=None if runs is None else int(runs),
+            min_seconds=minimum,
+            max_seconds=maximum,
+        ),
+        exit_strategy=ExitStrategy(
+            "fail-fast" if node.child("exitStrategy").get("strategy") == "fail-fast" else "report"
+        ),
+        safety=Safety(
+            dry_run=bool(safety.get("dryRun", False)),
+            protected_namespaces=tuple(
+                str(n) for n in safety.get("protectedNamespaces", DEFAULT_PROTECTED_NAMESPACES)
+            ),
+            max_targets_per_step=None if limit is None else int(limit),
+        ),
+    )
+
+
+def _build_steps(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[StepSpec, ...]:
+    """The specs of the scenario's steps that the schema accepted (the others are reported)."""
+    steps: list[StepSpec] = []
+    for step in scenario.children("steps"):
+        key, body = step.only_key()
+        if key in by_key:
+            steps.append(by_key[key].build(body))
+    return tuple(steps)
+
+
+def _build_scenarios(root: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[ScenarioSpec, ...]:
+    scenarios: list[ScenarioSpec] = []
+    first_seen: dict[str, int] = {}
+    for scenario in root.children("scenarios"):
+        name = str(scenario.get("name", ""))
+        if name in first_seen:
+            scenario.child("name").problem(
+                f"another scenario is also named '{name}' (line {first_seen[name]}); "
+                "their logs and metrics will be mixed",
+                warning=True,
+            )
+        first_seen.setdefault(name, scenario.child("name").location.line)
+        scenarios.append(
+            ScenarioSpec(
+                name,
+                _build_steps(scenario, by_key),
+                str(scenario.get("description", "")),
+                scenario.location,
+            )
+        )
+    return tuple(scenarios)
+
+
+def policy_from_document(doc: Document, step_types: StepTable) -> Policy:
+    """Check and build a parsed document; raise `PolicyError` listing every problem.
+
+    Builders run only on what the schema accepted, so they may rely on its shape.
+    """
+    config, scenarios = Config(), tuple[ScenarioSpec, ...]()
+    if isinstance(doc.data, dict):
+        from seal.policy.schema import check_schema
+
+        check_schema(doc, policy_schema(step_types))
+        root = DocNode(doc, (), doc.data)
+        config = build_config(root)
+        scenarios = _build_scenarios(root, {s.key: s for s in step_types})
+    problems = sorted_problems(doc.problems)
+    errors = [str(p) for p in problems if not p.warning]
+    if errors:
+        raise PolicyError(errors)
+    warnings = tuple(str(p) for p in problems if p.warning)
+    return Policy(doc.source, config, scenarios, warnings)
+
+
+def load_policy(
+    path: str, step_types: StepTable, environ: Mapping[str, str] | None = None
+) -> Policy:
+    """Read, check and build the policy in file `path`."""
+    document = parse_file(path, os.environ if environ is None else environ)
+    return policy_from_document(document, step_types)
+
+
+def load_policy_text(
+    text: str,
+    step_types: StepTable,
+    source: str = "<policy>",
+    environ: Mapping[str, str] | None = None,
+) -> Policy:
+    """Check and build a policy given as text."""
+    return policy_from_document(
+        parse_text(text, source, os.environ if environ is None else environ), step_types
+    )

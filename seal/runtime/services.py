@@ -1,0 +1,176 @@
+"""The services of one seal process against one cluster, opened in one place and closed
+with it: the Kubernetes client, prober, kubectl, thread pool, undo journal, metrics,
+clock and random source.
+
+Opens network connections, a state directory and (when asked) a metrics port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seal.adapters.http import Prober
+from seal.adapters.kube import KubeClient
+from seal.adapters.kubeconfig import ClusterConnection
+from seal.adapters.kubectl import Kubectl, KubectlTarget
+from seal.clock import SystemClock
+from seal.errors import KubeError, UsageError
+from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
+from seal.policy.model import Safety
+from seal.runtime.journal import UndoJournal, default_state_dir, journal_name
+from seal.selection.safety import SafetyRules
+from seal.steps.base import StepContext
+from seal.steps.ports import UndoRecorder
+from seal.steps.registry import undo_handlers
+
+log = logging.getLogger(__name__)
+
+#: concurrent API calls of one step (kills run in parallel)
+POOL_SIZE = 16
+
+
+@dataclass(frozen=True)
+class SafetyFlags:
+    """Safety from the command line; it adds to what the policy says."""
+
+    dry_run: bool = False
+    protected_namespaces: tuple[str, ...] = ()
+    max_targets_per_step: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricsOptions:
+    """Where metrics go: a Prometheus endpoint, standard output, both or neither."""
+
+    address: str | None = None
+    stdout: bool = False
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Every run flag, parsed once by the command line."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    state_dir: str | None = None
+    seed: int | None = None
+    safety: SafetyFlags = SafetyFlags()
+    metrics: MetricsOptions = MetricsOptions()
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir) if self.state_dir else default_state_dir(self.environ)
+
+
+def open_metrics(options: MetricsOptions) -> tuple[Metrics, PrometheusMetrics | None]:
+    """The metrics sink the options ask for, and the Prometheus endpoint when one is served."""
+    collectors: list[Any] = []
+    prometheus = None
+    if options.address:
+        bind, _, port_text = options.address.rpartition(":")
+        if not port_text.isdigit():
+            raise UsageError(f"--metrics-address {options.address!r}: expected HOST:PORT")
+        prometheus = PrometheusMetrics()
+        try:
+            prometheus.serve(bind or "127.0.0.1", int(port_text))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot serve metrics on {options.address}: {exc.strerror}"
+            ) from exc
+        log.info("metrics served on http://%s/metrics", options.address)
+        collectors.append(prometheus)
+    if options.stdout:
+        collectors.append(StdoutCollector())
+    if not collectors:
+        return NullMetrics(), None
+    return (collectors[0] if len(collectors) == 1 else FanOut(collectors)), prometheus
+
+
+@dataclass(frozen=True)
+class Services:
+    """What a run works with; made by `open_services`, which closes it too."""
+
+    options: RunOptions
+    connection: ClusterConnection
+    kube: KubeClient
+    prober: Prober
+    kubectl: Kubectl
+    pool: ThreadPoolExecutor
+    journal: UndoJournal
+    metrics: Metrics
+    clock: SystemClock
+    rng: random.Random
+
+    def safety(self, policy: Safety | None = None) -> SafetyRules:
+        """The policy's safety rules (the defaults without a policy) merged with the flags'."""
+        return SafetyRules.merge(policy or Safety(), self.options.safety, self.options.environ)
+
+    def context(self, scenario: str, undo: UndoRecorder, rules: SafetyRules) -> StepContext:
+        return StepContext(
+            scenario=scenario,
+            kube=self.kube,
+            kubectl=self.kubectl,
+            prober=self.prober,
+            metrics=self.metrics,
+            clock=self.clock,
+            rng=self.rng,
+            undo=undo,
+            safety=rules,
+            pool=self.pool,
+        )
+
+    def check_cluster(self) -> str:
+        """The cluster's Kubernetes version; `KubeError` naming the server when unreachable."""
+        try:
+            version = self.kube.version()
+        except KubeError as exc:
+            raise KubeError(
+                f"cannot talk to the cluster at {self.connection.server}: {exc}", status=exc.status
+            ) from exc
+        return str(version.get("gitVersion", "?"))
+
+
+@contextmanager
+def open_services(
+    options: RunOptions,
+    connection: ClusterConnection,
+    *,
+    metrics: Metrics | None = None,
+    clock: SystemClock | None = None,
+) -> Iterator[Services]:
+    """Open every service of a run; close them all, in reverse order, however it ends."""
+    with ExitStack() as stack:
+        if metrics is None:
+            metrics, prometheus = open_metrics(options.metrics)
+            if prometheus is not None:
+                stack.callback(prometheus.close)
+        clock = clock or SystemClock()
+        rng = random.Random(options.seed)
+        journal = UndoJournal(options.state_path / journal_name(connection.server), clock=clock)
+        stack.callback(journal.close)
+        pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="seal-action")
+        stack.callback(pool.shutdown, wait=True)
+        services = Services(
+            options=options,
+            connection=connection,
+            kube=KubeClient(connection, clock=clock, pool_size=POOL_SIZE * 2),
+            prober=Prober(),
+            kubectl=Kubectl(KubectlTarget(connection.kubeconfig, connection.context)),
+            pool=pool,
+            journal=journal,
+            metrics=metrics,
+            clock=clock,
+            rng=rng,
+        )
+        metrics.pending_undos(len(journal))
+        metrics.undo_kinds_known(sorted(undo_handlers()))
+        yield services
