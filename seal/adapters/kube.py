@@ -14,68 +14,23 @@ import random
 import ssl
 import threading
 import urllib.parse
-from types import MappingProxyType
 from typing import Any
 
 import urllib3
 
-from seal.adapters.kubeconfig import ClusterConnection, exec_credential, read_token
+from seal.adapters.credentials import Credentials
+from seal.adapters.kubeconfig import ClusterConnection
+from seal.adapters.objects import Obj, node_from_api, pod_from_api
 from seal.clock import Clock, SystemClock
 from seal.errors import ConflictError, EvictionRefused, KubeError, NotFoundError
 from seal.labels import selector_from_match
-from seal.model import Node, NodeState, Pod, ServiceInfo
+from seal.model import Node, Pod, ServiceInfo
 
 log = logging.getLogger(__name__)
-Obj = dict[str, Any]
 PAGE_SIZE = 500
 MAX_ATTEMPTS = 5
 MAX_BACKOFF_SECONDS = 5.0
 _RETRIED_STATUSES = {429, 500, 502, 503, 504}
-
-
-def pod_from_api(obj: Obj) -> Pod:
-    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
-    state = "Terminating" if meta.get("deletionTimestamp") else status.get("phase", "Unknown")
-    return Pod(
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        uid=meta.get("uid", ""),
-        state=state,
-        node_name=spec.get("nodeName") or "",
-        host_ip=status.get("hostIP") or "",
-        labels=MappingProxyType(dict(meta.get("labels") or {})),
-        annotations=MappingProxyType(dict(meta.get("annotations") or {})),
-        termination_grace_period=spec.get("terminationGracePeriodSeconds"),
-    )
-
-
-def node_from_api(obj: Obj) -> Node:
-    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status", {})
-    labels = dict(meta.get("labels") or {})
-    ready = next(
-        (c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None
-    )
-    state = {"True": NodeState.UP, "False": NodeState.DOWN}.get(str(ready), NodeState.UNKNOWN)
-    ip = next(
-        (
-            a.get("address", "")
-            for a in status.get("addresses") or []
-            if a.get("type") == "InternalIP"
-        ),
-        "",
-    )
-    zone = labels.get("topology.kubernetes.io/zone") or labels.get(
-        "failure-domain.beta.kubernetes.io/zone", ""
-    )
-    return Node(
-        name=meta.get("name", ""),
-        ip=ip,
-        provider_id=spec.get("providerID") or "",
-        zone=zone,
-        state=state,
-        labels=MappingProxyType(labels),
-        groups=tuple(sorted({v for v in labels.values() if v})),
-    )
 
 
 def _status_message(status: int, body: bytes) -> tuple[str, str]:
@@ -84,56 +39,6 @@ def _status_message(status: int, body: bytes) -> tuple[str, str]:
         return str(data.get("message") or body[:300]), str(data.get("reason") or "")
     except ValueError:
         return body[:300].decode(errors="replace") or f"HTTP {status}", ""
-
-
-class Credentials:
-    """The bearer token to send, fetched again from its file or exec plugin when it may
-    have changed: a token file is re-read every minute, an exec plugin is run again shortly
-    before its token expires, and either is refreshed at once after a 401."""
-
-    FILE_RECHECK_SECONDS = 60.0
-    EXPIRY_MARGIN_SECONDS = 30.0
-
-    def __init__(self, connection: ClusterConnection, clock: Clock) -> None:
-        self._connection = connection
-        self._clock = clock
-        self._token = connection.token
-        self._expiry = connection.token_expiry
-        self._read_at = clock.monotonic()
-        self._lock = threading.Lock()
-
-    @property
-    def refreshable(self) -> bool:
-        return bool(self._connection.token_file or self._connection.token_exec)
-
-    def header(self) -> str | None:
-        with self._lock:
-            if self._stale():
-                self._refresh()
-            return f"Bearer {self._token}" if self._token else None
-
-    def refresh(self) -> None:
-        with self._lock:
-            self._refresh()
-
-    def _stale(self) -> bool:
-        if self._connection.token_exec:
-            return self._expiry is not None and self._clock.now() > (
-                self._expiry - self.EXPIRY_MARGIN_SECONDS
-            )
-        if self._connection.token_file:
-            return self._clock.monotonic() - self._read_at > self.FILE_RECHECK_SECONDS
-        return False
-
-    def _refresh(self) -> None:
-        if self._connection.token_exec:
-            self._token, self._expiry = exec_credential(json.loads(self._connection.token_exec))
-        elif self._connection.token_file:
-            self._token = read_token(self._connection.token_file)
-        else:
-            return
-        self._read_at = self._clock.monotonic()
-        log.debug("fetched a fresh token for %s", self._connection.server)
 
 
 class KubeClient:

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from sandbox.sandbox import Sandbox
-from seal.adapters.kube import Credentials, KubeClient
+from seal.adapters.credentials import Credentials
+from seal.adapters.kube import KubeClient
 from seal.adapters.kubeconfig import in_cluster, resolve
 from seal.errors import KubeError, UsageError
+from tests.fakes import FakeClock
 
 #: An exec plugin that hands out whatever token is in the file next to it, with the
 #: expiry written there too, and counts how often it ran.
@@ -64,7 +65,8 @@ def test_an_exec_plugin_runs_again_when_its_token_expires_or_is_refused(
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=Credentials.EXPIRY_MARGIN_SECONDS + 3)
     (tmp_path / "expiry").write_text(soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
     user = {"exec": {"command": sys.executable, "args": [str(plugin), str(tmp_path)]}}
-    kube = KubeClient(resolve(str(kubeconfig_for(sandbox, tmp_path / "kc", user))))
+    clock = FakeClock(start=dt.datetime.now(dt.UTC).timestamp())
+    kube = KubeClient(resolve(str(kubeconfig_for(sandbox, tmp_path / "kc", user))), clock=clock)
 
     def runs() -> int:
         return int((tmp_path / "runs").read_text())
@@ -74,7 +76,7 @@ def test_an_exec_plugin_runs_again_when_its_token_expires_or_is_refused(
     assert runs() == 1  # still valid: no new run
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     (tmp_path / "expiry").write_text(later.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    time.sleep(3.5)  # the token's time has come
+    clock.sleep(3.5)  # the token's time has come
     kube.list_nodes()
     assert runs() == 2
     (tmp_path / "token").write_text(sandbox.rotate_token())

@@ -14,11 +14,12 @@ from seal.adapters.kubeconfig import resolve
 from seal.errors import EvictionRefused, KubeError, NotFoundError
 from seal.model import NodeState
 from tests.conftest import SandboxFactory
+from tests.fakes import FakeClock
 
 
 def test_lists_are_paginated_and_typed(sandbox_factory: SandboxFactory) -> None:
     box = sandbox_factory(large(nodes=20, pods=1200))
-    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     pods = kube.list_pods("bulk-0")
     assert len(pods) == 1200 and len({p.name for p in pods}) == 1200
     assert kube.request_counts["LIST"] == 3  # pages of 500
@@ -31,7 +32,7 @@ def test_lists_are_paginated_and_typed(sandbox_factory: SandboxFactory) -> None:
 
 def test_errors_are_typed(sandbox_factory: SandboxFactory) -> None:
     box = sandbox_factory()
-    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     with pytest.raises(NotFoundError, match="404"):
         kube.get_pod("default", "nope")
     with pytest.raises(NotFoundError):
@@ -55,7 +56,7 @@ def test_errors_are_typed(sandbox_factory: SandboxFactory) -> None:
 
 def test_retries_get_through_an_unreliable_api(sandbox_factory: SandboxFactory) -> None:
     box = sandbox_factory(faults=Faults(error_rate=0.3, seed=11))
-    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     for _ in range(10):
         assert len(kube.list_pods(None)) == 6
     assert kube.request_counts["LIST"] > 10  # some attempts failed and were retried
@@ -63,7 +64,7 @@ def test_retries_get_through_an_unreliable_api(sandbox_factory: SandboxFactory) 
 
 def test_concurrent_deletes_through_a_shared_client(sandbox_factory: SandboxFactory) -> None:
     box = sandbox_factory(large(nodes=10, pods=300))
-    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     pods = kube.list_pods("bulk-0")
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(
@@ -82,7 +83,7 @@ def test_events_land_exactly_once_when_answers_are_lost(
 ) -> None:
     # Some requests fail; a quarter of those after the change was made, the answer lost.
     box = sandbox_factory(faults=Faults(error_rate=0.4, seed=5))
-    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     pod = kube.list_pods("default")[0]
     with caplog.at_level(logging.DEBUG, logger="seal.adapters.kube"):
         for number in range(12):
@@ -98,7 +99,7 @@ def test_events_land_exactly_once_when_answers_are_lost(
 
 def test_deletes_whose_answer_is_lost_still_succeed(sandbox_factory: SandboxFactory) -> None:
     box = sandbox_factory(large(nodes=5, pods=60), faults=Faults(error_rate=0.25, seed=8))
-    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     pods = kube.list_pods("bulk-0")
     already_gone = 0
     for pod in pods:
