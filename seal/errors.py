@@ -48,6 +48,10 @@ class KubeError(SealError):
         self.reason = reason
 
 
+class ClusterUnreachable(KubeError):
+    """seal could not talk to the cluster at all (wrong address, credentials, or down)."""
+
+
 class NotFoundError(KubeError):
     """The object asked for does not exist (HTTP 404)."""
 

@@ -86,6 +86,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
+_chosen = {"format": "plain"}
+
+
+def log_format() -> str:
+    """The log format `configure` chose: "plain" or "json"."""
+    return _chosen["format"]
+
+
 def configure(
     *, verbosity: int = 0, silent: bool = False, fmt: str = "plain", stream: TextIO | None = None
 ) -> None:
@@ -96,6 +104,7 @@ def configure(
         level = logging.DEBUG
     else:
         level = logging.INFO
+    _chosen["format"] = fmt
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
     handler.addFilter(_ContextFilter())

@@ -233,7 +233,7 @@ class PrometheusMetrics:
         """Every scenario's run counters exist from the start, at 0, so that `increase()`
         and `rate()` see the first failure too."""
         for name in names:
-            for result in ("passed", "failed"):
+            for result in ("passed", "failed", "interrupted"):
                 self._runs.labels(name, result)
 
     def undo_kinds_known(self, kinds: Sequence[str]) -> None:

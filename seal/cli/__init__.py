@@ -15,7 +15,7 @@ import click
 
 from seal import __version__
 from seal.cli.options import option
-from seal.errors import SealError, UsageError
+from seal.errors import ClusterUnreachable, SealError, UsageError
 
 #: subcommand -> "module:attribute" of its click command.
 SUBCOMMANDS: dict[str, str] = {
@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         click.echo(f"seal: error: {exc}", err=True)
         sys.exit(2)
+    except ClusterUnreachable as exc:
+        click.echo(f"seal: error: {exc}", err=True)
+        sys.exit(3)
     except SealError as exc:
         click.echo(f"seal: error: {exc}", err=True)
         sys.exit(1)

@@ -179,6 +179,7 @@ class RunFlags:
     prometheus_host: str
     prometheus_port: int
     stdout_collector: bool
+    fail_on_empty_match: bool = False
 
     def options(self) -> Any:
         """The flags as the runtime's `RunOptions`."""
@@ -193,7 +194,10 @@ class RunFlags:
             state_dir=self.state_dir,
             seed=self.seed,
             safety=SafetyFlags(
-                self.dry_run, self.protected_namespaces, self.max_targets_per_step
+                self.dry_run,
+                self.protected_namespaces,
+                self.max_targets_per_step,
+                self.fail_on_empty_match,
             ),
             metrics=MetricsOptions(address, self.stdout_collector),
         )
@@ -229,11 +233,18 @@ def _services(flags: RunFlags) -> Iterator[Running]:
     help="The policy to run (re-read at every loop).",
 )
 @run_options
+@option(
+    "--fail-on-empty-match",
+    is_flag=True,
+    help="A matcher that matches nothing fails its step (as config.safety.failOnEmptyMatch).",
+)
 @option("--headless", is_flag=True, expose_value=False, hidden=True)
 def autonomous(policy_file: str, **flags: Any) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
 
-    Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or usage.
+    Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or
+    usage, 3 when the cluster cannot be reached, 128+N when stopped by signal N (130 for
+    SIGINT, 143 for SIGTERM), after undoing every change.
     """
     from seal.policy.loader import load_policy
     from seal.runtime.autonomous import run_policy
@@ -252,15 +263,28 @@ def autonomous(policy_file: str, **flags: Any) -> int:
     with _services(RunFlags(**flags)) as running:
         clean_leftovers(running.services)
         summary = run_policy(running.services, policy_file, policy)
+    _report(summary)
     if running.signal is not None:
         return 128 + running.signal
+    return int(summary.exit_code)
+
+
+def _report(summary: Any) -> None:
+    """The run summary: a table on standard error, or one JSON log line with --log-format json."""
+    from seal import log as seal_log
+    from seal.runtime import summary as run_summary
+
     log.info(
-        "done: %d loop(s), %d scenario run(s) passed, %d failed",
+        "done: %d loop(s), %d scenario run(s) passed, %d failed%s",
         summary.loops,
         summary.passed,
         summary.failed,
+        ", interrupted" if summary.interrupted else "",
+        extra={"summary": run_summary.record(summary)} if seal_log.log_format() == "json" else {},
     )
-    return summary.exit_code
+    if seal_log.log_format() != "json" and log.isEnabledFor(logging.INFO):
+        for line in run_summary.table(summary):
+            click.echo(line, err=True)
 
 
 @click.command()

@@ -65,6 +65,10 @@ CONFIG_SCHEMA = obj(
                     integer=True,
                     minimum=1,
                 ),
+                "failOnEmptyMatch": boolean(
+                    "a matcher that matches nothing fails its step (else: a warning)",
+                    default=False,
+                ),
             },
             description="seal's safety rules (a seal extension)",
         ),
@@ -135,6 +139,7 @@ def build_config(root: DocNode) -> Config:
                 str(n) for n in safety.get("protectedNamespaces", DEFAULT_PROTECTED_NAMESPACES)
             ),
             max_targets_per_step=None if limit is None else int(limit),
+            fail_on_empty_match=bool(safety.get("failOnEmptyMatch", False)),
         ),
     )
 

@@ -46,6 +46,7 @@ class Safety:
     dry_run: bool = False
     protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED_NAMESPACES
     max_targets_per_step: int | None = None
+    fail_on_empty_match: bool = False
 
 
 @frozen

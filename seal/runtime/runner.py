@@ -19,8 +19,9 @@ from seal.policy.model import Policy, ScenarioSpec
 
 log = logging.getLogger(__name__)
 
-#: exit status: every scenario passed; one failed; usage or policy error
-EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: exit status: every scenario passed; one failed; usage or policy error; the cluster could
+#: not be reached. A run stopped by a signal exits with 128 + the signal (130 SIGINT, 143 SIGTERM).
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 
 class RunnerClock(Protocol):

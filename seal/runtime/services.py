@@ -22,7 +22,7 @@ from seal.adapters.kube import KubeClient
 from seal.adapters.kubeconfig import ClusterConnection
 from seal.adapters.kubectl import Kubectl, KubectlTarget
 from seal.clock import SystemClock
-from seal.errors import KubeError, UsageError
+from seal.errors import ClusterUnreachable, KubeError, UsageError
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
 from seal.policy.model import Safety
 from seal.runtime.journal import UndoJournal, default_state_dir, journal_name
@@ -44,6 +44,7 @@ class SafetyFlags:
     dry_run: bool = False
     protected_namespaces: tuple[str, ...] = ()
     max_targets_per_step: int | None = None
+    fail_on_empty_match: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class Services:
         try:
             version = self.kube.version()
         except KubeError as exc:
-            raise KubeError(
+            raise ClusterUnreachable(
                 f"cannot talk to the cluster at {self.connection.server}: {exc}", status=exc.status
             ) from exc
         return str(version.get("gitVersion", "?"))

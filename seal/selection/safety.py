@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from seal.errors import SafetyError
+from seal.errors import SafetyError, StepFailed
 from seal.model import Node, Pod
 
 PROTECTED_LABEL = "seal/protected"
@@ -33,6 +33,9 @@ class SafetySettings(Protocol):
     @property
     def max_targets_per_step(self) -> int | None: ...
 
+    @property
+    def fail_on_empty_match(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class SafetyRules:
@@ -45,6 +48,7 @@ class SafetyRules:
     protected_namespaces: frozenset[str] = field(default_factory=frozenset)
     max_targets_per_step: int | None = None
     dry_run: bool = False
+    fail_on_empty_match: bool = False
 
     @classmethod
     def from_environment(
@@ -54,6 +58,7 @@ class SafetyRules:
         protected_namespaces: Iterable[str] = (),
         max_targets_per_step: int | None = None,
         dry_run: bool = False,
+        fail_on_empty_match: bool = False,
     ) -> SafetyRules:
         return cls(
             own_pod_name=environ.get("POD_NAME", ""),
@@ -63,6 +68,7 @@ class SafetyRules:
             protected_namespaces=frozenset(protected_namespaces),
             max_targets_per_step=max_targets_per_step,
             dry_run=dry_run,
+            fail_on_empty_match=fail_on_empty_match,
         )
 
     @classmethod
@@ -82,6 +88,7 @@ class SafetyRules:
             | set(policy.protected_namespaces),
             max_targets_per_step=min(limits) if limits else None,
             dry_run=flags.dry_run or policy.dry_run,
+            fail_on_empty_match=flags.fail_on_empty_match or policy.fail_on_empty_match,
         )
 
     def pod_protection(self, pod: Pod, labelled_namespaces: frozenset[str]) -> str | None:
@@ -109,6 +116,13 @@ class SafetyRules:
         if is_protected_label(node.labels):
             return f"it is labelled {PROTECTED_LABEL}=true"
         return None
+
+    def empty_match(self, log: logging.Logger, reason: str) -> None:
+        """A matcher found nothing: a warning saying why, or with failOnEmptyMatch a
+        `SafetyError` that fails the step."""
+        if self.fail_on_empty_match:
+            raise StepFailed(f"{reason} (config.safety.failOnEmptyMatch is on)")
+        log.warning("%s", reason, extra={"outcome": "empty-match"})
 
     def check_target_count(self, count: int, what: str) -> None:
         """Raise `SafetyError` when a step is left with more targets than allowed."""

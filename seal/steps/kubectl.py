@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -64,14 +65,7 @@ def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
             f"kubectl delete of what line {spec.location.line} applied",
         )
     try:
-        output = ctx.kubectl.run(
-            spec.action,
-            spec.payload,
-            binary=spec.kubectl_binary,
-            proxy=spec.proxy,
-            timeout=spec.timeout_seconds,
-            server_dry_run=ctx.dry_run,
-        )
+        output = _run_kubectl(spec, ctx)
     except ExecutionError as exc:
         if not ctx.dry_run:
             raise
@@ -91,6 +85,54 @@ def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
         },
     )
     return StepOutcome.passed(f"kubectl {spec.action}", targets=0 if ctx.dry_run else len(summary))
+
+
+#: what kubectl prints when the API server or the way to it failed for a while
+TRANSIENT = re.compile(
+    r"InternalError|ServiceUnavailable|TooManyRequests|Too Many Requests|"
+    r"the server is currently unable|the server has received too many requests|"
+    r"Internal Server Error|Service Unavailable|\b50[0-4]\b|\b429\b|"
+    r"connection refused|connection reset|unexpected EOF|\bEOF\b|i/o timeout|"
+    r"TLS handshake timeout|timed out|etcdserver|try again later|"
+    r"an error on the server .* has prevented the request from succeeding",
+    re.IGNORECASE,
+)
+#: attempts at a kubectl call that fails transiently, and the first pause between them
+ATTEMPTS, FIRST_PAUSE = 5, 0.5
+
+
+def _run_kubectl(spec: KubectlSpec, ctx: StepContext) -> str:
+    """kubectl with the step's action, tried again when the API failed transiently.
+
+    Both actions are safe to repeat: an apply of the same manifest changes nothing
+    more, and a repeated delete ignores what an earlier attempt already deleted.
+    """
+    attempt = 1
+    while True:
+        try:
+            return ctx.kubectl.run(
+                spec.action,
+                spec.payload,
+                binary=spec.kubectl_binary,
+                proxy=spec.proxy,
+                timeout=spec.timeout_seconds,
+                server_dry_run=ctx.dry_run,
+                ignore_not_found=attempt > 1,
+            )
+        except ExecutionError as exc:
+            if attempt >= ATTEMPTS or not TRANSIENT.search(str(exc)):
+                raise
+            pause = FIRST_PAUSE * 2 ** (attempt - 1)
+            log.warning(
+                "kubectl %s failed transiently (attempt %d of %d), trying again in %gs: %s",
+                spec.action,
+                attempt,
+                ATTEMPTS,
+                pause,
+                str(exc)[:300],
+            )
+            ctx.clock.sleep(pause)
+            attempt += 1
 
 
 def undo_kubectl_delete(payload: Mapping[str, Any], ctx: StepContext) -> None:

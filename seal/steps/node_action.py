@@ -127,13 +127,24 @@ def run(spec: NodeActionSpec, ctx: StepContext) -> StepOutcome:
     """Match nodes through the API and filter them. Acting on machines needs a cloud
     driver or an executor, which this version of seal does not have yet: such an
     action fails the step before anything is touched."""
+    nodes = ctx.kube.list_nodes()
     matched = [
         n
-        for n in ctx.kube.list_nodes()
+        for n in nodes
         if any(property_matches(n, m.name, m.value, m.negative) for m in spec.matches)
     ]
+    for matcher in spec.matches:
+        if not any(
+            property_matches(n, matcher.name, matcher.value, matcher.negative) for n in nodes
+        ):
+            ctx.metrics.empty_match("node")
+            ctx.safety.empty_match(
+                log,
+                f"the matcher at line {matcher.location.line} found no nodes: no node's "
+                f"{matcher.name} {'fails to match' if matcher.negative else 'matches'} "
+                f"'{matcher.value}' ({len(nodes)} node(s) in the cluster)",
+            )
     if not matched:
-        ctx.metrics.empty_match("node")
         log.info("no nodes matched; nothing to do", extra={"outcome": "empty-match"})
         return StepOutcome.skipped("no nodes matched")
     kept, removed = screen_nodes(matched, ctx.safety)

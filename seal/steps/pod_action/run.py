@@ -69,13 +69,44 @@ def screen(pods: Sequence[Pod], ctx: StepContext) -> list[Pod]:
     return kept
 
 
+def why_empty(matcher: PodMatcher, namespaces: frozenset[str]) -> str:
+    """Why a matcher found no pod, as precisely as the namespaces that exist tell."""
+    where = f"the matcher at line {matcher.location.line}"
+    if isinstance(matcher, NamespaceMatcher):
+        if matcher.namespace == "*":
+            return f"{where} found no pods: the cluster has none"
+        if matcher.is_pattern:
+            pattern = re.compile(matcher.namespace)
+            if not any(pattern.fullmatch(n) for n in namespaces):
+                return f"{where} found no pods: no namespace matches '{matcher.namespace}'"
+            return f"{where} found no pods in the namespaces matching '{matcher.namespace}'"
+        missing = [n for n in matcher.names if n not in namespaces]
+        if missing:
+            return f"{where} found no pods: no such namespace: {', '.join(missing)}"
+        return f"{where} found no pods: namespace {matcher.namespace} has none"
+    if matcher.namespace not in namespaces:
+        return f"{where} found no pods: no such namespace: {matcher.namespace}"
+    if isinstance(matcher, DeploymentMatcher):
+        return (
+            f"{where} found no pods: deployment {matcher.namespace}/{matcher.name} has none "
+            "matching its selector"
+        )
+    return (
+        f"{where} found no pods: no pod in namespace {matcher.namespace} matches "
+        f"'{matcher.selector}'"
+    )
+
+
 def select_pods(spec: PodActionSpec, ctx: StepContext) -> list[Pod]:
     found: dict[str, Pod] = {}
+    namespaces: frozenset[str] | None = None
     for matcher in spec.matches:
         pods = match_pods(matcher, ctx)
         if not pods:
             ctx.metrics.empty_match("pod")
-            log.info("matcher at line %d found no pods", matcher.location.line)
+            if namespaces is None:
+                namespaces = frozenset(ctx.kube.list_namespaces())
+            ctx.safety.empty_match(log, why_empty(matcher, namespaces))
         for pod in pods:
             found.setdefault(pod.key, pod)
     return screen(sorted(found.values(), key=lambda p: p.key), ctx)
