@@ -327,7 +327,23 @@ def label(
     runs: int | None,
     **flags: Any,
 ) -> int:
-    """Label mode: kill pods that opted in with seal/enabled=true (label or annotation)."""
+    """Label mode: kill pods that opted in with seal/enabled=true (label or annotation).
+
+    \b
+    Each pod says how through labels or annotations (a label wins over an
+    annotation of the same key):
+      seal/enabled           "true" makes the pod a candidate (default "false")
+      seal/force-kill        "true" kills at once, grace period 0 (default "false")
+      seal/kill-probability  chance of being killed in a pass, 0 to 1 (default "1")
+      seal/days              days a kill may happen, e.g. "mon,tue" (default
+                             "mon,tue,wed,thu,fri"; commas only fit in annotations)
+      seal/start-time        local time from which kills may happen, HH-MM-SS
+                             (default "10-00-00", inclusive)
+      seal/end-time          local time until which kills may happen, HH-MM-SS
+                             (default "17-30-00", exclusive)
+    Pods labelled seal/protected=true, in protected namespaces, or seal's own
+    pod are never killed.
+    """
     from seal.runtime.label import parse_namespaces, run_label_mode
 
     if min_seconds_between_runs > max_seconds_between_runs:

@@ -9,14 +9,15 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from seal.errors import ShutdownRequested
+from seal.errors import SafetyError, ShutdownRequested
 from seal.log import log_context
 from seal.model import Pod
 from seal.policy.problems import Location
 from seal.runtime.scenario import ScenarioUndo
 from seal.runtime.services import Services
 from seal.selection.filters import DAY_NAMES
-from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_pods
+from seal.selection.safety import PROTECTED_LABEL, SafetyRules, log_left_alone, screen_pods
+from seal.steps.base import StepContext
 from seal.steps.pod_action import KillAction, kill_pods
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,47 @@ def due(pod_settings: PodSettings, now: dt.datetime) -> bool:
     )
 
 
-def run_once(services: Services, namespaces: list[str] | None) -> int:
+def _window(pod_settings: PodSettings) -> str:
+    days = ",".join(d[:3] for d in DAY_NAMES if d in pod_settings.days)
+    return f"{days} {pod_settings.start:%H:%M:%S}-{pod_settings.end:%H:%M:%S}"
+
+
+def _choose(pods: list[Pod], services: Services, ctx: StepContext) -> dict[bool, list[Pod]]:
+    """The opted-in pods due now and drawn by their probability, by force-kill setting.
+
+    A pass that finds opted-in pods but none due says so, with their windows.
+    """
+    now = services.clock.local_now()
+    chosen: dict[bool, list[Pod]] = {True: [], False: []}
+    outside: dict[str, int] = {}
+    for pod in pods:
+        try:
+            pod_settings = settings(pod)
+        except ValueError as exc:
+            log.warning("skipping %s: %s", pod.key, exc, extra={"target": pod.key})
+            continue
+        if not pod_settings.enabled:
+            continue
+        if not due(pod_settings, now):
+            window = _window(pod_settings)
+            outside[window] = outside.get(window, 0) + 1
+            continue
+        if services.rng.random() >= pod_settings.probability:
+            ctx.metrics.probability_filter_not_passed()
+            continue
+        chosen[pod_settings.force].append(pod)
+    if outside:
+        log.info(
+            "%d opted-in pod(s) left alone: outside their kill window (%s); now is %s",
+            sum(outside.values()),
+            "; ".join(f"{n} pod(s): {w}" for w, n in outside.items()),
+            f"{DAY_NAMES[now.weekday()][:3]} {now:%H:%M:%S}",
+            extra={"outcome": "outside-window"},
+        )
+    return chosen
+
+
+def run_once(services: Services, namespaces: list[str] | None, rules: SafetyRules) -> int:
     """One pass over the pods; returns how many were killed (or would be, in a dry run)."""
     kube = services.kube
     if namespaces:
@@ -99,26 +140,19 @@ def run_once(services: Services, namespaces: list[str] | None) -> int:
     ctx = services.context(
         "label mode",
         ScenarioUndo(services.journal, "label-mode", services.metrics),
-        services.safety(),
+        rules,
     )
     pods, removed = screen_pods(found, ctx.safety, labelled)
     log_left_alone(log, removed, level=logging.DEBUG)
-    now = services.clock.local_now()
-    chosen: dict[bool, list[Pod]] = {True: [], False: []}
-    for pod in pods:
-        try:
-            pod_settings = settings(pod)
-        except ValueError as exc:
-            log.warning("skipping %s: %s", pod.key, exc, extra={"target": pod.key})
-            continue
-        if not pod_settings.enabled or not due(pod_settings, now):
-            continue
-        if services.rng.random() >= pod_settings.probability:
-            ctx.metrics.probability_filter_not_passed()
-            continue
-        chosen[pod_settings.force].append(pod)
+    chosen = _choose(pods, services, ctx)
     total = len(chosen[True]) + len(chosen[False])
-    ctx.safety.check_target_count(total, "pods")
+    limit = ctx.safety.max_targets_per_step
+    if limit is not None and total > limit:
+        raise SafetyError(
+            f"label mode: {total} opted-in pod(s) are due in this pass, more than "
+            f"--max-targets-per-step={limit}; none was killed. Opt fewer pods in "
+            "(seal/enabled, seal/kill-probability) or raise --max-targets-per-step"
+        )
     for force, group in chosen.items():
         if group:
             kill_pods(KillAction(1.0, force, Location("label mode")), group, ctx)
@@ -135,14 +169,20 @@ def run_label_mode(
 ) -> int:
     """Pass after pass, sleeping a random time between them; the number of passes done."""
     done = 0
+    rules = services.safety()
     try:
         while runs is None or done < runs:
             if done:
                 services.clock.sleep(services.rng.uniform(min_seconds, max_seconds))
             with log_context(scenario="label mode"):
-                count = run_once(services, namespaces)
+                try:
+                    count = run_once(services, namespaces, rules)
+                except SafetyError as exc:
+                    log.error("%s", exc, extra={"outcome": "refused"})
+                    count = 0
             done += 1
-            log.info("label mode pass %d: %d pod(s) killed", done, count)
+            verb = "would be killed (dry run)" if rules.dry_run else "killed"
+            log.info("label mode pass %d: %d pod(s) %s", done, count, verb)
     except ShutdownRequested:
         log.warning("shutdown requested; label mode stops")
     return done
