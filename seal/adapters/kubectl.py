@@ -29,6 +29,8 @@ class Kubectl:
     """kubectl bound to one cluster (seal's kubeconfig and context): what steps call."""
 
     target: KubectlTarget = KubectlTarget()
+    #: the namespace kubectl puts objects in that do not name one (the context's)
+    default_namespace: str = "default"
 
     def run(
         self,
@@ -73,18 +75,21 @@ def run_kubectl(
     server_dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> str:
-    """`kubectl apply|delete -f -` with `manifest` on stdin; kubectl's output, or
+    """`kubectl apply|delete|get -f -` with `manifest` on stdin (get: the live objects as
+    JSON, none for those that do not exist); kubectl's output, or
     `ExecutionError` carrying its standard error. `server_dry_run` has the API server
     check the request and say what it would do, changing nothing."""
-    if action not in ("apply", "delete"):
-        raise ExecutionError(f"kubectl action must be apply or delete, not {action!r}")
+    if action not in ("apply", "delete", "get"):
+        raise ExecutionError(f"kubectl action must be apply, delete or get, not {action!r}")
     command = [binary]
     if target.kubeconfig:
         command += ["--kubeconfig", target.kubeconfig]
     if target.context:
         command += ["--context", target.context]
     command += [action, "-f", "-"]
-    if ignore_not_found and action == "delete":
+    if action == "get":
+        command += ["-o", "json", "--ignore-not-found"]
+    elif ignore_not_found and action == "delete":
         command.append("--ignore-not-found")
     if server_dry_run:
         command.append("--dry-run=server")

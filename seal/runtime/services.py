@@ -165,7 +165,9 @@ def open_services(
             connection=connection,
             kube=KubeClient(connection, clock=clock, pool_size=POOL_SIZE * 2),
             prober=Prober(),
-            kubectl=Kubectl(KubectlTarget(connection.kubeconfig, connection.context)),
+            kubectl=Kubectl(
+                KubectlTarget(connection.kubeconfig, connection.context), connection.namespace
+            ),
             pool=pool,
             journal=journal,
             metrics=metrics,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping
@@ -9,12 +10,13 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
-from seal.errors import ExecutionError, StepFailed
+from seal.errors import ExecutionError, SafetyError, StepFailed
 from seal.frozen import frozen
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import boolean, number, obj, string
+from seal.selection.safety import PROTECTED_LABEL, is_protected_label
 from seal.steps.base import ApiCall, StepContext, StepType
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,9 @@ def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
             },
             f"kubectl delete of what line {spec.location.line} applied",
         )
+    _screen(spec, ctx)
     try:
-        output = _run_kubectl(spec, ctx)
+        output = _run_kubectl(spec, ctx, spec.action)
     except ExecutionError as exc:
         if not ctx.dry_run:
             raise
@@ -101,22 +104,23 @@ TRANSIENT = re.compile(
 ATTEMPTS, FIRST_PAUSE = 5, 0.5
 
 
-def _run_kubectl(spec: KubectlSpec, ctx: StepContext) -> str:
-    """kubectl with the step's action, tried again when the API failed transiently.
+def _run_kubectl(spec: KubectlSpec, ctx: StepContext, action: str) -> str:
+    """kubectl with the step's payload, tried again when the API failed transiently.
 
-    Both actions are safe to repeat: an apply of the same manifest changes nothing
-    more, and a repeated delete ignores what an earlier attempt already deleted.
+    Every action is safe to repeat: an apply of the same manifest changes nothing
+    more, a repeated delete ignores what an earlier attempt already deleted, and a
+    get only reads.
     """
     attempt = 1
     while True:
         try:
             return ctx.kubectl.run(
-                spec.action,
+                action,
                 spec.payload,
                 binary=spec.kubectl_binary,
                 proxy=spec.proxy,
                 timeout=spec.timeout_seconds,
-                server_dry_run=ctx.dry_run,
+                server_dry_run=ctx.dry_run and action != "get",
                 ignore_not_found=attempt > 1,
             )
         except ExecutionError as exc:
@@ -125,7 +129,7 @@ def _run_kubectl(spec: KubectlSpec, ctx: StepContext) -> str:
             pause = FIRST_PAUSE * 2 ** (attempt - 1)
             log.warning(
                 "kubectl %s failed transiently (attempt %d of %d), trying again in %gs: %s",
-                spec.action,
+                action,
                 attempt,
                 ATTEMPTS,
                 pause,
@@ -147,20 +151,102 @@ def undo_kubectl_delete(payload: Mapping[str, Any], ctx: StepContext) -> None:
     )
 
 
+# ---------------------------------------------------------------- what the payload touches
+
+#: kinds that live in no namespace (the common ones; others are taken as namespaced)
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PriorityClass",
+        "IngressClass",
+        "RuntimeClass",
+        "CSIDriver",
+        "APIService",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    }
+)
+
+
+def objects_of(documents: list[Any]) -> list[dict[str, Any]]:
+    """The objects of parsed manifests, `List`s opened up."""
+    found: list[dict[str, Any]] = []
+    for document in documents:
+        if not isinstance(document, dict):
+            continue
+        if document.get("kind") == "List":
+            found.extend(objects_of(list(document.get("items") or [])))
+        else:
+            found.append(document)
+    return found
+
+
+def payload_objects(payload: str) -> list[dict[str, Any]]:
+    """The objects a payload names (none when it is not YAML: kubectl will say why)."""
+    try:
+        return objects_of(list(yaml.safe_load_all(payload)))
+    except yaml.YAMLError:
+        return []
+
+
+def _describe(item: dict[str, Any], namespace: str | None) -> str:
+    name = str((item.get("metadata") or {}).get("name", "?"))
+    return f"{item.get('kind', '?')} {namespace + '/' if namespace else ''}{name}"
+
+
+def _namespace(item: dict[str, Any], default: str) -> str | None:
+    """The namespace the object is in (a Namespace: itself), None for cluster-scoped kinds."""
+    meta = item.get("metadata") or {}
+    if item.get("kind") == "Namespace":
+        return str(meta.get("name", ""))
+    if item.get("kind") in CLUSTER_SCOPED:
+        return None
+    return str(meta.get("namespace") or default)
+
+
+def _screen(spec: KubectlSpec, ctx: StepContext) -> None:
+    """Refuse a payload that would touch what seal must leave alone: protected
+    namespaces, namespaces labelled seal/protected=true, and live objects so labelled."""
+    wanted = payload_objects(spec.payload)
+    if not wanted:
+        return
+    default = ctx.kubectl.default_namespace
+    labelled = set(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
+    problems = []
+    for item in wanted:
+        namespace = _namespace(item, default)
+        if namespace in ctx.safety.protected_namespaces:
+            problems.append(f"{_describe(item, namespace)}: {namespace} is a protected namespace")
+        elif namespace in labelled:
+            problems.append(
+                f"{_describe(item, namespace)}: namespace {namespace} is labelled "
+                f"{PROTECTED_LABEL}=true"
+            )
+    if not problems:
+        live = _run_kubectl(spec, ctx, "get")
+        for item in objects_of([json.loads(live)] if live.strip() else []):
+            if is_protected_label((item.get("metadata") or {}).get("labels") or {}):
+                where = _namespace(item, default)
+                problems.append(f"{_describe(item, where)} is labelled {PROTECTED_LABEL}=true")
+    if problems:
+        raise SafetyError(
+            f"kubectl {spec.action} at line {spec.location.line} refused, nothing was changed: "
+            + "; ".join(problems)
+        )
+
+
 def _kinds(payload: str) -> Iterator[tuple[str, str]]:
     """(API group, resource) of each object in the payload."""
-    try:
-        documents = [d for d in yaml.safe_load_all(payload) if isinstance(d, dict)]
-    except yaml.YAMLError:
-        return
-    for document in documents:
-        if document.get("kind") == "List":
-            documents.extend(i for i in document.get("items") or [] if isinstance(i, dict))
-            continue
-        api_version, kind = str(document.get("apiVersion", "")), str(document.get("kind", ""))
+    for item in payload_objects(payload):
+        api_version, kind = str(item.get("apiVersion", "")), str(item.get("kind", ""))
         if kind:
-            group = api_version.rpartition("/")[0]
-            yield group, _plural(kind.lower())
+            yield api_version.rpartition("/")[0], _plural(kind.lower())
 
 
 def _plural(kind: str) -> str:
@@ -175,7 +261,8 @@ def _plural(kind: str) -> str:
 
 def api_calls(spec: KubectlSpec) -> tuple[ApiCall, ...]:
     verbs = ("get", "create", "patch", "delete") if spec.action == "apply" else ("get", "delete")
-    calls = [ApiCall(verb, res, group) for group, res in _kinds(spec.payload) for verb in verbs]
+    calls = [ApiCall("list", "namespaces")]
+    calls += [ApiCall(verb, res, group) for group, res in _kinds(spec.payload) for verb in verbs]
     return tuple(dict.fromkeys(calls))
 
 

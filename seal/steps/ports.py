@@ -75,6 +75,11 @@ class Prober(Protocol):
 class KubectlRunner(Protocol):
     """kubectl against seal's own cluster; `seal.errors.ExecutionError` when it fails."""
 
+    @property
+    def default_namespace(self) -> str:
+        """Where kubectl puts objects that name no namespace."""
+        ...
+
     def run(
         self,
         action: str,

@@ -150,3 +150,74 @@ def test_no_usable_journal_means_nothing_is_touched(sandbox: Sandbox, tmp_path: 
     assert "Traceback" not in result.stderr
     assert live_pod_names(sandbox, "default", "app=goldpinger") == before
     assert seal_events(sandbox) == []
+
+
+def _kubectl_policy(tmp_path: Path, action: str, payload: str, name: str) -> Path:
+    indented = "\n".join("                " + line for line in payload.strip().splitlines())
+    return write_policy(
+        tmp_path,
+        f"""\
+        scenarios:
+        - name: kubectl {action}
+          steps:
+          - kubectl:
+              action: {action}
+              payload: |
+{indented}
+        """,
+        name=name,
+    )
+
+
+def test_kubectl_steps_leave_protected_namespaces_and_objects_alone(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    def configmap(namespace: str, name: str, labels: dict[str, str]) -> None:
+        sandbox.call(
+            lambda store: store.create(
+                "configmaps",
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": name, "namespace": namespace, "labels": labels},
+                    "data": {"a": "1"},
+                },
+            )
+        )
+
+    def exists(namespace: str, name: str) -> bool:
+        return bool(sandbox.call(lambda store: store.peek("configmaps", namespace, name)))
+
+    configmap("kube-system", "cluster-settings", {})
+    configmap("default", "precious", {"seal/protected": "true"})
+    in_kube_system = _kubectl_policy(
+        tmp_path,
+        "delete",
+        "apiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: cluster-settings, namespace: kube-system}",
+        "system.yml",
+    )
+    result = run_seal(sandbox, in_kube_system, tmp_path / "state")
+    assert result.returncode == 1
+    assert "ConfigMap kube-system/cluster-settings: kube-system is a protected namespace" in (
+        result.stderr
+    )
+    assert exists("kube-system", "cluster-settings")
+    labelled = _kubectl_policy(
+        tmp_path,
+        "apply",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious}\ndata: {a: changed}",
+        "labelled.yml",
+    )
+    result = run_seal(sandbox, labelled, tmp_path / "state", "--dry-run")
+    assert result.returncode == 1
+    assert "ConfigMap default/precious is labelled seal/protected=true" in result.stderr
+    stored = sandbox.call(lambda store: store.get("configmaps", "default", "precious"))
+    assert stored["data"] == {"a": "1"}
+    fine = _kubectl_policy(
+        tmp_path,
+        "apply",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ordinary}\ndata: {a: b}",
+        "fine.yml",
+    )
+    assert run_seal(sandbox, fine, tmp_path / "state").returncode == 0
