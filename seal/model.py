@@ -84,10 +84,11 @@ class ProbeRequest:
 
 @dataclass(frozen=True)
 class ProbeAnswer:
-    """The status code of a probe's answer and how long it took."""
+    """The status code of an answer, how long it took, and its body."""
 
     status: int
     latency_seconds: float
+    body: bytes = b""
 
 
 @dataclass(frozen=True)

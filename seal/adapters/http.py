@@ -51,7 +51,7 @@ class Prober:
                 )
         except urllib3.exceptions.HTTPError as exc:
             raise ProbeError(f"{request.method.upper()} {request.url}: {_reason(exc)}") from exc
-        return ProbeAnswer(answer.status, time.monotonic() - started)
+        return ProbeAnswer(answer.status, time.monotonic() - started, answer.data or b"")
 
 
 def _reason(exc: Exception) -> str:

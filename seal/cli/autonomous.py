@@ -270,7 +270,8 @@ def autonomous(policy_file: str, **flags: Any) -> int:
 
 
 def _report(summary: Any) -> None:
-    """The run summary: a table on standard error, or one JSON log line with --log-format json."""
+    """The run summary: a table on standard output, or one JSON log line with
+    --log-format json."""
     from seal import log as seal_log
     from seal.runtime import summary as run_summary
 
@@ -284,7 +285,7 @@ def _report(summary: Any) -> None:
     )
     if seal_log.log_format() != "json" and log.isEnabledFor(logging.INFO):
         for line in run_summary.table(summary):
-            click.echo(line, err=True)
+            click.echo(line)
 
 
 @click.command()

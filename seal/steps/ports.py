@@ -67,7 +67,8 @@ class KubeApi(Protocol):
 
 
 class Prober(Protocol):
-    """Sends one HTTP request; `seal.errors.ProbeError` when no answer came."""
+    """Sends one HTTP request (probes, Alertmanager's API); `seal.errors.ProbeError` when
+    no answer came. Proxies only as the request names them, never from the environment."""
 
     def send(self, request: ProbeRequest) -> ProbeAnswer: ...
 

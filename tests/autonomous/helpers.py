@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,10 @@ def scale(box: Sandbox, namespace: str, name: str, replicas: int) -> None:
 def ready_replicas(box: Sandbox, namespace: str, name: str) -> int:
     deployment = box.call(lambda store: store.get("deployments", namespace, name))
     return int(deployment.get("status", {}).get("readyReplicas", 0))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import REPO, start
+from tests.autonomous.helpers import REPO, free_port, start
 from tests.conftest import wait_for
 
 RULES = REPO / "docs" / "seal-alerts.yml"
@@ -53,12 +52,6 @@ scenarios:
   steps:
   - wait: {{seconds: 120}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_prometheus_scrapes_the_kills_and_the_alert_rules_fire(

@@ -51,8 +51,8 @@ def test_a_signal_reports_the_scenario_interrupted_and_prints_the_summary(
     assert process.returncode == 143, err
     assert "seal-metric scenario_finished name='long wait' result=interrupted" in out
     assert "result=passed" not in out
-    assert "run summary: 1 loop(s), interrupted" in err
-    row = next(line for line in err.splitlines() if line.startswith("long wait "))
+    assert "run summary: 1 loop(s), interrupted" in out
+    row = next(line for line in out.splitlines() if line.startswith("long wait "))
     assert row.split()[3] == "interrupted"
 
 
