@@ -81,7 +81,7 @@ def table(summary: RunSummary) -> list[str]:
         )
         for r in rows(summary)
     ]
-    widths = [max(len(c), *(len(line[i]) for line in body)) for i, c in enumerate(COLUMNS)]
+    widths = [max([len(c), *(len(line[i]) for line in body)]) for i, c in enumerate(COLUMNS)]
     lines = [_line(COLUMNS, widths)] + [_line(line, widths) for line in body]
     lines += [f"{r.scenario}: {r.last_reason}" for r in rows(summary) if r.last_reason]
     loops = f"{summary.loops} loop(s)" + (", interrupted" if summary.interrupted else "")

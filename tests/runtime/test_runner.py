@@ -12,6 +12,7 @@ from seal.outcomes import ScenarioOutcome, ScenarioResult
 from seal.policy.loader import load_policy_text
 from seal.policy.model import Policy, ScenarioSpec
 from seal.runtime.runner import PolicyRunner
+from seal.runtime.summary import COLUMNS, table
 from seal.steps.registry import STEP_TYPES
 
 
@@ -167,6 +168,11 @@ def test_a_policy_without_scenarios_ends_at_once() -> None:
         metrics=Metrics(),
     ).run()
     assert (summary.loops, summary.exit_code, clock.slept) == (0, 0, [])
+    assert table(summary) == ["run summary: 0 loop(s)", _header()]
+
+
+def _header() -> str:
+    return "  ".join(COLUMNS)
 
 
 def test_an_interrupted_scenario_stops_the_run_and_is_not_counted_as_passed() -> None:
