@@ -8,12 +8,25 @@ no I/O.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from seal.errors import UsageError
 
+if TYPE_CHECKING:
+    from seal.cloud import CloudDriver
+
 #: driver name -> module under `drivers` that defines `create_driver(**options)`.
-DRIVER_MODULES: dict[str, str] = {}
+DRIVER_MODULES: dict[str, str] = {
+    "aws": "aws",
+    "gcp": "gcp",
+    "azure": "azure",
+    "openstack": "openstack",
+    "sandbox": "sandbox",
+    "none": "none",
+}
+
+#: driver name -> the extra of seal-chaos that installs its SDK.
+EXTRAS: dict[str, str] = {"aws": "aws", "gcp": "gcp", "azure": "azure", "openstack": "openstack"}
 
 
 def available_drivers() -> list[str]:
@@ -21,7 +34,7 @@ def available_drivers() -> list[str]:
     return sorted(DRIVER_MODULES)
 
 
-def load_driver(name: str, **options: Any) -> Any:
+def load_driver(name: str, **options: Any) -> CloudDriver:
     """Import the module of driver `name` and build the driver from `options`."""
     try:
         module_name = DRIVER_MODULES[name]
@@ -31,8 +44,10 @@ def load_driver(name: str, **options: Any) -> Any:
     try:
         module = importlib.import_module(f"drivers.{module_name}")
     except ImportError as exc:
+        extra = EXTRAS.get(name, name)
+        missing = exc.name or str(exc)
         raise UsageError(
-            f"cloud driver {name!r} needs an extra that is not installed: "
-            f"pip install 'seal-chaos[{name}]' ({exc})"
+            f"cloud driver {name!r} needs {missing}, which is not installed: "
+            f"pip install 'seal-chaos[{extra}]'"
         ) from exc
-    return module.create_driver(**options)
+    return cast("CloudDriver", module.create_driver(**options))

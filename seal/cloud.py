@@ -6,18 +6,57 @@ never by IP address.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
-from seal.model import Machine
+from seal.model import Machine, NodeState
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `seal cloud check`: what was tried, whether it worked, and why not."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        return f"{mark} {self.name}" + (f": {self.detail}" if self.detail else "")
 
 
 class CloudDriver(Protocol):
-    """List, stop and start machines. Errors are raised as `seal.errors.CloudError`."""
+    """List, stop and start machines. Errors are raised as `seal.errors.CloudError`,
+    naming the machine and the cloud's reason."""
 
     name: str
 
-    def list_machines(self) -> list[Machine]: ...
+    def list_machines(self) -> list[Machine]:
+        """Every machine the driver can see (bounded pagination)."""
+        ...
 
-    def stop(self, machine: Machine, *, force: bool = False) -> None: ...
+    def get_machine(self, provider_id: str) -> Machine:
+        """One machine as it is now; `CloudError` when the cloud does not know it."""
+        ...
 
-    def start(self, machine: Machine) -> None: ...
+    def stop(self, machine: Machine, *, force: bool = False) -> None:
+        """Ask the cloud to stop the machine; returns once the request is accepted."""
+        ...
+
+    def start(self, machine: Machine) -> None:
+        """Ask the cloud to start the machine; returns once the request is accepted."""
+        ...
+
+    def wait_for(self, machine: Machine, state: NodeState, *, timeout: float) -> Machine:
+        """Poll until the machine is in `state`; `CloudError` after `timeout` seconds."""
+        ...
+
+    def check(self) -> list[Check]:
+        """Whether the credentials work and which permissions are missing, changing nothing."""
+        ...
+
+
+def by_provider_id(machines: Iterable[Machine]) -> dict[str, Machine]:
+    """Machines keyed by provider ID, the key nodes are joined on."""
+    return {machine.provider_id: machine for machine in machines}

@@ -47,15 +47,31 @@ class Pod:
 
 @dataclass(frozen=True)
 class Machine:
-    """A virtual machine as a cloud driver sees it, joined to its node by provider ID."""
+    """A virtual machine as a cloud driver sees it, joined to its node by provider ID.
+
+    `provider_id` is in the form Kubernetes nodes carry in `spec.providerID`
+    (`aws:///us-east-1a/i-0123`, `gce://project/zone/name`, `sandbox://vm-00001`...).
+    `cloud_state` is the cloud's own word (running, stopping, deallocated...), for messages.
+    """
 
     id: str
     provider_id: str
     name: str
     state: NodeState
     zone: str = ""
-    ips: tuple[str, ...] = ()
+    private_ips: tuple[str, ...] = ()
+    public_ips: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
+    cloud_state: str = ""
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        """Private addresses first, then public ones."""
+        return self.private_ips + self.public_ips
+
+    def describe(self) -> str:
+        """`name (provider ID)`, for messages."""
+        return f"{self.name} ({self.provider_id})" if self.name else self.provider_id
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ class ProbeAnswer:
 @dataclass(frozen=True)
 class Node:
     name: str
+    #: the internal IP (the `ip` property); `external_ip` when the node has one
     ip: str = ""
     provider_id: str = ""
     zone: str = ""
@@ -101,7 +118,21 @@ class Node:
     labels: Mapping[str, str] = field(default_factory=_frozen)
     #: the values the `group` property matches: label values, or inventory sections.
     groups: tuple[str, ...] = ()
+    external_ip: str = ""
+    uid: str = ""
+    #: False for hosts of an inventory file, which have no Node object in the cluster
+    in_cluster: bool = True
 
     @property
     def key(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a command run on a node did: its exit code and what it wrote (decoded as
+    UTF-8, undecodable bytes replaced; each stream cut to a bounded size)."""
+
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
