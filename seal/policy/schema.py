@@ -5,7 +5,9 @@ No I/O. jsonschema is imported only when a document is checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from seal.policy.document import Document
@@ -15,6 +17,12 @@ Schema = dict[str, Any]
 
 #: Annotation on objects that hold exactly one key out of several (steps, actions...).
 ONE_OF_KEYS = "x-seal-one-key"
+#: The range of a number whose schema gives no bound of its own (on that side).
+MAX_NUMBER = 2**31 - 1
+#: The widest range a schema may give: numbers a float holds exactly.
+MAX_EXACT = 2**53 - 1
+_NUMBER_TYPES = {"number", "integer"}
+_NON_FINITE = {"nan": ".nan", "inf": ".inf", "-inf": "-.inf"}
 
 
 def obj(
@@ -86,12 +94,26 @@ _TYPE_WORDS = {
 }
 
 
+def _describe_number(value: int | float) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[str(value)]
+    if isinstance(value, int) and abs(value) >= 10**20:
+        try:
+            digits = len(str(abs(value)))
+        except ValueError:  # beyond the interpreter's int-to-text limit
+            return "a number of thousands of digits"
+        return f"a number of {digits} digits"
+    return str(value)
+
+
 def describe(value: Any) -> str:
     """How a value reads in a message."""
     if value is None:
         return "nothing"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return _describe_number(value)
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -102,9 +124,25 @@ def describe(value: Any) -> str:
     return str(value)
 
 
+def _names(expected: str | list[str]) -> list[str]:
+    return [expected] if isinstance(expected, str) else list(expected)
+
+
 def _type_words(expected: str | list[str]) -> str:
-    names = [expected] if isinstance(expected, str) else list(expected)
-    return " or ".join(_TYPE_WORDS.get(n, n) for n in names)
+    return " or ".join(_TYPE_WORDS.get(n, n) for n in _names(expected))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+def _out_of_range(value: Any) -> bool:
+    """A number no field of the format accepts: not finite, or beyond the widest range."""
+    return _is_number(value) and (not _is_finite(value) or abs(value) > MAX_EXACT)
 
 
 def _unknown_keys(doc: Document, path: DocPath, instance: dict[str, Any], schema: Schema) -> None:
@@ -139,7 +177,10 @@ def _one_key_count(doc: Document, path: DocPath, instance: dict[str, Any], schem
 
 def _message(validator: str, value: Any, instance: Any, schema: Schema) -> str:
     if validator == "type":
-        return f"must be {_type_words(value)}, got {describe(instance)}"
+        finite = "" if _is_finite(instance) or not _NUMBER_TYPES & set(_names(value)) else (
+            "; a number must be finite"
+        )
+        return f"must be {_type_words(value)}, got {describe(instance)}{finite}"
     if validator == "enum":
         options = ", ".join(str(v) for v in value)
         hint = did_you_mean(str(instance), [str(v) for v in value])
@@ -168,11 +209,42 @@ def _message(validator: str, value: Any, instance: Any, schema: Schema) -> str:
     return str(schema.get("description") or validator)
 
 
+@functools.cache
+def _validator_class() -> Any:
+    """The JSON Schema validator seal checks with: every number must be finite, and a
+    number whose schema sets no bound on a side stays within +-MAX_NUMBER on that side.
+
+    Checked with the type, so that every number of the format is covered in one place,
+    whatever its field, and NaN cannot slip past `minimum`/`maximum` (it compares false).
+    """
+    import jsonschema
+    from jsonschema import ValidationError
+
+    base = jsonschema.Draft202012Validator
+    check_type = base.VALIDATORS["type"]
+
+    def typed(validator: Any, types: Any, instance: Any, schema: Schema) -> Iterator[Any]:
+        if not (_is_number(instance) and _NUMBER_TYPES & set(_names(types))):
+            yield from check_type(validator, types, instance, schema)
+        elif not _is_finite(instance):
+            yield ValidationError("not finite", validator="type", validator_value=types)
+        elif "maximum" not in schema and "exclusiveMaximum" not in schema and (
+            instance > MAX_NUMBER
+        ):
+            yield ValidationError("too large", validator="maximum", validator_value=MAX_NUMBER)
+        elif "minimum" not in schema and "exclusiveMinimum" not in schema and (
+            instance < -MAX_NUMBER
+        ):
+            yield ValidationError("too small", validator="minimum", validator_value=-MAX_NUMBER)
+        else:
+            yield from check_type(validator, types, instance, schema)
+
+    return jsonschema.validators.extend(base, {"type": typed})  # type: ignore[no-untyped-call]
+
+
 def check_schema(doc: Document, schema: Schema) -> set[DocPath]:
     """Add a located problem for every schema violation; return the paths that had one."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator_class()(schema)
     bad: set[DocPath] = set()
     for error in validator.iter_errors(doc.data):
         path: DocPath = tuple(error.absolute_path)
@@ -190,4 +262,6 @@ def check_schema(doc: Document, schema: Schema) -> set[DocPath]:
         else:
             message = _message(str(kind), error.validator_value, error.instance, error.schema)
             doc.problem(path, message)
+            if _out_of_range(error.instance) or (kind == "type" and _is_number(error.instance)):
+                doc.settled.add(path)  # one problem per number: later ones would repeat it
     return bad

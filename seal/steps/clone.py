@@ -10,7 +10,7 @@ from seal.frozen import frozen
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
-from seal.policy.schema import Schema, array, number, obj, one_key, string
+from seal.policy.schema import MAX_EXACT, Schema, array, number, obj, one_key, string
 from seal.steps.base import StepContext, StepType
 
 DEFAULT_TC_IMAGE = "gaiadocker/iproute2:latest"
@@ -182,13 +182,17 @@ _REF = obj(
     {"name": string(minLength=1), "namespace": string(minLength=1)},
     required=["name", "namespace"],
 )
-_SCALAR: Schema = {"type": ["string", "number"]}
+#: a value handed on as text: any number a float holds exactly (quote longer ones)
+_SCALAR: Schema = {"type": ["string", "number"], "minimum": -MAX_EXACT, "maximum": MAX_EXACT}
 
 MUTATIONS = one_key(
     "mutation",
     {
         "environment": obj(
-            {"name": string(minLength=1), "value": {"type": ["string", "number", "boolean"]}},
+            {
+                "name": string(minLength=1),
+                "value": {**_SCALAR, "type": ["string", "number", "boolean"]},
+            },
             required=["name", "value"],
             description="set an environment variable in every container of the clone",
         ),
