@@ -12,10 +12,10 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sandbox.controllers.workloads import owner_ref, random_suffix, template_hash
 from sandbox.machines import Machine, Machines
 from sandbox.podutil import fits, set_condition
 from sandbox.store import ApiError, Obj, Store, clone, now_rfc3339
-from sandbox.workloads import owner_ref, random_suffix, template_hash
 from seal.errors import UsageError
 
 NODE_NETWORK = ipaddress.ip_network("127.30.0.0/16")

@@ -1,4 +1,4 @@
-"""The sandbox assembled: store, API server, admin API, simulation and service listeners,
+"""The sandbox assembled: store, API server, admin API, controllers and service listeners,
 on one event loop in a thread of its own. Serves on loopback; writes a kubeconfig.
 """
 
@@ -19,11 +19,12 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from sandbox.admin import add_admin_routes
 from sandbox.api import Faults, build_api_app
 from sandbox.cluster import ClusterDescription, demo, seed
-from sandbox.machines import Machines, add_admin_routes
+from sandbox.controllers.manager import ControllerManager
+from sandbox.machines import Machines
 from sandbox.services import ServiceListeners
-from sandbox.simulation import Simulation
 from sandbox.store import Store
 from sandbox.timing import SandboxTiming
 from sandbox.tls import make_server_tls
@@ -84,7 +85,7 @@ class Sandbox:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._simulation: Simulation | None = None
+        self._controllers: ControllerManager | None = None
         self._listeners: ServiceListeners | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -133,13 +134,10 @@ class Sandbox:
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         self.url = f"https://{self.host}:{self.port}"
-        self._simulation = Simulation(self.store, self.machines, self.timing, self.rng)
-        self._simulation.start(loop)
-        self._simulation.dirty_namespaces.update(self.cluster.namespaces)
+        self._controllers = ControllerManager(self.store, self.machines, self.timing, self.rng)
+        self._controllers.start(loop)
         self._listeners = ServiceListeners(self.store, self.rng)
         self._listeners.start(loop)
-        for _, entry in list(self.store.entries("services")):
-            self._simulation.on_event("ADDED", "services", entry.obj)
         await self._listening()
 
     async def _listening(self) -> None:
@@ -160,8 +158,8 @@ class Sandbox:
 
     async def _stop_async(self) -> None:
         self.store.closing = True
-        if self._simulation is not None:
-            await self._simulation.stop()
+        if self._controllers is not None:
+            await self._controllers.stop()
         if self._listeners is not None:
             await self._listeners.stop()
         if self._runner is not None:

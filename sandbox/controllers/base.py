@@ -1,0 +1,60 @@
+"""What the controllers share: the store, the machines, the timings, the random source,
+and a way to act later on the sandbox's event loop. No I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.machines import Machines
+from sandbox.store import Obj, Store
+from sandbox.timing import SandboxTiming
+
+#: (namespace, name); the namespace is "" for cluster-wide objects
+Key = tuple[str, str]
+
+
+def key_of(obj: Obj) -> Key:
+    return (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+
+
+class Context:
+    """Handed to every controller; `later` works once the coordinator has started."""
+
+    def __init__(
+        self, store: Store, machines: Machines, timing: SandboxTiming, rng: random.Random
+    ) -> None:
+        self.store = store
+        self.machines = machines
+        self.timing = timing
+        self.rng = rng
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def later(self, seconds: float, callback: Callable[..., Any], *args: object) -> None:
+        """Run `callback(*args)` on the loop after `seconds` (0: once the current change,
+        and its notification, are over)."""
+        assert self._loop is not None, "the controllers have not started"
+        self._loop.call_later(seconds, callback, *args)
+
+
+class Controller:
+    """One job of the cluster. `observe` sees every change the store makes (it must only
+    note what to do); `reconcile` does it, on the coordinator's tick."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.store = context.store
+
+    def seed(self) -> None:
+        """Learn what the store held before the controllers started."""
+
+    def observe(self, event_type: str, resource: str, obj: Obj) -> None:
+        """A change the store made."""
+
+    def reconcile(self) -> None:
+        """Act on what changed since the last tick."""

@@ -1,0 +1,99 @@
+"""Events the simulated cluster writes about itself, as the scheduler, the kubelets and the
+controllers of a real cluster do, so that `kubectl get events` and `kubectl describe` show
+the consequences of chaos; and their expiry after the API server's --event-ttl. No I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+
+from sandbox.controllers.base import Controller
+from sandbox.store import ApiError, Obj, Store, now_rfc3339
+
+#: makes event names unique even within one clock tick (names are not drawn from the
+#: sandbox's seeded generator, so that events leave seeded pod names as they were)
+_SERIAL = itertools.count()
+
+
+def record(
+    store: Store,
+    about: Obj,
+    reason: str,
+    message: str,
+    *,
+    component: str,
+    host: str = "",
+    warning: bool = False,
+    when: str = "",
+) -> None:
+    """One core/v1 Event about `about` (at `when`, default now); a failure to write it is
+    not the cluster's problem."""
+    meta = about["metadata"]
+    namespace = meta.get("namespace") or "default"
+    stamp = when or now_rfc3339(store.clock)
+    source = {"component": component, **({"host": host} if host else {})}
+    event: Obj = {
+        "metadata": {
+            "name": f"{meta['name']}.{time.time_ns():x}{next(_SERIAL) % 4096:03x}",
+            "namespace": namespace,
+        },
+        "involvedObject": {
+            "kind": about.get("kind", ""),
+            "apiVersion": about.get("apiVersion", ""),
+            "namespace": meta.get("namespace", ""),
+            "name": meta["name"],
+            "uid": meta.get("uid", ""),
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning" if warning else "Normal",
+        "source": source,
+        "reportingComponent": component,
+        "reportingInstance": host,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+    try:
+        store.create("events", event)
+    except ApiError:
+        return
+
+
+def containers(pod: Obj) -> list[str]:
+    return [str(c.get("name", "main")) for c in pod.get("spec", {}).get("containers") or []]
+
+
+def _stamp(text: object) -> float:
+    """Seconds since the epoch of an RFC 3339 time; 0 when there is none or it is bad."""
+    if not isinstance(text, str):
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+class EventExpiry(Controller):
+    """Events older than the TTL go, as the API server drops them; checked every tenth of
+    the TTL (at most every minute)."""
+
+    def seed(self) -> None:
+        self.expire()
+
+    def expire(self) -> None:
+        cutoff = self.store.clock() - self.context.timing.event_ttl_seconds
+        old = [
+            key
+            for key, entry in self.store.entries("events")
+            if max(
+                _stamp(entry.obj.get("lastTimestamp")),
+                _stamp(entry.obj.get("eventTime")),
+                _stamp(entry.obj["metadata"].get("creationTimestamp")),
+            )
+            < cutoff
+        ]
+        for namespace, name in old:
+            self.store.remove("events", namespace, name)
+        self.context.later(min(60.0, self.context.timing.event_ttl_seconds / 10), self.expire)
