@@ -284,22 +284,24 @@ class KubeClient:
         self.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body=body)
 
     def create_event(
-        self, pod: Pod, *, reason: str, message: str, event_type: str = "Normal"
+        self, target: Pod | Node, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None:
+        """An Event on a pod, or on a node (recorded in `default`, as the kubelet does)."""
         stamp = self._clock.now()
         now = dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         # A name chosen here, not by the server, makes the create safe to retry: an
         # attempt that landed although its answer was lost makes the next one a 409.
-        name = f"{pod.name}.{int(stamp * 1e9):x}{self._rng.getrandbits(16):04x}"
+        name = f"{target.name}.{int(stamp * 1e9):x}{self._rng.getrandbits(16):04x}"
+        involved: Obj = {"apiVersion": "v1", "name": target.name, "uid": target.uid}
+        if isinstance(target, Pod):
+            namespace = target.namespace
+            involved.update(kind="Pod", namespace=namespace)
+        else:
+            namespace = "default"
+            involved.update(kind="Node")
         body: Obj = {
-            "metadata": {"name": name, "namespace": pod.namespace},
-            "involvedObject": {
-                "kind": "Pod",
-                "apiVersion": "v1",
-                "namespace": pod.namespace,
-                "name": pod.name,
-                "uid": pod.uid,
-            },
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": involved,
             "reason": reason,
             "message": message,
             "type": event_type,
@@ -311,7 +313,7 @@ class KubeClient:
         }
         try:
             self.request(
-                "POST", f"/api/v1/namespaces/{pod.namespace}/events", body=body, idempotent=True
+                "POST", f"/api/v1/namespaces/{namespace}/events", body=body, idempotent=True
             )
         except ConflictError:
             log.debug("event %s was already recorded by an earlier attempt", name)

@@ -33,20 +33,19 @@ def node_from_api(obj: Obj) -> Node:
         (c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None
     )
     state = {"True": NodeState.UP, "False": NodeState.DOWN}.get(str(ready), NodeState.UNKNOWN)
-    ip = next(
-        (
-            a.get("address", "")
-            for a in status.get("addresses") or []
-            if a.get("type") == "InternalIP"
-        ),
-        "",
-    )
+    addresses = {
+        str(a.get("type")): str(a.get("address", ""))
+        for a in reversed(status.get("addresses") or [])
+        if isinstance(a, dict)
+    }
     zone = labels.get("topology.kubernetes.io/zone") or labels.get(
         "failure-domain.beta.kubernetes.io/zone", ""
     )
     return Node(
         name=meta.get("name", ""),
-        ip=ip,
+        ip=addresses.get("InternalIP", ""),
+        external_ip=addresses.get("ExternalIP", ""),
+        uid=str(meta.get("uid") or ""),
         provider_id=spec.get("providerID") or "",
         zone=zone,
         state=state,

@@ -26,6 +26,7 @@ from seal.steps.ports import (
     KubeApi,
     KubectlRunner,
     Metrics,
+    NodeSource,
     Prober,
     UndoRecorder,
 )
@@ -47,6 +48,8 @@ class StepContext:
     pool: concurrent.futures.Executor
     cloud: CloudDriver | None = None
     executor: Executor | None = None
+    #: where nodes come from when not from the cluster (an inventory file)
+    nodes: NodeSource | None = None
 
     @property
     def dry_run(self) -> bool:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import ClassVar, assert_never
+from typing import Any, ClassVar, assert_never
 
-from seal.errors import StepFailed
 from seal.frozen import frozen
+from seal.model import Node
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
-from seal.policy.schema import boolean, obj, one_key, string
+from seal.policy.schema import boolean, number, obj, one_key, string
 from seal.selection.filters import property_matches
 from seal.selection.safety import log_left_alone, screen_nodes
+from seal.steps import machines
 from seal.steps.base import ApiCall, RetriesSpec, StepContext, StepType
+from seal.steps.machines import EXECUTE_TIMEOUT, STATE_TIMEOUT
 from seal.steps.pipeline import (
     NODE_PROPERTIES,
     WAIT_ACTION_SCHEMA,
@@ -37,8 +39,9 @@ log = logging.getLogger(__name__)
 
 @frozen
 class StartAction:
-    """Action: start the node's machine."""
+    """Action: start the node's machine and wait until the cloud says it is up."""
 
+    timeout: float
     location: Location
 
 
@@ -48,14 +51,16 @@ class StopAction:
 
     force: bool
     auto_restart: bool
+    timeout: float
     location: Location
 
 
 @frozen
 class ExecuteAction:
-    """Action: run a command on the node over SSH."""
+    """Action: run a command on the node (a privileged pod on it, or SSH)."""
 
     cmd: str
+    timeout: float
     location: Location
 
 
@@ -76,20 +81,33 @@ class NodeActionSpec:
 
 MATCHERS = one_key("matcher", {"property": property_schema(NODE_PROPERTIES)})
 
+def _timeout(what: str, default: float) -> dict[str, Any]:
+    return number(f"{what}, in seconds (default {default:g})", exclusiveMinimum=0)
+
+
 ACTIONS = one_key(
     "action",
     {
-        "start": obj({}, nullable=True, description="start the machine"),
+        "start": obj(
+            {"timeout": _timeout("how long the machine may take to be up", STATE_TIMEOUT)},
+            nullable=True,
+            description="start the machine",
+        ),
         "stop": obj(
             {
                 "force": boolean("stop without a clean shutdown", default=False),
                 "autoRestart": boolean("start the machine again at cleanup", default=True),
+                "timeout": _timeout("how long the machine may take to be down", STATE_TIMEOUT),
             },
             nullable=True,
             description="stop the machine",
         ),
         "execute": obj(
-            {"cmd": string("the command to run on the node", minLength=1)}, required=["cmd"]
+            {
+                "cmd": string("the command to run on the node", minLength=1),
+                "timeout": _timeout("how long the command may run", EXECUTE_TIMEOUT),
+            },
+            required=["cmd"],
         ),
         "wait": WAIT_ACTION_SCHEMA,
     },
@@ -103,13 +121,18 @@ def build_matcher(node: DocNode) -> PropertyMatcher:
 def build_action(node: DocNode) -> NodeAction:
     key, body = node.only_key()
     if key == "start":
-        return StartAction(body.location)
+        return StartAction(float(body.get("timeout", STATE_TIMEOUT)), body.location)
     if key == "stop":
         return StopAction(
-            bool(body.get("force", False)), bool(body.get("autoRestart", True)), body.location
+            bool(body.get("force", False)),
+            bool(body.get("autoRestart", True)),
+            float(body.get("timeout", STATE_TIMEOUT)),
+            body.location,
         )
     if key == "execute":
-        return ExecuteAction(str(body.get("cmd")), body.location)
+        return ExecuteAction(
+            str(body.get("cmd")), float(body.get("timeout", EXECUTE_TIMEOUT)), body.location
+        )
     return build_wait(body)
 
 
@@ -123,11 +146,11 @@ def build(node: DocNode) -> NodeActionSpec:
     )
 
 
-def run(spec: NodeActionSpec, ctx: StepContext) -> StepOutcome:
-    """Match nodes through the API and filter them. Acting on machines needs a cloud
-    driver or an executor, which this version of seal does not have yet: such an
-    action fails the step before anything is touched."""
-    nodes = ctx.kube.list_nodes()
+def select(spec: NodeActionSpec, ctx: StepContext) -> tuple[list[Node], str]:
+    """The nodes of the inventory (read now) that match, pass the safety rules and the
+    filters, or none and why; a warning (or failure) for each matcher that matched nothing."""
+    nodes = machines.inventory(ctx)
+    where = "in the inventory file" if ctx.nodes is not None else "in the cluster"
     matched = [
         n
         for n in nodes
@@ -142,32 +165,71 @@ def run(spec: NodeActionSpec, ctx: StepContext) -> StepOutcome:
                 log,
                 f"the matcher at line {matcher.location.line} found no nodes: no node's "
                 f"{matcher.name} {'fails to match' if matcher.negative else 'matches'} "
-                f"'{matcher.value}' ({len(nodes)} node(s) in the cluster)",
+                f"'{matcher.value}' ({len(nodes)} node(s) {where})",
             )
     if not matched:
-        log.info("no nodes matched; nothing to do", extra={"outcome": "empty-match"})
-        return StepOutcome.skipped("no nodes matched")
+        return [], "no nodes matched"
     kept, removed = screen_nodes(matched, ctx.safety)
     log_left_alone(log, removed)
     targets = apply_filters(kept, spec.filters, ctx)
+    return targets, "" if targets else "no nodes left after the safety rules and filters"
+
+
+def run(spec: NodeActionSpec, ctx: StepContext) -> StepOutcome:
+    """Select nodes, then act on them in order: stop and start their machines through the
+    cloud driver (waiting for the change), run commands on them, wait."""
+    targets, why_none = select(spec, ctx)
     if not targets:
-        return StepOutcome.skipped("no nodes left after the safety rules and filters")
+        log.info("%s; nothing to do", why_none, extra={"outcome": "empty-match"})
+        return StepOutcome.skipped(why_none)
     ctx.safety.check_target_count(len(targets), "nodes")
     log.info("%d node(s) selected: %s", len(targets), describe(targets))
+    done: list[str] = []
+    acted = 0
     for action in spec.actions:
         if isinstance(action, WaitAction):
             ctx.clock.sleep(action.seconds)
-        elif isinstance(action, StartAction | StopAction | ExecuteAction):
-            if ctx.dry_run:
-                log.info("dry run: would %s %s", type(action).__name__, describe(targets))
-                continue
-            raise StepFailed(
-                f"line {action.location.line}: acting on machines needs a cloud driver; this "
-                "version of seal has none yet, so no machine was touched"
+            continue
+        if isinstance(action, StopAction):
+            count = machines.stop_machines(
+                ctx,
+                targets,
+                force=action.force,
+                auto_restart=action.auto_restart,
+                location=action.location,
+                timeout=action.timeout,
             )
+            done.append(f"{count} machine(s) stopped")
+        elif isinstance(action, StartAction):
+            count = machines.start_machines(
+                ctx, targets, location=action.location, timeout=action.timeout
+            )
+            done.append(f"{count} machine(s) started")
+        elif isinstance(action, ExecuteAction):
+            count = machines.execute(
+                ctx, targets, action.cmd, location=action.location, timeout=action.timeout
+            )
+            done.append(f"ran {action.cmd!r} on {count} node(s)")
         else:
             assert_never(action)
-    return StepOutcome.passed(f"{len(targets)} node(s) selected")
+        acted = max(acted, count)
+    summary = f"{len(targets)} node(s) selected"
+    return StepOutcome.passed(summary + (": " + ", ".join(done) if done else ""), acted)
+
+
+def api_calls(spec: NodeActionSpec) -> tuple[ApiCall, ...]:
+    calls = [ApiCall("list", "nodes")]
+    for action in spec.actions:
+        if isinstance(action, StopAction | StartAction):
+            calls.append(ApiCall("create", "events"))
+        elif isinstance(action, ExecuteAction):
+            calls += [
+                ApiCall("create", "pods"),
+                ApiCall("get", "pods"),
+                ApiCall("get", "pods", subresource="log"),
+                ApiCall("delete", "pods"),
+            ]
+    return tuple(dict.fromkeys(calls))
 
 
 STEP = StepType(
@@ -182,6 +244,7 @@ STEP = StepType(
     builder=build,
     runner=run,
     description="match nodes, filter them, act on their machines",
-    api_calls=lambda spec: (ApiCall("list", "nodes"),),
+    undo_handlers={machines.MACHINE_START: machines.undo_machine_start},
+    api_calls=api_calls,
     retries_of=lambda spec: spec.retries,
 )

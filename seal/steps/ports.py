@@ -14,11 +14,12 @@ from typing import Any, Protocol
 from seal.clock import Clock
 from seal.cloud import CloudDriver
 from seal.metrics import Metrics
-from seal.model import Node, Pod, ProbeAnswer, ProbeRequest, ServiceInfo
+from seal.model import ExecResult, Node, Pod, ProbeAnswer, ProbeRequest, ServiceInfo
 
 __all__ = [
     "Clock",
     "CloudDriver",
+    "ExecResult",
     "Executor",
     "KubeApi",
     "KubectlRunner",
@@ -62,8 +63,14 @@ class KubeApi(Protocol):
     ) -> None: ...
 
     def create_event(
-        self, pod: Pod, *, reason: str, message: str, event_type: str = "Normal"
+        self, target: Pod | Node, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None: ...
+
+
+class NodeSource(Protocol):
+    """The nodes seal may act on, read anew at every call (an inventory file's hosts)."""
+
+    def nodes(self) -> list[Node]: ...
 
 
 class Prober(Protocol):
@@ -95,10 +102,24 @@ class KubectlRunner(Protocol):
 
 
 class Executor(Protocol):
-    """Runs a command on a node; `seal.errors.ExecutionError` when it cannot."""
+    """Runs a shell command on a node: over SSH (`seal.adapters.ssh.SshExecutor`) or in a
+    short-lived privileged pod pinned to the node (`seal.adapters.node_exec.PodExecutor`).
 
-    def execute(self, node: Node, command: str, *, timeout: float) -> tuple[int, str]:
-        """The command's exit code and its output."""
+    Both raise `seal.errors.ExecutionError` when the command could not be run, or did
+    not finish within `timeout` seconds; a command that ran and failed is not an error
+    but an `ExecResult` with its non-zero exit code.
+    """
+
+    def run(self, node: Node, command: str, *, timeout: float) -> ExecResult:
+        """Run `command` with `sh -c` on the node; its exit code, stdout and stderr."""
+        ...
+
+    def kill_container(
+        self, node: Node, container_id: str, signal: str, *, timeout: float
+    ) -> ExecResult:
+        """Send `signal` (KILL, TERM, SIGKILL, 9...) to a container on the node, with
+        the configured kill-command template. `container_id` may carry its runtime
+        prefix (`containerd://...`, as a pod's status gives it)."""
         ...
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from drivers._common import Pacing
+from drivers.sandbox import SandboxDriver
 from sandbox.cluster import ClusterDescription, DeploymentSpec, demo
 from sandbox.sandbox import Sandbox
 from sandbox.store import Store
@@ -36,7 +38,7 @@ from seal.runtime.scenario import ScenarioUndo
 from seal.runtime.services import SafetyFlags
 from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext, StepType
-from seal.steps.ports import UndoRecorder
+from seal.steps.ports import CloudDriver, Executor, UndoRecorder
 from seal.steps.registry import STEP_TYPES
 from tests.conftest import SandboxFactory
 from tests.fakes import FakeClock
@@ -76,6 +78,12 @@ class RecordingMetrics(NullMetrics):
 
     def pod_killed(self, namespace: str, name: str, status: str) -> None:
         self._note("pod_killed", namespace, name, status)
+
+    def node_stopped(self, node: str, status: str) -> None:
+        self._note("node_stopped", node, status)
+
+    def execute_failed(self, node: str) -> None:
+        self._note("execute_failed", node)
 
     def empty_match(self, source: str) -> None:
         self._note("empty_match", source)
@@ -130,6 +138,9 @@ class StepHarness:
     pool: ThreadPoolExecutor
     run_id: str = "step under test#0001"
     text: str = ""
+    #: the cloud driver and executor steps get (none unless a test sets them)
+    cloud: CloudDriver | None = None
+    executor: Executor | None = None
     undo: UndoRecorder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,7 +168,16 @@ class StepHarness:
             undo=undo or self.undo,
             safety=safety,
             pool=self.pool,
+            cloud=self.cloud,
+            executor=self.executor,
         )
+
+    def sandbox_cloud(self) -> CloudDriver:
+        """The sandbox's own cloud driver, as `--sandbox` picks it, set for the next runs."""
+        self.cloud = SandboxDriver(
+            self.box.url, token=self.box.token, ca_file=str(self.box.ca_path), pacing=Pacing.fast()
+        )
+        return self.cloud
 
     def spec(self, step: StepType[Any], steps: str, config: str = "") -> tuple[StepSpec, Policy]:
         policy = self.policy(steps, config)

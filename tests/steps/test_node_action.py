@@ -1,14 +1,18 @@
-"""nodeAction in process: matching and filtering nodes; machines are not acted on yet."""
+"""nodeAction in process: matching and filtering nodes, stopping and starting their machines
+through the sandbox's cloud driver, undos through a real journal."""
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import pytest
 
 from seal.errors import SafetyError, StepFailed
 from seal.model import NodeState
+from seal.runtime.scenario import replay_undos
+from seal.steps.machines import MACHINE_START
 from seal.steps.node_action import STEP
 from tests.steps.conftest import StepHarness
 
@@ -130,10 +134,15 @@ def test_protected_nodes_and_the_target_limit(
 
 
 @pytest.mark.parametrize(
-    "action", ["stop: {force: true, autoRestart: false}", "start: {}", "execute: {cmd: reboot}"]
+    ("action", "needs"),
+    [
+        ("stop: {force: true, autoRestart: false}", "stopping a machine needs a cloud driver"),
+        ("start: {}", "starting a machine needs a cloud driver"),
+        ("execute: {cmd: reboot}", "execute needs an executor"),
+    ],
 )
-def test_acting_on_machines_fails_clearly_and_touches_nothing(
-    harness: StepHarness, action: str
+def test_without_a_cloud_driver_or_executor_acting_fails_clearly_and_touches_nothing(
+    harness: StepHarness, action: str, needs: str
 ) -> None:
     with pytest.raises(StepFailed) as failure:
         harness.run(
@@ -147,14 +156,122 @@ def test_acting_on_machines_fails_clearly_and_touches_nothing(
             """,
         )
     line = harness.line(action.split(":", maxsplit=1)[0] + ":", 1)
-    assert str(failure.value) == (
-        f"line {line}: acting on machines needs a cloud driver; this version of seal has "
-        "none yet, so no machine was touched"
-    )
+    assert str(failure.value).startswith(f"line {line}: {needs}")
+    assert "touched" in str(failure.value) or "nothing was run" in str(failure.value)
     assert machines_running(harness)
 
 
+def machine_of(h: StepHarness, node: str) -> Any:
+    [machine] = [m for m in h.box.machines.by_id.values() if m.node_name == node]
+    return machine
+
+
+STOP_WORKER_1 = """\
+- nodeAction:
+    matches: [{property: {name: name, value: worker-1$}}]
+    actions: [{stop: {autoRestart: %s}}]
+"""
+
+
+def test_stop_journals_the_restart_first_and_the_undo_starts_exactly_that_machine(
+    harness: StepHarness,
+) -> None:
+    harness.sandbox_cloud()
+    machine_of(harness, "worker-3").running = False  # down before seal: never started by it
+    outcome = harness.run(
+        STEP,
+        """\
+        - nodeAction:
+            matches: [{property: {name: name, value: 'worker-(1|3)$'}}]
+            actions: [{stop: {autoRestart: true}}]
+        """,
+    )
+    assert outcome.result == "passed", outcome
+    assert outcome.reason == "2 node(s) selected: 1 machine(s) stopped"
+    assert not machine_of(harness, "worker-1").running
+    [entry] = harness.journal.pending(harness.run_id)
+    assert entry.kind == MACHINE_START
+    assert entry.payload["node"] == "worker-1"
+    assert entry.payload["providerID"] == f"sandbox://{machine_of(harness, 'worker-1').id}"
+    assert harness.metrics.named("node_stopped") == [("worker-1", "stopped")]
+    [event] = harness.seal_events()
+    assert event["involvedObject"]["kind"] == "Node"
+    assert event["involvedObject"]["name"] == "worker-1"
+    assert "stopping its machine" in event["message"]
+
+    report = replay_undos(harness.journal, harness.context(), harness.metrics, harness.run_id)
+    assert (report.undone, report.failed) == (1, ())
+    assert machine_of(harness, "worker-1").running
+    assert not machine_of(harness, "worker-3").running
+    assert harness.journal.pending(harness.run_id) == []
+
+
+def test_stop_without_auto_restart_records_nothing_and_start_brings_it_back(
+    harness: StepHarness,
+) -> None:
+    harness.sandbox_cloud()
+    assert harness.run(STEP, STOP_WORKER_1 % "false").result == "passed"
+    assert not machine_of(harness, "worker-1").running
+    assert harness.journal.pending(harness.run_id) == []
+    outcome = harness.run(
+        STEP,
+        """\
+        - nodeAction:
+            matches: [{property: {name: name, value: worker-1$}}]
+            actions: [{start: null}]
+        """,
+    )
+    assert outcome.reason == "1 node(s) selected: 1 machine(s) started"
+    assert machine_of(harness, "worker-1").running
+
+
+def test_the_state_property_comes_from_the_cloud_when_there_is_a_driver(
+    harness: StepHarness, chosen: pytest.LogCaptureFixture
+) -> None:
+    harness.sandbox_cloud()
+    machine_of(harness, "worker-4").running = False
+    select(harness, "[{property: {name: state, value: DOWN}}]")
+    assert nodes_in_log(chosen) == {"worker-4"}
+
+
+def test_a_stop_that_never_shows_fails_after_its_timeout(harness: StepHarness) -> None:
+    cloud = harness.sandbox_cloud()
+
+    class Stuck:
+        name = cloud.name
+
+        def __getattr__(self, attribute: str) -> Any:
+            return getattr(cloud, attribute)
+
+        def stop(self, machine: Any, *, force: bool = False) -> None:
+            pass  # the cloud accepts the request and never acts on it
+
+    harness.cloud = Stuck()  # type: ignore[assignment]
+    with pytest.raises(StepFailed, match=r"was not DOWN within 30 s \(it is running\)"):
+        harness.run(
+            STEP,
+            """\
+            - nodeAction:
+                matches: [{property: {name: name, value: worker-1$}}]
+                actions: [{stop: {timeout: 30}}]
+            """,
+        )
+    assert harness.metrics.named("node_stopped") == [("worker-1", "failed")]
+    assert harness.clock.now() - harness.clock.start >= 30
+    # the restart stays journaled: a half-done stop is still undone
+    assert [e.kind for e in harness.journal.pending(harness.run_id)] == [MACHINE_START]
+
+
+class NeverRun:
+    """An executor a dry run must not call."""
+
+    def run(self, node: Any, command: str, *, timeout: float) -> Any:
+        raise AssertionError(f"a dry run ran {command!r} on {node.name}")
+
+
 def test_dry_run_selects_but_acts_on_no_machine(harness: StepHarness) -> None:
+    harness.sandbox_cloud()
+    harness.executor = NeverRun()
     outcome = harness.run(
         STEP,
         """\
@@ -165,8 +282,8 @@ def test_dry_run_selects_but_acts_on_no_machine(harness: StepHarness) -> None:
         config="safety: {dryRun: true}",
     )
     assert outcome.result == "passed"
-    assert outcome.reason == "5 node(s) selected"
     assert outcome.targets == 0
+    assert harness.journal.pending(harness.run_id) == []
     assert machines_running(harness)
 
 

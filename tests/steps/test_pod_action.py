@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.timing import SandboxTiming
 from seal.errors import SafetyError, StepFailed
+from seal.runtime.scenario import replay_undos
 from seal.steps.pod_action import STEP
 from tests.fakes import FakeClock
 from tests.steps.conftest import SCENARIO, HarnessFactory, StepHarness, selected
@@ -465,8 +466,10 @@ def test_wait_action_advances_the_fake_clock(harness: StepHarness) -> None:
     assert harness.clock.now() == started + 5.5
 
 
-def test_stop_host_fails_clearly_and_stops_no_machine(harness: StepHarness) -> None:
-    with pytest.raises(StepFailed, match=r"stopHost .* needs a cloud driver"):
+def test_stop_host_fails_clearly_without_a_cloud_driver_and_stops_no_machine(
+    harness: StepHarness,
+) -> None:
+    with pytest.raises(StepFailed, match=r"^line \d+: stopHost needs a cloud driver"):
         harness.run(
             STEP,
             """\
@@ -475,6 +478,33 @@ def test_stop_host_fails_clearly_and_stops_no_machine(harness: StepHarness) -> N
                 actions: [{stopHost: {autoRestart: true}}]
             """,
         )
+    assert all(m.running for m in harness.box.machines.by_id.values())
+
+
+def test_stop_host_stops_each_pods_machine_once_and_journals_its_restart(
+    harness: StepHarness,
+) -> None:
+    harness.sandbox_cloud()
+    pods = harness.pods("myapp", "app=my-service")
+    hosts = {p["spec"]["nodeName"] for p in pods}
+    harness.label("nodes", "", sorted(hosts)[0], "seal/protected", "true")
+    expected = hosts - {sorted(hosts)[0]}
+    outcome = harness.run(
+        STEP,
+        """\
+        - podAction:
+            matches: [{labels: {namespace: myapp, selector: app=my-service}}]
+            actions: [{stopHost: {autoRestart: true}}]
+        """,
+    )
+    assert outcome.result == "passed"
+    assert outcome.targets == len(expected)
+    stopped = {m.node_name for m in harness.box.machines.by_id.values() if not m.running}
+    assert stopped == expected
+    pending = harness.journal.pending(harness.run_id)
+    assert sorted(e.payload["node"] for e in pending) == sorted(expected)
+    report = replay_undos(harness.journal, harness.context(), harness.metrics, harness.run_id)
+    assert report.undone == len(expected) and report.ok
     assert all(m.running for m in harness.box.machines.by_id.values())
 
 

@@ -35,7 +35,7 @@ def api_calls(spec: PodActionSpec) -> tuple[ApiCall, ...]:
                 else ApiCall("delete", "pods")
             )
         elif isinstance(action, StopHostAction):
-            calls.append(ApiCall("get", "nodes"))
+            calls += [ApiCall("list", "nodes"), ApiCall("create", "events")]
     return tuple(dict.fromkeys(calls))
 
 

@@ -12,8 +12,9 @@ from typing import assert_never
 from seal.errors import EvictionRefused, KubeError, NotFoundError, StepFailed
 from seal.model import Pod
 from seal.outcomes import StepOutcome
-from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_pods
+from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_nodes, screen_pods
 from seal.steps.base import StepContext
+from seal.steps.machines import cloud_of, stop_machines
 from seal.steps.pipeline import WaitAction, apply_filters, describe
 from seal.steps.pod_action.spec import (
     CheckPodCountAction,
@@ -155,11 +156,28 @@ def run_action(action: PodAction, pods: list[Pod], ctx: StepContext) -> int:
         log.info("pod count is %d, as expected", action.count)
         return 0
     if isinstance(action, StopHostAction):
-        raise StepFailed(
-            f"stopHost (line {action.location.line}) needs a cloud driver; this "
-            "version of seal has none yet, so no machine was touched"
-        )
+        return stop_hosts(action, pods, ctx)
     assert_never(action)
+
+
+def stop_hosts(action: StopHostAction, pods: list[Pod], ctx: StepContext) -> int:
+    """Stop the machine of each node the pods run on (each machine once); the safety
+    rules apply to the nodes (seal's own node, `seal/protected`)."""
+    cloud_of(ctx, "stopHost", action.location)
+    wanted = {p.node_name for p in pods if p.node_name}
+    unscheduled = [p.key for p in pods if not p.node_name]
+    if unscheduled:
+        log.info("pods on no node yet, no machine to stop: %s", ", ".join(unscheduled))
+    nodes = [n for n in ctx.kube.list_nodes() if n.name in wanted]
+    kept, removed = screen_nodes(nodes, ctx.safety)
+    log_left_alone(log, removed)
+    ctx.safety.check_target_count(len(kept), "nodes")
+    if not kept:
+        log.info("stopHost: no node left to stop")
+        return 0
+    return stop_machines(
+        ctx, kept, force=False, auto_restart=action.auto_restart, location=action.location
+    )
 
 
 def _grace(action: KillAction) -> int | None:

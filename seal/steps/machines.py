@@ -1,0 +1,249 @@
+"""Acting on machines: the node inventory of a run, stopping and starting machines through
+the cloud driver (waiting for the change), and running commands on nodes.
+
+Shared by nodeAction and podAction's stopHost. The undo of a stop (start the machine
+again) is written to the journal before the machine is stopped, and only for machines
+this step stopped: a machine that was already down is left down.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from seal.errors import CloudError, ExecutionError, KubeError, StepFailed
+from seal.model import Machine, Node, NodeState
+from seal.policy.problems import Location
+from seal.selection.inventory import join_machines
+from seal.steps.base import StepContext
+from seal.steps.ports import CloudDriver
+
+log = logging.getLogger("seal.steps.machines")
+
+#: the undo kind of a stop: start the machine again
+MACHINE_START = "machine-start"
+#: how long a stop or start may take to show in the cloud, by default
+STATE_TIMEOUT = 600.0
+#: how long a command on a node may run, by default
+EXECUTE_TIMEOUT = 300.0
+#: seconds between two looks at a machine's state
+POLL_SECONDS = 5.0
+EVENT_REASON = "SealChaos"
+
+T = TypeVar("T")
+
+
+def inventory(ctx: StepContext) -> list[Node]:
+    """The nodes as they are now (read at every run), each with its machine when a cloud
+    driver is in use; the state comes from the cloud then, else from readiness."""
+    nodes = ctx.nodes.nodes() if ctx.nodes is not None else ctx.kube.list_nodes()
+    if ctx.cloud is None:
+        return nodes
+    return [node for node, _ in join_machines(nodes, ctx.cloud.list_machines())]
+
+
+def cloud_of(ctx: StepContext, what: str, location: Location) -> CloudDriver:
+    if ctx.cloud is None:
+        raise StepFailed(
+            f"line {location.line}: {what} needs a cloud driver; run seal with --cloud "
+            "aws|gcp|azure|openstack (or --sandbox), so no machine was touched"
+        )
+    return ctx.cloud
+
+
+def _machines(
+    nodes: Sequence[Node], cloud: CloudDriver, location: Location
+) -> list[tuple[Node, Machine]]:
+    """Every node with its machine as the cloud sees it now, or a failure naming the nodes
+    that have none."""
+    targets = join_machines(nodes, cloud.list_machines())
+    missing = [node for node, machine in targets if machine is None]
+    if missing:
+        names = ", ".join(
+            f"{n.name} ({n.provider_id or n.ip or 'no provider ID'})" for n in missing
+        )
+        raise StepFailed(
+            f"line {location.line}: the cloud driver {cloud.name!r} has no machine for "
+            f"node(s) {names}; no machine was touched"
+        )
+    return [(node, machine) for node, machine in targets if machine is not None]
+
+
+def stop_machines(
+    ctx: StepContext,
+    nodes: Sequence[Node],
+    *,
+    force: bool,
+    auto_restart: bool,
+    location: Location,
+    timeout: float = STATE_TIMEOUT,
+) -> int:
+    """Stop the targets' machines and wait until the cloud says they are down; the number
+    stopped. Machines already down are left alone (and never started at cleanup)."""
+    cloud = cloud_of(ctx, "stopping a machine", location)
+    work: list[tuple[Node, Machine]] = []
+    for node, machine in _machines(nodes, cloud, location):
+        if machine.state is NodeState.DOWN:
+            log.info(
+                "machine %s of node %s is already down: not stopped, and it will not be "
+                "started at cleanup",
+                machine.id,
+                node.name,
+            )
+        elif ctx.dry_run:
+            log.info("dry run: would stop machine %s of node %s", machine.id, node.name)
+        else:
+            work.append((node, machine))
+
+    def stop(item: tuple[Node, Machine]) -> None:
+        node, machine = item
+        if auto_restart:
+            ctx.undo.record(
+                MACHINE_START,
+                {
+                    "driver": cloud.name,
+                    "providerID": machine.provider_id,
+                    "machine": machine.id,
+                    "node": node.name,
+                },
+                f"start machine {machine.id} (node {node.name}) again",
+            )
+        node_event(ctx, node, f"stopping its machine {machine.id}" + (" (forced)" if force else ""))
+        try:
+            cloud.stop(machine, force=force)
+            took = wait_for_state(ctx, cloud, machine, NodeState.DOWN, timeout)
+        except (CloudError, StepFailed):
+            ctx.metrics.node_stopped(node.name, "failed")
+            raise
+        ctx.metrics.node_stopped(node.name, "stopped")
+        log.info("machine %s of node %s is down (%.1f s)", machine.id, node.name, took)
+
+    each(ctx, work, stop)
+    return len(work)
+
+
+def start_machines(
+    ctx: StepContext, nodes: Sequence[Node], *, location: Location, timeout: float = STATE_TIMEOUT
+) -> int:
+    """Start the nodes' machines that are not up and wait until they are; the number started."""
+    cloud = cloud_of(ctx, "starting a machine", location)
+    work = [
+        (node, machine)
+        for node, machine in _machines(nodes, cloud, location)
+        if machine.state is not NodeState.UP
+    ]
+    for node, machine in work:
+        if ctx.dry_run:
+            log.info("dry run: would start machine %s of node %s", machine.id, node.name)
+    if ctx.dry_run:
+        return 0
+
+    def start(item: tuple[Node, Machine]) -> None:
+        node, machine = item
+        cloud.start(machine)
+        took = wait_for_state(ctx, cloud, machine, NodeState.UP, timeout)
+        node_event(ctx, node, f"started its machine {machine.id}")
+        log.info("machine %s of node %s is up (%.1f s)", machine.id, node.name, took)
+
+    each(ctx, work, start)
+    return len(work)
+
+
+def wait_for_state(
+    ctx: StepContext, cloud: CloudDriver, machine: Machine, state: NodeState, timeout: float
+) -> float:
+    """Seconds until the cloud reports `machine` in `state`; `StepFailed` after `timeout`."""
+    started = ctx.clock.monotonic()
+    while True:
+        now = cloud.get_machine(machine.provider_id)
+        waited = ctx.clock.monotonic() - started
+        if now.state is state:
+            return waited
+        if waited >= timeout:
+            seen = now.cloud_state or now.state.value
+            raise StepFailed(
+                f"machine {machine.describe()} was not {state.value} within {timeout:g} s "
+                f"(it is {seen})"
+            )
+        ctx.clock.sleep(min(POLL_SECONDS, max(timeout - waited, 0.1)))
+
+
+def execute(
+    ctx: StepContext, nodes: Sequence[Node], command: str, *, location: Location, timeout: float
+) -> int:
+    """Run `command` on every node (the number it ran on); the step fails naming each node
+    where it failed."""
+    if ctx.executor is None:
+        raise StepFailed(f"line {location.line}: execute needs an executor; nothing was run")
+    executor = ctx.executor
+    if ctx.dry_run:
+        for node in nodes:
+            log.info("dry run: would run %r on node %s", command, node.name)
+        return 0
+    failures: list[str] = []
+
+    def run(node: Node) -> None:
+        try:
+            result = executor.run(node, command, timeout=timeout)
+        except ExecutionError as exc:
+            ctx.metrics.execute_failed(node.name)
+            failures.append(f"{node.name}: {exc}")
+            return
+        tail = (result.stdout.strip().splitlines() + result.stderr.strip().splitlines())[-5:]
+        if result.exit_code == 0:
+            log.info("ran %r on node %s: exit 0", command, node.name, extra={"output": tail})
+            return
+        ctx.metrics.execute_failed(node.name)
+        failures.append(
+            f"{node.name}: exit {result.exit_code}" + (f" ({' | '.join(tail)})" if tail else "")
+        )
+
+    each(ctx, list(nodes), run)
+    if failures:
+        raise StepFailed(f"line {location.line}: {command!r} failed on " + "; ".join(failures))
+    return len(nodes)
+
+
+def node_event(ctx: StepContext, node: Node, what: str) -> None:
+    """A Kubernetes Event on the node, so that `kubectl describe node` shows what seal did."""
+    if not node.in_cluster:
+        return
+    try:
+        ctx.kube.create_event(
+            node, reason=EVENT_REASON, message=f"seal scenario {ctx.scenario!r}: {what}"
+        )
+    except KubeError as exc:
+        log.warning("could not record an Event on node %s: %s", node.name, exc)
+
+
+def each(ctx: StepContext, items: Sequence[T], act: Callable[[T], None]) -> None:
+    """`act` on every item in parallel; every one runs, then the first error is raised."""
+    futures = [ctx.pool.submit(act, item) for item in items]
+    concurrent.futures.wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+
+
+def undo_machine_start(payload: Mapping[str, Any], ctx: StepContext) -> None:
+    """Start a machine seal stopped, unless it is up already."""
+    cloud = ctx.cloud
+    if cloud is None:
+        raise CloudError(
+            f"starting machine {payload.get('machine')} again needs the cloud driver "
+            f"{payload.get('driver')!r}; run seal cleanup with --cloud {payload.get('driver')}"
+        )
+    if cloud.name != payload.get("driver"):
+        raise CloudError(
+            f"machine {payload.get('machine')} was stopped through the cloud driver "
+            f"{payload.get('driver')!r}, not {cloud.name!r}; run seal cleanup with "
+            f"--cloud {payload.get('driver')}"
+        )
+    machine = cloud.get_machine(str(payload.get("providerID", "")))
+    if machine.state is not NodeState.UP:
+        cloud.start(machine)
+        wait_for_state(ctx, cloud, machine, NodeState.UP, STATE_TIMEOUT)
+    log.info("machine %s (node %s) is up", machine.id, payload.get("node", "?"))
