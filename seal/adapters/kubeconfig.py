@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from seal.adapters.children import dies_with_seal
+from seal.adapters.private_files import private_file
 from seal.errors import UsageError
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -50,12 +51,15 @@ class ClusterConnection:
 
 
 def _materialise(data: str | None, path: str | None, base: Path, what: str) -> str | None:
-    """A file path for `<what>` given as a path (relative to the kubeconfig) or base64 data."""
+    """A file path for `<what>` given as a path (relative to the kubeconfig) or base64 data.
+
+    Data (CA certificates, client keys) is kept off the disk: see `private_files`."""
     if data:
-        with tempfile.NamedTemporaryFile(prefix=f"seal-{what}-", delete=False) as handle:
-            os.chmod(handle.name, 0o600)
-            handle.write(base64.b64decode(data))
-        return handle.name
+        try:
+            content = base64.b64decode(data)
+        except ValueError as exc:
+            raise UsageError(f"the kubeconfig's {what} data is not base64: {exc}") from exc
+        return private_file(content, what).path
     if path:
         return str((base / path).resolve()) if not os.path.isabs(path) else path
     return None
@@ -99,7 +103,13 @@ def exec_credential(spec: Mapping[str, Any]) -> tuple[str, float | None]:
         env[str(item.get("name"))] = str(item.get("value"))
     try:
         result = subprocess.run(
-            command, capture_output=True, text=True, timeout=60, env=env, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+            preexec_fn=dies_with_seal(),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UsageError(f"kubeconfig exec plugin {command[0]!r} could not run: {exc}") from exc
@@ -158,8 +168,9 @@ def from_kubeconfig(paths: list[Path], context: str | None = None) -> ClusterCon
         token_file = _materialise(None, user["tokenFile"], user_base, "token")
         token = read_token(token_file or "")
     if not token and user.get("exec"):
-        token, expiry = exec_credential(user["exec"])
-        token_exec = json.dumps(user["exec"])
+        plugin = _exec_spec(user["exec"], user_base)
+        token, expiry = exec_credential(plugin)
+        token_exec = json.dumps(plugin)
     return ClusterConnection(
         server=str(cluster["server"]).rstrip("/"),
         token=token.strip() if token else None,
@@ -187,6 +198,66 @@ def from_kubeconfig(paths: list[Path], context: str | None = None) -> ClusterCon
         token_exec=token_exec,
         token_expiry=expiry,
     )
+
+
+def _exec_spec(spec: Any, base: Path) -> dict[str, Any]:
+    """An exec plugin as kubectl runs it: a relative command path (one with a slash) is
+    relative to the kubeconfig that names it."""
+    plugin = dict(spec) if isinstance(spec, Mapping) else {}
+    command = str(plugin.get("command", ""))
+    if "/" in command and not os.path.isabs(command):
+        plugin["command"] = str((base / command).resolve())
+    return plugin
+
+
+def _inline(path: str, what: str) -> str:
+    try:
+        return base64.b64encode(Path(path).read_bytes()).decode()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+
+
+def kubectl_config(connection: ClusterConnection) -> bytes:
+    """A kubeconfig (JSON) for kubectl that reaches the cluster seal is connected to, the
+    way seal reaches it: its server, the certificates seal read at start (inline), its
+    credentials. kubectl then never reads the user's kubeconfig, which may point at
+    another cluster by the time an undo runs."""
+    cluster: dict[str, Any] = {"server": connection.server}
+    if connection.insecure:
+        cluster["insecure-skip-tls-verify"] = True
+    elif connection.ca_file:
+        cluster["certificate-authority-data"] = _inline(connection.ca_file, "CA certificate")
+    if connection.proxy_url:
+        cluster["proxy-url"] = connection.proxy_url
+    if connection.tls_server_name:
+        cluster["tls-server-name"] = connection.tls_server_name
+    user: dict[str, Any] = {}
+    if connection.token_exec:
+        user["exec"] = json.loads(connection.token_exec)
+    elif connection.token_file:
+        user["tokenFile"] = connection.token_file
+    elif connection.token:
+        user["token"] = connection.token
+    elif connection.username is not None:
+        user.update(username=connection.username, password=connection.password or "")
+    if connection.client_cert_file:
+        user["client-certificate-data"] = _inline(connection.client_cert_file, "certificate")
+    if connection.client_key_file:
+        user["client-key-data"] = _inline(connection.client_key_file, "client key")
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "seal",
+        "clusters": [{"name": "seal", "cluster": cluster}],
+        "users": [{"name": "seal", "user": user}],
+        "contexts": [
+            {
+                "name": "seal",
+                "context": {"cluster": "seal", "user": "seal", "namespace": connection.namespace},
+            }
+        ],
+    }
+    return json.dumps(config).encode()
 
 
 def read_token(path: str) -> str:

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from seal.adapters.children import dies_with_seal
 from seal.errors import ExecutionError
 
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
@@ -18,10 +19,13 @@ _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 @dataclass(frozen=True)
 class KubectlTarget:
-    """Which cluster kubectl talks to: seal's own kubeconfig and context."""
+    """Which cluster kubectl talks to: a kubeconfig (seal makes one for its own connection,
+    see `kubectl_config`), its context, and the file descriptors the child must inherit to
+    read it (a kubeconfig kept in memory is /proc/self/fd/N)."""
 
     kubeconfig: str | None = None
     context: str | None = None
+    pass_fds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,11 @@ def run_kubectl(
     if server_dry_run:
         command.append("--dry-run=server")
     env = kubectl_environment(os.environ if environ is None else environ, proxy)
+    tied = dies_with_seal()
     try:
+        # Tied to seal's life, kubectl gets a session of its own, so that a Ctrl-C at the
+        # terminal reaches seal (which then undoes its changes) and not an undo's kubectl
+        # in flight; where it cannot be tied, it stays in seal's process group.
         process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
@@ -102,14 +110,19 @@ def run_kubectl(
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-            start_new_session=True,
+            start_new_session=tied is not None,
+            preexec_fn=tied,  # noqa: PLW1509 - calls prctl and getppid only, no locks
+            pass_fds=target.pass_fds,
         )
     except OSError as exc:
         raise ExecutionError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
     try:
         out, err = process.communicate(manifest, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        os.killpg(process.pid, signal.SIGKILL)
+        if tied is not None:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
         process.communicate()
         raise ExecutionError(f"kubectl {action} did not finish within {timeout:g}s") from exc
     if process.returncode != 0:

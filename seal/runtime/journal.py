@@ -3,6 +3,10 @@
 Writes an append-only JSON-lines file in the state directory, with fsync after
 every line, so that a crash at any instant leaves it readable (a torn last line
 is ignored). An exclusive lock keeps two seal processes off the same journal.
+There is one journal per cluster, named after the cluster's own identity (the uid
+of its kube-system namespace), and every undo carries the identity of the cluster
+it was recorded on: an undo is carried out only on that cluster. The journal holds
+whole manifests, so the state directory is 0700 and every file in it 0600.
 """
 
 from __future__ import annotations
@@ -12,18 +16,21 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seal.adapters.identity import ClusterIdentity
 from seal.clock import Clock, SystemClock
 from seal.errors import SealError, UndoError, UsageError
 from seal.outcomes import ReplayReport, UndoFailure
 
 log = logging.getLogger(__name__)
 UndoHandler = Callable[["UndoEntry"], None]
+JOURNAL_GLOB = "journal-*.jsonl"
 
 
 def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -32,9 +39,10 @@ def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base).expanduser() / "seal"
 
 
-def journal_name(cluster: str) -> str:
-    """One journal per cluster, so `seal cleanup` finds what a crashed run left there."""
-    return "journal-" + hashlib.sha256(cluster.encode()).hexdigest()[:16] + ".jsonl"
+def journal_name(cluster_uid: str) -> str:
+    """One journal per cluster, named by the cluster's uid rather than the URL that reached
+    it, so `seal cleanup` finds what a crashed run left whichever URL it is given."""
+    return "journal-" + hashlib.sha256(cluster_uid.encode()).hexdigest()[:16] + ".jsonl"
 
 
 @dataclass(frozen=True)
@@ -45,15 +53,108 @@ class UndoEntry:
     scenario: str
     description: str
     created: float
+    #: the policy file whose step recorded it
+    policy: str = ""
+    #: the cluster it was recorded on (None: written by a seal that did not say)
+    cluster: ClusterIdentity | None = None
+
+    @property
+    def scenario_name(self) -> str:
+        """The scenario's name, without the run id seal appends."""
+        return self.scenario.rpartition("#")[0] or self.scenario
+
+    @property
+    def where(self) -> str:
+        """The undo in words, with the policy file and scenario it comes from."""
+        origin = [f"policy {self.policy}"] if self.policy else []
+        origin.append(f"scenario {self.scenario_name}")
+        return f"{self.description} ({', '.join(origin)})"
+
+
+def _entry(record: Mapping[str, Any]) -> UndoEntry:
+    return UndoEntry(
+        str(record["id"]),
+        str(record["kind"]),
+        dict(record.get("payload") or {}),
+        str(record.get("scenario", "")),
+        str(record.get("description", "")),
+        float(record.get("created", 0)),
+        str(record.get("policy") or ""),
+        ClusterIdentity.from_json(record.get("cluster")),
+    )
+
+
+def read_pending(path: Path, *, warn: bool = True) -> dict[str, UndoEntry]:
+    """The undos a journal file holds that are not done yet; lines that are not whole
+    records (a torn last line) are skipped. `OSError` when the file cannot be read."""
+    pending: dict[str, UndoEntry] = {}
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = list(handle)
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise TypeError("not an object")
+            if record.get("op") == "record":
+                entry = _entry(record)
+                pending[entry.id] = entry
+            elif record.get("op") == "done":
+                pending.pop(str(record.get("id")), None)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            if warn:
+                log.warning(
+                    "%s:%d: ignoring a line that is not a whole journal record", path, number
+                )
+    return pending
+
+
+def secure_state_dir(directory: Path) -> None:
+    """Create the state directory 0700, or make an existing one private (with a warning):
+    the journal in it holds whole manifests, secrets included."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o077:
+            log.warning(
+                "%s: the state directory was readable by others (mode %o); made it 0700, as "
+                "the undo journal in it holds whole manifests",
+                directory,
+                mode,
+            )
+            directory.chmod(0o700)
+    except OSError as exc:
+        raise UsageError(
+            f"{directory}: cannot keep the undo journal there ({exc.strerror}); seal "
+            "changes nothing without one; choose a writable --state-dir"
+        ) from exc
+
+
+def _private(path: Path) -> None:
+    """An existing journal file that others may read is made 0600, with a warning."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        log.warning("%s: was readable by others (mode %o); made it 0600", path, mode)
+        path.chmod(0o600)
 
 
 class UndoJournal:
-    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+    """The journal of one cluster (`identity`; None only for tools that read or edit a
+    journal without a cluster, such as `seal cleanup --list`)."""
+
+    def __init__(
+        self, path: Path, *, clock: Clock | None = None, identity: ClusterIdentity | None = None
+    ) -> None:
         self.path = path
+        self.identity = identity
         self._clock: Clock = clock or SystemClock()
+        secure_state_dir(path.parent)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._lock_file = open(path.with_suffix(".lock"), "a+")  # noqa: SIM115 - held for life
+            _private(path)
+            lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_file = os.fdopen(lock_fd, "a+")
         except OSError as exc:
             raise UsageError(
                 f"{path.parent}: cannot keep the undo journal there ({exc.strerror}); seal "
@@ -78,32 +179,10 @@ class UndoJournal:
         if not self.path.exists():
             return
         try:
-            with open(self.path, encoding="utf-8", errors="replace") as handle:
-                lines = list(handle)
+            self._pending = read_pending(self.path)
         except OSError as exc:
             self.close()
             raise UsageError(f"{self.path}: cannot read the undo journal: {exc.strerror}") from exc
-        for number, line in enumerate(lines, 1):
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise TypeError("not an object")
-                if record.get("op") == "record":
-                    entry = UndoEntry(
-                        str(record["id"]),
-                        str(record["kind"]),
-                        dict(record.get("payload") or {}),
-                        str(record.get("scenario", "")),
-                        str(record.get("description", "")),
-                        float(record.get("created", 0)),
-                    )
-                    self._pending[entry.id] = entry
-                elif record.get("op") == "done":
-                    self._pending.pop(str(record.get("id")), None)
-            except (ValueError, TypeError, KeyError):
-                log.warning(
-                    "%s:%d: ignoring a line that is not a whole journal record", self.path, number
-                )
 
     def _append(self, record: Mapping[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
@@ -118,29 +197,52 @@ class UndoJournal:
             raise UndoError(f"{self.path}: cannot write the undo journal: {exc.strerror}") from exc
 
     def record(
-        self, kind: str, payload: Mapping[str, Any], *, scenario: str, description: str
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        scenario: str,
+        description: str,
+        policy: str = "",
     ) -> UndoEntry:
         """Write an undo down, durably, before the change it undoes is made."""
         entry = UndoEntry(
-            uuid.uuid4().hex, kind, dict(payload), scenario, description, self._clock.now()
+            uuid.uuid4().hex,
+            kind,
+            dict(payload),
+            scenario,
+            description,
+            self._clock.now(),
+            policy,
+            self.identity,
         )
-        self._append(
-            {
-                "op": "record",
-                "id": entry.id,
-                "kind": kind,
-                "payload": entry.payload,
-                "scenario": scenario,
-                "description": description,
-                "created": entry.created,
-            }
-        )
+        record: dict[str, Any] = {
+            "op": "record",
+            "id": entry.id,
+            "kind": kind,
+            "payload": entry.payload,
+            "scenario": scenario,
+            "description": description,
+            "created": entry.created,
+            "policy": policy,
+        }
+        if self.identity is not None:
+            record["cluster"] = self.identity.as_json()
+        self._append(record)
         self._pending[entry.id] = entry
         return entry
 
     def discard(self, entry: UndoEntry) -> None:
         """Forget an undo whose change turned out not to need undoing."""
         self._mark_done(entry)
+
+    def find(self, id_prefix: str) -> UndoEntry:
+        """The pending undo whose id is, or starts with, `id_prefix`."""
+        found = [e for e in self._pending.values() if id_prefix and e.id.startswith(id_prefix)]
+        if len(found) != 1:
+            what = "no pending undo" if not found else f"{len(found)} pending undos"
+            raise UsageError(f"{what} with id {id_prefix!r} in {self.path}")
+        return found[0]
 
     def _mark_done(self, entry: UndoEntry) -> None:
         self._append({"op": "done", "id": entry.id})
@@ -149,10 +251,16 @@ class UndoJournal:
             self._compact()
 
     def _compact(self) -> None:
-        """Nothing is pending: start the file afresh (a failure here only leaves it longer)."""
+        """Nothing is pending: start the file afresh, atomically and private from the first
+        byte (a failure here only leaves the file longer)."""
         temporary = self.path.with_suffix(".tmp")
         try:
-            temporary.write_text("")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # it may have existed, with another mode
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(temporary, self.path)
         except OSError as exc:
             log.warning("%s: cannot compact the journal: %s", self.path, exc.strerror)
@@ -184,20 +292,48 @@ class UndoJournal:
                 failed.append(UndoFailure(entry.id, entry.kind, entry.description, failure))
         return ReplayReport(undone, tuple(failed))
 
+    def foreign(self, entry: UndoEntry) -> str | None:
+        """Why `entry` must not be carried out on the cluster seal is connected to, or None."""
+        if self.identity is None:
+            # A journal bound to no cluster replays only undos bound to none.
+            if entry.cluster is None:
+                return None
+            return "seal does not know which cluster it is connected to"
+        if entry.cluster is None:
+            return (
+                "it does not say which cluster it was recorded on, so seal will not guess; "
+                "check it with `seal cleanup --list`"
+            )
+        if not entry.cluster.same_cluster(self.identity):
+            return (
+                f"it was recorded on {entry.cluster}, and seal is connected to {self.identity}: "
+                f"{entry.cluster.differences(self.identity)}; run `seal cleanup` against the "
+                "cluster it was recorded on"
+            )
+        return None
+
     def _replay_one(
         self, entry: UndoEntry, handlers: Mapping[str, UndoHandler], attempts: int, backoff: float
     ) -> str | None:
         """Carry out one undo and write it down; why it failed, or None."""
         handler = handlers.get(entry.kind)
+        refusal = self.foreign(entry)
+        if refusal is not None:
+            reason = (
+                f"refused, kept in the journal: {refusal} (or drop it on purpose: "
+                f"seal cleanup --discard {entry.id[:12]})"
+            )
+            log.error("cannot undo %s: %s", entry.where, reason)
+            return reason
         if handler is None:
             reason = f"no undo handler for kind {entry.kind!r}"
-            log.error("cannot undo %s: %s", entry.description, reason)
+            log.error("cannot undo %s: %s", entry.where, reason)
             return reason
         failure = self._run(entry, handler, attempts, backoff)
         if failure is not None:
             log.error(
                 "undo failed, kept in the journal for the next start or `seal cleanup`: %s: %s",
-                entry.description,
+                entry.where,
                 failure,
             )
             return failure
@@ -205,9 +341,9 @@ class UndoJournal:
             self._mark_done(entry)
         except UndoError as exc:
             # The change is undone; the next replay of this entry will find nothing to do.
-            log.error("undone, but not written down: %s: %s", entry.description, exc)
+            log.error("undone, but not written down: %s: %s", entry.where, exc)
             return str(exc)
-        log.info("undone: %s", entry.description, extra={"undo": entry.kind})
+        log.info("undone: %s", entry.where, extra={"undo": entry.kind})
         return None
 
     def _run(
@@ -223,7 +359,7 @@ class UndoJournal:
                 if attempt < attempts:
                     log.warning(
                         "undo of %s failed (attempt %d of %d): %s",
-                        entry.description,
+                        entry.where,
                         attempt,
                         attempts,
                         reason,
@@ -231,3 +367,40 @@ class UndoJournal:
                     # Not cut short by a shutdown: a shutdown is when undos matter most.
                     self._clock.sleep(backoff * 2 ** (attempt - 1), interruptible=False)
         return reason or "failed"
+
+
+@dataclass(frozen=True)
+class OtherJournal:
+    """A journal in the state directory that belongs to another cluster."""
+
+    path: Path
+    pending: tuple[UndoEntry, ...]
+
+    @property
+    def clusters(self) -> str:
+        known = {str(e.cluster) for e in self.pending if e.cluster is not None}
+        if any(e.cluster is None for e in self.pending):
+            known.add("a cluster it does not name (written by an older seal)")
+        return "; ".join(sorted(known))
+
+
+def journals(state_dir: Path) -> list[tuple[Path, list[UndoEntry]]]:
+    """Every journal in the state directory with its pending undos (read, not locked)."""
+    found = []
+    for path in sorted(state_dir.glob(JOURNAL_GLOB)):
+        try:
+            entries = sorted(read_pending(path, warn=False).values(), key=lambda e: e.created)
+        except OSError as exc:
+            log.warning("%s: cannot read this undo journal: %s", path, exc.strerror)
+            continue
+        found.append((path, entries))
+    return found
+
+
+def other_journals(journal: UndoJournal) -> list[OtherJournal]:
+    """The journals beside `journal` that still hold undos (other clusters' undos)."""
+    return [
+        OtherJournal(path, tuple(entries))
+        for path, entries in journals(journal.path.parent)
+        if entries and path != journal.path
+    ]

@@ -6,6 +6,7 @@ Acts only through the services it is given.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from seal.log import log_context
 from seal.metrics import Metrics
 from seal.outcomes import ReplayReport, ScenarioOutcome, ScenarioResult, StepOutcome
 from seal.policy.model import Policy, ScenarioSpec, StepSpec
-from seal.runtime.journal import UndoEntry, UndoJournal
+from seal.runtime.journal import UndoEntry, UndoJournal, other_journals
 from seal.runtime.retries import run_with_retries
 from seal.runtime.services import Services
 from seal.selection.safety import SafetyRules
@@ -34,9 +35,13 @@ class ScenarioUndo:
     journal: UndoJournal
     run_id: str
     metrics: Metrics
+    #: the policy file the scenario comes from, named in the journal and in undo log lines
+    policy: str = ""
 
     def record(self, kind: str, payload: Mapping[str, Any], description: str) -> UndoEntry:
-        entry = self.journal.record(kind, payload, scenario=self.run_id, description=description)
+        entry = self.journal.record(
+            kind, payload, scenario=self.run_id, description=description, policy=self.policy
+        )
         self.metrics.pending_undos(len(self.journal))
         return entry
 
@@ -67,8 +72,23 @@ def replay_undos(
     return report
 
 
+def report_other_journals(journal: UndoJournal) -> None:
+    """Warn about undos pending in the state directory for clusters other than this one:
+    seal will not carry them out here, and they are not forgotten."""
+    for other in other_journals(journal):
+        log.warning(
+            "%s: %d undo(s) pending for another cluster (%s); they are not carried out on "
+            "this one: run `seal cleanup` against that cluster, or see `seal cleanup --list`",
+            other.path,
+            len(other.pending),
+            other.clusters,
+        )
+
+
 def clean_leftovers(services: Services) -> ReplayReport:
-    """Undo what an earlier, crashed run left in the journal."""
+    """Undo what an earlier, crashed run left in this cluster's journal; report what other
+    clusters' journals still hold."""
+    report_other_journals(services.journal)
     pending = services.journal.pending()
     if not pending:
         return ReplayReport()
@@ -76,6 +96,11 @@ def clean_leftovers(services: Services) -> ReplayReport:
     undo = ScenarioUndo(services.journal, "cleanup", services.metrics)
     ctx = services.context("cleanup", undo, services.safety())
     return replay_undos(services.journal, ctx, services.metrics)
+
+
+def policy_path(policy: Policy) -> str:
+    """The policy's file as an absolute path (the journal may be read from elsewhere)."""
+    return os.path.abspath(policy.source) if os.path.exists(policy.source) else policy.source
 
 
 class ScenarioExecutor:
@@ -97,7 +122,7 @@ class ScenarioExecutor:
     def run(self, scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
         services = self.services
         run_id = f"{scenario.name}#{uuid.uuid4().hex[:8]}"
-        undo = ScenarioUndo(services.journal, run_id, services.metrics)
+        undo = ScenarioUndo(services.journal, run_id, services.metrics, policy_path(policy))
         ctx = services.context(scenario.name, undo, self._safety(policy))
         started = services.clock.monotonic()
         steps: list[StepOutcome] = []

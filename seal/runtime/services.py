@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from seal.adapters.http import Prober
+from seal.adapters.identity import identify
 from seal.adapters.kube import KubeClient
-from seal.adapters.kubeconfig import ClusterConnection
+from seal.adapters.kubeconfig import ClusterConnection, kubectl_config
 from seal.adapters.kubectl import Kubectl, KubectlTarget
+from seal.adapters.private_files import private_file
 from seal.clock import SystemClock
 from seal.errors import ClusterUnreachable, KubeError, UsageError
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
@@ -156,17 +158,24 @@ def open_services(
                 stack.callback(prometheus.close)
         clock = clock or SystemClock()
         rng = random.Random(options.seed)
-        journal = UndoJournal(options.state_path / journal_name(connection.server), clock=clock)
+        kube = KubeClient(connection, clock=clock, pool_size=POOL_SIZE * 2)
+        identity = identify(kube)  # which cluster this is, whatever URL reached it
+        journal = UndoJournal(
+            options.state_path / journal_name(identity.uid), clock=clock, identity=identity
+        )
         stack.callback(journal.close)
+        # kubectl reaches the cluster as seal does, never through the user's kubeconfig
+        kubeconfig = private_file(kubectl_config(connection), "kubeconfig")
+        stack.callback(kubeconfig.close)
         pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="seal-action")
         stack.callback(pool.shutdown, wait=True)
         services = Services(
             options=options,
             connection=connection,
-            kube=KubeClient(connection, clock=clock, pool_size=POOL_SIZE * 2),
+            kube=kube,
             prober=Prober(),
             kubectl=Kubectl(
-                KubectlTarget(connection.kubeconfig, connection.context), connection.namespace
+                KubectlTarget(kubeconfig.path, pass_fds=kubeconfig.fds), connection.namespace
             ),
             pool=pool,
             journal=journal,
