@@ -122,9 +122,7 @@ def test_none_driver_never_fakes_success() -> None:
     driver = load_driver("none")
     machine = Machine(id="i-1", provider_id="aws:///z/i-1", name="node-1", state=NodeState.UP)
     assert driver.list_machines() == []
-    with pytest.raises(
-        CloudError, match=r"stop machine node-1 .*no cloud driver: pass --cloud"
-    ):
+    with pytest.raises(CloudError, match=r"stop machine node-1 .*no cloud driver: pass --cloud"):
         driver.stop(machine, force=True)
     with pytest.raises(CloudError, match="cannot start machine node-1"):
         driver.start(machine)
