@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +30,7 @@ from seal.policy.model import Safety
 from seal.runtime.journal import UndoJournal, default_state_dir, journal_name
 from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext
-from seal.steps.ports import UndoRecorder
+from seal.steps.ports import CloudDriver, Executor, NodeSource, UndoRecorder
 from seal.steps.registry import undo_handlers
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,12 @@ class Services:
     metrics: Metrics
     clock: SystemClock
     rng: random.Random
+    #: the cloud driver machines are stopped and started through (None: `--cloud none`)
+    cloud: CloudDriver | None = None
+    #: how commands reach nodes (None: execute fails the step, naming why)
+    executor: Executor | None = None
+    #: the inventory file's hosts instead of the cluster's nodes
+    nodes: NodeSource | None = None
 
     def safety(self, policy: Safety | None = None) -> SafetyRules:
         """The policy's safety rules (the defaults without a policy) merged with the flags'."""
@@ -129,6 +135,9 @@ class Services:
             undo=undo,
             safety=rules,
             pool=self.pool,
+            cloud=self.cloud,
+            executor=self.executor,
+            nodes=self.nodes,
         )
 
     def check_cluster(self) -> str:
@@ -149,6 +158,9 @@ def open_services(
     *,
     metrics: Metrics | None = None,
     clock: SystemClock | None = None,
+    cloud: CloudDriver | None = None,
+    executor: Callable[[KubeClient], Executor] | None = None,
+    nodes: NodeSource | None = None,
 ) -> Iterator[Services]:
     """Open every service of a run; close them all, in reverse order, however it ends."""
     with ExitStack() as stack:
@@ -182,6 +194,9 @@ def open_services(
             metrics=metrics,
             clock=clock,
             rng=rng,
+            cloud=cloud,
+            executor=executor(kube) if executor is not None else None,
+            nodes=nodes,
         )
         metrics.pending_undos(len(journal))
         metrics.undo_kinds_known(sorted(undo_handlers()))
