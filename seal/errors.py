@@ -31,6 +31,24 @@ class UsageError(SealError):
     """The command line or a configuration file is wrong (exit code 2)."""
 
 
+class DocumentError(SealError):
+    """A YAML or JSON file that cannot be read as a document: not UTF-8, not valid YAML,
+    or beyond a bound (size, nesting depth, number of values, alias expansion).
+
+    `line` and `column` are 1-based; 0 when the problem has no position.
+    """
+
+    def __init__(self, reason: str, *, line: int = 0, column: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+    def located(self, source: str) -> str:
+        """`source:line:column: reason` (`source:1:1:` when there is no position)."""
+        return f"{source}:{self.line or 1}:{self.column or 1}: {self.reason}"
+
+
 class PolicyError(SealError):
     """A policy file is invalid. `problems` holds one located line per problem."""
 

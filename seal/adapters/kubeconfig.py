@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from seal import bounded_yaml
 from seal.adapters.children import dies_with_seal
 from seal.adapters.private_files import private_file
 from seal.errors import UsageError
@@ -67,7 +68,7 @@ def _materialise(data: str | None, path: str | None, base: Path, what: str) -> s
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = bounded_yaml.load_config(path.read_bytes(), str(path), unique_keys=False)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the kubeconfig: {exc.strerror}") from exc
     except yaml.YAMLError as exc:

@@ -45,22 +45,36 @@ class LazyGroup(click.Group):
         return command
 
 
+def _global_flag_ok(name: str, value: Any) -> str:
+    """What a flag of `seal` itself set in a config file must be, when `value` is not that."""
+    if name == "verbose" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        return "a whole number from 0"
+    if name == "silent" and not isinstance(value, bool):
+        return "true or false"
+    if name == "log_format" and value not in ("plain", "json"):
+        return "plain or json"
+    return ""
+
+
 def _read_config_file(path: str) -> dict[str, Any]:
-    """Flag values from a YAML file: `{policy-file: x.yml, verbose: 1, ...}`."""
-    import yaml
+    """Flag values from a YAML file: `{policy-file: x.yml, verbose: 1, ...}`, read within
+    the bounds of `seal.bounded_yaml` (size, depth, values, aliases); a flag's value is
+    a single value or a list of them, and seal's own flags have their types checked."""
+    from seal import bounded_yaml
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+        with open(path, "rb") as handle:
+            raw = handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read config file: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: a config file must be a mapping of flag names to values")
-    return {str(k).lstrip("-").replace("-", "_"): v for k, v in data.items()}
+    values: dict[str, Any] = {}
+    for key, value, where in bounded_yaml.load_flags(raw, path):
+        name = key.lstrip("-").replace("-", "_")
+        wanted = _global_flag_ok(name, value)
+        if wanted:
+            raise UsageError(f"{where}: {key[:60]}: must be {wanted}, got {str(value)[:60]!r}")
+        values[name] = value
+    return values
 
 
 _GLOBAL_FLAGS = {"verbose", "silent", "log_format"}

@@ -7,19 +7,18 @@ Reads the file it is given; nothing else. Every failure becomes a located
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
 
-from seal.errors import PolicyError
+from seal import bounded_yaml
+from seal.errors import DocumentError, PolicyError
 from seal.policy.interpolate import Interpolation, interpolate
 from seal.policy.problems import DocPath, Location, Problem, sorted_problems
 
-#: libyaml's loader when PyYAML was built with it: several times faster, same marks.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TOO_DEEP = "the document is nested too deeply"
 _STR_TAG = "tag:yaml.org,2002:str"
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -152,42 +151,28 @@ class _Converter:
 def _reread_scalar(text: str) -> Any:
     """A plain scalar that was one `${NAME}` reference is typed like YAML would type it."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = bounded_yaml.load(text)
+    except DocumentError:
         return text
     if isinstance(value, bool | int | float) or value is None:
         return value
     return text
 
 
-def _decode(raw: bytes, doc: Document) -> str | None:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        doc.problems.append(
-            Problem(Location(doc.source, line, column), (), "the file is not UTF-8 text")
-        )
-        return None
+def _document_problem(doc: Document, exc: DocumentError) -> Document:
+    where = Location(doc.source, exc.line or 1, exc.column or 1)
+    doc.problems.append(Problem(where, (), exc.reason))
+    return doc
 
 
 def parse_text(text: str, source: str, environ: Mapping[str, str]) -> Document:
-    """Parse policy text (YAML or JSON). Problems are collected in the document."""
+    """Parse policy text (YAML or JSON), within the bounds of `seal.bounded_yaml`.
+    Problems are collected in the document."""
     doc = Document(source)
     try:
-        nodes = list(yaml.compose_all(text, Loader=_LOADER))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        reason = " ".join(str(p) for p in (exc.problem, exc.context) if p) or "invalid YAML"
-        doc.problems.append(Problem(_mark(source, mark), (), f"not valid YAML: {reason}"))
-        return doc
-    except yaml.YAMLError as exc:
-        doc.problems.append(Problem(Location(source, 1, 1), (), f"not valid YAML: {exc}"))
-        return doc
-    except RecursionError:
-        doc.problems.append(Problem(Location(source, 1, 1), (), _TOO_DEEP))
-        return doc
+        nodes = bounded_yaml.compose_all(text)
+    except DocumentError as exc:
+        return _document_problem(doc, exc)
     if not nodes:
         doc.problems.append(
             Problem(Location(source, 1, 1), (), "the file is empty; a policy needs 'scenarios:'")
@@ -219,13 +204,18 @@ def parse_text(text: str, source: str, environ: Mapping[str, str]) -> Document:
 def parse_file(path: str, environ: Mapping[str, str]) -> Document:
     """Read and parse a policy file; an unreadable file raises `PolicyError`."""
     try:
-        raw = FilePath(path).read_bytes()
+        with open(path, "rb") as handle:
+            # never more than one byte past the bound, however large the file
+            raw = handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
+            size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise PolicyError([f"{path}: cannot read the file: {exc.strerror or exc}"]) from exc
     doc = Document(path)
-    text = _decode(raw, doc)
-    if text is None:
-        return doc
+    try:
+        bounded_yaml.check_size(max(size, len(raw)))
+        text = bounded_yaml.decode(raw)
+    except DocumentError as exc:
+        return _document_problem(doc, exc)
     return parse_text(text, path, environ)
 
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
+from seal import bounded_yaml
 from seal.errors import ExecutionError, SafetyError, StepFailed
 from seal.frozen import frozen
 from seal.outcomes import StepOutcome
@@ -64,7 +65,7 @@ def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
                 "proxy": spec.proxy,
                 "timeout": spec.timeout_seconds,
             },
-            f"kubectl delete of what line {spec.location.line} applied",
+            applied_description(spec, ctx.kubectl.default_namespace),
         )
     _screen(spec, ctx)
     try:
@@ -139,16 +140,61 @@ def _run_kubectl(spec: KubectlSpec, ctx: StepContext, action: str) -> str:
             attempt += 1
 
 
+def applied_description(spec: KubectlSpec, default_namespace: str) -> str:
+    """The undo of an apply in words: the objects it deletes (kind namespace/name)."""
+    names = [_describe(o, _namespace(o, default_namespace)) for o in payload_objects(spec.payload)]
+    what = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"kubectl delete of {what or 'the payload'} applied at line {spec.location.line}"
+
+
+#: After its delete, the undo of an apply watches for SETTLE_SECONDS that nothing it
+#: deleted comes back (an apply seal started before it died may land late), checking
+#: every SETTLE_PAUSE; it gives up, keeping the undo, after SETTLE_LIMIT.
+SETTLE_SECONDS, SETTLE_PAUSE, SETTLE_LIMIT = 2.0, 0.5, 15.0
+
+
 def undo_kubectl_delete(payload: Mapping[str, Any], ctx: StepContext) -> None:
-    """Delete what an apply created, through seal's own connection to the cluster."""
-    ctx.kubectl.run(
-        "delete",
-        str(payload["manifest"]),
-        binary=str(payload.get("binary") or "kubectl"),
-        proxy=payload.get("proxy"),
-        timeout=float(payload.get("timeout") or 120),
-        ignore_not_found=True,
-    )
+    """Delete what an apply created, through seal's own connection to the cluster, and
+    make sure it stays deleted once any earlier attempt at the apply could have landed."""
+
+    def kubectl(action: str) -> str:
+        return ctx.kubectl.run(
+            action,
+            str(payload["manifest"]),
+            binary=str(payload.get("binary") or "kubectl"),
+            proxy=payload.get("proxy"),
+            timeout=float(payload.get("timeout") or 120),
+            ignore_not_found=True,
+        )
+
+    kubectl("delete")
+    if not payload_objects(str(payload["manifest"])):
+        return
+    clock = ctx.clock
+    started = quiet_since = clock.monotonic()
+    while clock.monotonic() - quiet_since < SETTLE_SECONDS:
+        clock.sleep(SETTLE_PAUSE, interruptible=False)
+        live = _live(kubectl("get"), ctx.kubectl.default_namespace)
+        if not live:
+            continue
+        if clock.monotonic() - started > SETTLE_LIMIT:
+            raise ExecutionError(f"still there after the undo deleted it: {', '.join(live)}")
+        log.warning("came back after the undo deleted it, deleting again: %s", ", ".join(live))
+        kubectl("delete")
+        quiet_since = clock.monotonic()
+
+
+def _live(output: str, default_namespace: str) -> list[str]:
+    """The objects of `kubectl get -o json` output that are not being deleted."""
+    try:
+        found = objects_of([json.loads(output)] if output.strip() else [])
+    except ValueError:
+        return []  # not kubectl's JSON: nothing to check against
+    return [
+        _describe(item, _namespace(item, default_namespace))
+        for item in found
+        if not (item.get("metadata") or {}).get("deletionTimestamp")
+    ]
 
 
 # ---------------------------------------------------------------- what the payload touches
@@ -190,7 +236,7 @@ def objects_of(documents: list[Any]) -> list[dict[str, Any]]:
 def payload_objects(payload: str) -> list[dict[str, Any]]:
     """The objects a payload names (none when it is not YAML: kubectl will say why)."""
     try:
-        return objects_of(list(yaml.safe_load_all(payload)))
+        return objects_of(bounded_yaml.load_all(payload, unique_keys=False))
     except yaml.YAMLError:
         return []
 
