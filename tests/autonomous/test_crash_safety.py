@@ -186,3 +186,109 @@ scenarios:
     pending = [r for r in journal_lines(state) if r["op"] == "record"]
     assert [r["kind"] for r in pending] == ["kubectl-delete"]
     assert not [r for r in journal_lines(state) if r["op"] == "done"]
+
+
+MARKER_APPLY = """\
+scenarios:
+- name: slow apply
+  steps:
+  - kubectl:
+      action: apply
+      kubectlBinary: {binary}
+      payload: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: chaos-marker, namespace: default}}
+        data: {{by: seal}}
+  - wait: {{seconds: 60}}
+"""
+
+
+def processes_running(needle: str) -> list[int]:
+    """The ids of live processes whose command line holds `needle`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in command and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigkill_during_a_kubectl_apply_leaves_no_kubectl_and_nothing_behind(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow-kubectl"
+    slow.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys, time\n"
+        "if 'apply' in sys.argv:\n"
+        "    time.sleep(8)\n"
+        "os.execvp('kubectl', ['kubectl', *sys.argv[1:]])\n"
+    )
+    slow.chmod(0o755)
+    state = tmp_path / "state"
+    process = start(sandbox, write_policy(tmp_path, MARKER_APPLY.format(binary=slow)), state)
+    try:
+        wait_for(
+            lambda: any(
+                "apply" in (Path("/proc") / str(pid) / "cmdline").read_text()
+                for pid in processes_running(str(slow))
+            ),
+            timeout=30,
+            what="the slow kubectl apply to start",
+        )
+        process.kill()
+        killed = time.monotonic()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    wait_for(lambda: not processes_running(str(slow)), timeout=2, what="kubectl to die with seal")
+    cleanup = run_cleanup(sandbox, state)
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert cleanup.stdout.strip() == "1 undo(s) carried out, 0 left"
+    time.sleep(max(0.0, killed + 10 - time.monotonic()))  # past when an orphan would apply
+    assert not marker_exists(sandbox)
+    assert not processes_running(str(slow))
+
+
+def test_the_undo_of_an_apply_deletes_again_what_lands_after_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # A kubectl whose first delete is followed, 0.7s later, by the apply landing again,
+    # as an apply sent by a seal that died just before can.
+    late = tmp_path / "late-kubectl"
+    late.write_text(
+        "#!/bin/sh\n"
+        f'cat > "{tmp_path}/manifest.$$"\n'
+        f'case "$*" in *" delete "*) if [ ! -e "{tmp_path}/landed" ]; then\n'
+        f'  touch "{tmp_path}/landed"\n'
+        f'  cp "{tmp_path}/manifest.$$" "{tmp_path}/late.yaml"\n'
+        f'  (sleep 0.7; kubectl --kubeconfig "{sandbox.kubeconfig_path}" apply '
+        f'-f "{tmp_path}/late.yaml") >/dev/null 2>&1 </dev/null &\n'
+        "fi;; esac\n"
+        f'exec kubectl "$@" < "{tmp_path}/manifest.$$"\n'
+    )
+    late.chmod(0o755)
+    state = tmp_path / "state"
+    process = start(sandbox, write_policy(tmp_path, MARKER_APPLY.format(binary=late)), state)
+    try:
+        wait_for(lambda: marker_exists(sandbox), what="the applied ConfigMap")
+        process.kill()
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    cleanup = run_cleanup(sandbox, state)
+    assert cleanup.returncode == 0, cleanup.stderr
+    assert (tmp_path / "landed").exists()
+    again = "came back after the undo deleted it, deleting again: ConfigMap default/chaos-marker"
+    assert again in cleanup.stderr
+    time.sleep(1.5)
+    assert not marker_exists(sandbox)
