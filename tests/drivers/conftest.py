@@ -7,13 +7,13 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from moto.server import ThreadedMotoServer
 
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """A moto server (EC2, STS, IAM) on 127.0.0.1, on a free port."""
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

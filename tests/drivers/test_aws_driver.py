@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 
-boto3 = pytest.importorskip("boto3")
-
-from drivers import load_driver  # noqa: E402
-from drivers._common import Pacing  # noqa: E402
-from drivers.aws import AwsDriver, create_driver, instance_id  # noqa: E402
-from seal.errors import CloudError  # noqa: E402
-from seal.model import Machine, NodeState  # noqa: E402
-from tests.drivers.conftest import moto_admin  # noqa: E402
+from drivers import load_driver
+from drivers._common import Pacing
+from drivers.aws import AwsDriver, create_driver, instance_id
+from seal.errors import CloudError
+from seal.model import Machine, NodeState
+from tests.drivers.conftest import moto_admin
 
 IMAGE = "ami-12c6146b"  # one of moto's built-in images
 
