@@ -32,10 +32,12 @@ class Machines:
 
     def __init__(self) -> None:
         self.by_id: dict[str, Machine] = {}
+        self.by_node: dict[str, Machine] = {}
         self.on_change: Callable[[Machine], None] = lambda machine: None
 
     def add(self, machine: Machine) -> None:
         self.by_id[machine.id] = machine
+        self.by_node[machine.node_name] = machine
 
     def get(self, machine_id: str) -> Machine:
         try:

@@ -91,9 +91,7 @@ class Kubelet(Controller):
         return str(POD_NETWORK.network_address + offset)
 
     def machine_of(self, node_name: str) -> Machine | None:
-        return next(
-            (m for m in self.context.machines.by_id.values() if m.node_name == node_name), None
-        )
+        return self.context.machines.by_node.get(node_name)
 
     def _killing(self, pod: Obj, node: str) -> None:
         events.record(

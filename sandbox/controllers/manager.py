@@ -13,7 +13,7 @@ from sandbox.controllers.disruption import DisruptionController
 from sandbox.controllers.endpoints import EndpointsController
 from sandbox.controllers.events import EventExpiry
 from sandbox.controllers.garbage import GarbageCollector
-from sandbox.controllers.index import OwnerIndex
+from sandbox.controllers.index import NodeIndex, OwnerIndex
 from sandbox.controllers.kubelet import Kubelet
 from sandbox.controllers.namespaces import NamespaceController
 from sandbox.controllers.nodes import NodeLifecycle
@@ -32,6 +32,7 @@ class ControllerManager:
     ) -> None:
         self.context = Context(store, machines, timing, rng)
         self.owners = OwnerIndex(store)
+        self.nodes = NodeIndex(store)
         self.kubelet = Kubelet(self.context)
         #: in reconciliation order: deletions first, then workloads, placement, services
         self.controllers: tuple[Controller, ...] = (
@@ -40,7 +41,7 @@ class ControllerManager:
             WorkloadController(self.context, self.owners),
             Scheduler(self.context, self.kubelet.start_later),
             self.kubelet,
-            NodeLifecycle(self.context, self.kubelet),
+            NodeLifecycle(self.context, self.kubelet, self.nodes),
             EndpointsController(self.context),
             DisruptionController(self.context),
             EventExpiry(self.context),
@@ -51,6 +52,7 @@ class ControllerManager:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.context.bind(loop)
         self.owners.seed()
+        self.nodes.seed()
         for controller in self.controllers:
             controller.seed()
         self.context.store.subscribe(self.observe)
@@ -64,6 +66,7 @@ class ControllerManager:
 
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         self.owners.observe(event_type, resource, obj)
+        self.nodes.observe(event_type, resource, obj)
         for controller in self.controllers:
             controller.observe(event_type, resource, obj)
 

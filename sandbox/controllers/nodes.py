@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sandbox.controllers import events
 from sandbox.controllers.base import Context, Controller, key_of
+from sandbox.controllers.index import NodeIndex
 from sandbox.controllers.kubelet import Kubelet
 from sandbox.machines import Machine
 from sandbox.podutil import pod_terminating, set_condition
@@ -15,9 +16,10 @@ UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
 class NodeLifecycle(Controller):
-    def __init__(self, context: Context, kubelet: Kubelet) -> None:
+    def __init__(self, context: Context, kubelet: Kubelet, pods: NodeIndex) -> None:
         super().__init__(context)
         self.kubelet = kubelet
+        self.pods = pods
         self.machines = context.machines
 
     def seed(self) -> None:
@@ -61,7 +63,7 @@ class NodeLifecycle(Controller):
         machine = self.machines.by_id[machine_id]
         if machine.running:
             return
-        for pod in self._pods_on(machine.node_name):
+        for pod in self.pods.pods_on(machine.node_name):
             meta = pod["metadata"]
             if not pod_terminating(pod):
                 self.store.delete("pods", meta["namespace"], meta["name"])
@@ -89,12 +91,6 @@ class NodeLifecycle(Controller):
             component="kubelet",
             host=machine.node_name,
         )
-        for pod in self._pods_on(machine.node_name):
+        for pod in self.pods.pods_on(machine.node_name):
             if pod.get("status", {}).get("phase") == "Pending":
                 self.kubelet.start_later(key_of(pod), pod["metadata"]["uid"])
-
-    def _pods_on(self, node_name: str) -> list[Obj]:
-        return [
-            entry.obj
-            for _, entry in self.store.entries("pods", field_selector=f"spec.nodeName={node_name}")
-        ]

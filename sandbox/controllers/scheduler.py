@@ -3,7 +3,10 @@ taints), the least loaded first; pods that fit nowhere stay Pending, marked. No 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
+
+import orjson
 
 from sandbox.controllers import events
 from sandbox.controllers.base import Context, Controller, Key, key_of
@@ -11,6 +14,37 @@ from sandbox.podutil import fits, pod_terminating, set_condition
 from sandbox.store import Obj
 
 UNSCHEDULABLE = "0/N nodes are available: no node fits the pod"
+
+
+def _constraints(pod: Obj) -> str:
+    """What decides where a pod fits: pods alike share their candidate nodes."""
+    spec = pod.get("spec", {})
+    wanted = [spec.get("nodeSelector"), spec.get("tolerations")]
+    return orjson.dumps(wanted, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class _Choice:
+    """The nodes a kind of pod fits on, as a heap by (pods on the node, name). Counts only
+    grow while the scheduler places pods, so a stale entry is put back with its count."""
+
+    def __init__(self, nodes: list[Obj], pods_per_node: dict[str, int]) -> None:
+        self.counts = pods_per_node
+        self.nodes = {n["metadata"]["name"]: n for n in nodes}
+        self.heap = [(pods_per_node.get(name, 0), name) for name in self.nodes]
+        heapq.heapify(self.heap)
+
+    def best(self) -> Obj | None:
+        while self.heap:
+            count, name = self.heap[0]
+            current = self.counts.get(name, 0)
+            if current == count:
+                return self.nodes[name]
+            heapq.heapreplace(self.heap, (current, name))
+        return None
+
+    def placed(self, node: Obj) -> None:
+        name = node["metadata"]["name"]
+        heapq.heapreplace(self.heap, (self.counts.get(name, 0), name))
 
 
 class Scheduler(Controller):
@@ -48,24 +82,26 @@ class Scheduler(Controller):
         if not self.pending:
             return
         nodes = [e.obj for _, e in self.store.entries("nodes")]
+        #: per scheduling constraints, the nodes that fit, least loaded first
+        choices: dict[str, _Choice] = {}
         for key in sorted(self.pending):
             pod = self.store.peek("pods", *key)
             if pod is None or pod_terminating(pod) or pod.get("spec", {}).get("nodeName"):
                 self.pending.discard(key)
                 continue
-            candidates = [n for n in nodes if fits(pod, n)]
-            if not candidates:
+            constraints = _constraints(pod)
+            choice = choices.get(constraints)
+            if choice is None:
+                choice = choices[constraints] = _Choice(
+                    [n for n in nodes if fits(pod, n)], self.pods_per_node
+                )
+            node = choice.best()
+            if node is None:
                 if pod.get("status", {}).get("conditions") is None:
                     self._mark_unschedulable(key)
                 continue
-            node = min(
-                candidates,
-                key=lambda n: (
-                    self.pods_per_node.get(n["metadata"]["name"], 0),
-                    n["metadata"]["name"],
-                ),
-            )
             self._bind(key, node)
+            choice.placed(node)
             self.pending.discard(key)
 
     def _mark_unschedulable(self, key: Key) -> None:

@@ -41,6 +41,14 @@ def random_suffix(rng: random.Random, size: int = 5) -> str:
     return "".join(_ALPHABET[(number >> (6 * i)) % 36] for i in range(size))
 
 
+def _replicaset_owners(pod: Obj) -> tuple[str, ...]:
+    return tuple(
+        str(owner.get("name", ""))
+        for owner in pod["metadata"].get("ownerReferences") or []
+        if owner.get("kind") == "ReplicaSet"
+    )
+
+
 class WorkloadController(Controller):
     """Keeps ReplicaSets and Pods in line with Deployments and ReplicaSets."""
 
@@ -50,13 +58,25 @@ class WorkloadController(Controller):
         self.rng = context.rng
         self.dirty_deployments: set[Key] = set()
         self.dirty_replicasets: set[Key] = set()
+        #: pod -> the names of the ReplicaSets it belongs to
+        self._pod_owners: dict[Key, tuple[str, ...]] = {}
+
+    def seed(self) -> None:
+        for key, entry in self.store.entries("pods"):
+            owners = _replicaset_owners(entry.obj)
+            if owners:
+                self._pod_owners[key] = owners
 
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         key = key_of(obj)
         if resource == "pods":
-            for owner in obj["metadata"].get("ownerReferences") or []:
-                if owner.get("kind") == "ReplicaSet":
-                    self.dirty_replicasets.add((key[0], owner.get("name", "")))
+            owners = _replicaset_owners(obj)
+            # A pod released by its ReplicaSet (owner reference removed) changes it too.
+            before = self._pod_owners.pop(key, ())
+            if owners and event_type != "DELETED":
+                self._pod_owners[key] = owners
+            for owner in (*before, *owners):
+                self.dirty_replicasets.add((key[0], owner))
         elif resource == "replicasets":
             self.dirty_replicasets.add(key)
             for owner in obj["metadata"].get("ownerReferences") or []:
@@ -76,11 +96,12 @@ class WorkloadController(Controller):
         if rs is None or rs["metadata"].get("deletionTimestamp"):
             return
         wanted = int(rs.get("spec", {}).get("replicas", 1))
-        pods = self._live_pods(rs)
-        if len(pods) < wanted:
-            for _ in range(wanted - len(pods)):
+        live = self.owners.live_count(rs["metadata"]["uid"])
+        if live < wanted:
+            for _ in range(wanted - live):
                 self._create_pod(rs)
-        elif len(pods) > wanted:
+        elif live > wanted:
+            pods = self._live_pods(rs)
             pods.sort(
                 key=lambda p: (condition(p, "Ready") == "True", p["metadata"]["creationTimestamp"])
             )
@@ -115,11 +136,11 @@ class WorkloadController(Controller):
         )
 
     def _replicaset_status(self, rs: Obj) -> None:
-        pods = self._live_pods(rs)
-        ready = sum(1 for p in pods if condition(p, "Ready") == "True")
+        uid = rs["metadata"]["uid"]
+        live, ready = self.owners.live_count(uid), self.owners.ready_count(uid)
         status = {
-            "replicas": len(pods),
-            "fullyLabeledReplicas": len(pods),
+            "replicas": live,
+            "fullyLabeledReplicas": live,
             "readyReplicas": ready,
             "availableReplicas": ready,
             "observedGeneration": rs["metadata"].get("generation", 1),

@@ -1,0 +1,96 @@
+"""The sandbox's controllers, each driven by the store's changes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup
+from sandbox.sandbox import Sandbox
+from sandbox.store import Obj, Store
+from tests.conftest import SandboxFactory, wait_for
+
+
+def _live(store: Store, namespace: str, selector: str) -> list[Obj]:
+    return [
+        p
+        for p in store.list("pods", namespace, label_selector=selector)
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+
+
+def test_scheduler_spreads_pods_over_the_least_loaded_nodes(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    cluster = ClusterDescription(
+        namespaces=("default",),
+        nodes=(NodeGroup("node", 3),),
+        deployments=(DeploymentSpec("web", "default", 1, {"app": "web"}),),
+    )
+    box = sandbox_factory(cluster)
+    box.call(
+        lambda s: s.mutate(
+            "deployments", "default", "web", lambda d: d["spec"].__setitem__("replicas", 9)
+        )
+    )
+
+    def placed(store: Store) -> Counter[str]:
+        pods = _live(store, "default", "app=web")
+        return Counter(p["spec"].get("nodeName") for p in pods) if len(pods) == 9 else Counter()
+
+    spread = wait_for(lambda: (c := box.call(placed)) and None not in c and c, what="9 pods placed")
+    assert sorted(spread.values()) == [3, 3, 3]
+
+
+def test_a_pod_released_by_its_replicaset_no_longer_counts(sandbox: Sandbox) -> None:
+    def release(store: Store) -> str:
+        pod = _live(store, "default", "app=goldpinger")[0]
+        name = pod["metadata"]["name"]
+        store.mutate(
+            "pods", "default", name, lambda p: p["metadata"].__setitem__("ownerReferences", [])
+        )
+        return str(name)
+
+    released = sandbox.call(release)
+
+    def replaced(store: Store) -> bool:
+        pods = _live(store, "default", "app=goldpinger")
+        owned = [p for p in pods if p["metadata"].get("ownerReferences")]
+        ready = [
+            p
+            for p in owned
+            if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in p["status"]["conditions"]
+            )
+        ]
+        return len(owned) == 3 and len(ready) == 3 and len(pods) == 4
+
+    wait_for(lambda: sandbox.call(replaced), what="a replacement for the released pod")
+    rs = sandbox.call(lambda s: s.list("replicasets", "default")[0])
+    wait_for(
+        lambda: (
+            sandbox.call(lambda s: s.list("replicasets", "default")[0]["status"])["readyReplicas"]
+            == 3
+        ),
+        what="the ReplicaSet's status",
+    )
+    assert rs["spec"]["replicas"] == 3
+    assert sandbox.call(lambda s: s.peek("pods", "default", released)) is not None
+
+
+def test_scaling_down_deletes_pods_and_the_status_follows(sandbox: Sandbox) -> None:
+    sandbox.call(
+        lambda s: s.mutate(
+            "deployments", "default", "goldpinger", lambda d: d["spec"].__setitem__("replicas", 1)
+        )
+    )
+
+    def settled(store: Store) -> bool:
+        rs = store.list("replicasets", "default")[0]
+        deployment = store.get("deployments", "default", "goldpinger")
+        return (
+            len(_live(store, "default", "app=goldpinger")) == 1
+            and rs["status"]["replicas"] == 1
+            and deployment["status"]["readyReplicas"] == 1
+        )
+
+    wait_for(lambda: sandbox.call(settled), what="one pod left, counted")
