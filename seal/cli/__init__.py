@@ -23,7 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "schema": "seal.cli.validate:schema",
     "sandbox": "seal.cli.sandbox:sandbox",
     "autonomous": "seal.cli.autonomous:autonomous",
-    "cleanup": "seal.cli.autonomous:cleanup",
+    "cleanup": "seal.cli.cleanup:cleanup",
     "label": "seal.cli.autonomous:label",
 }
 

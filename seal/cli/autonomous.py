@@ -1,4 +1,4 @@
-"""`seal autonomous` runs a policy; `seal cleanup` undoes what a crashed run left behind."""
+"""`seal autonomous` runs a policy; `seal label` runs label mode."""
 
 from __future__ import annotations
 
@@ -286,25 +286,6 @@ def _report(summary: Any) -> None:
     if seal_log.log_format() != "json" and log.isEnabledFor(logging.INFO):
         for line in run_summary.table(summary):
             click.echo(line)
-
-
-@click.command()
-@cluster_options
-def cleanup(context: str | None, kubeconfig: str | None, state_dir: str | None) -> int:
-    """Undo what a crashed seal run left behind on this cluster (from its journal)."""
-    from seal.adapters.kubeconfig import resolve
-    from seal.runtime.scenario import clean_leftovers
-    from seal.runtime.services import RunOptions, open_services
-
-    options = RunOptions(kubeconfig=kubeconfig, context=context, state_dir=state_dir)
-    with open_services(options, resolve(kubeconfig, context)) as services:
-        report = clean_leftovers(services)
-        left = len(services.journal)
-    click.echo(
-        f"{report.undone} undo(s) carried out, {left} left"
-        + ("" if report.ok else " (see the errors above; run seal cleanup again)")
-    )
-    return 0 if report.ok else 1
 
 
 @click.command()

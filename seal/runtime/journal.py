@@ -404,3 +404,33 @@ def other_journals(journal: UndoJournal) -> list[OtherJournal]:
         for path, entries in journals(journal.path.parent)
         if entries and path != journal.path
     ]
+
+
+def discard_pending(state_dir: Path, id_prefix: str) -> UndoEntry:
+    """Drop one pending undo, found by its id (or the id's unique start) in any journal of
+    the state directory, without carrying it out; logged, since what it would have undone
+    stays as it is."""
+    matches = [
+        (path, entry)
+        for path, entries in journals(state_dir)
+        for entry in entries
+        if id_prefix and entry.id.startswith(id_prefix)
+    ]
+    if len(matches) != 1:
+        what = "no pending undo" if not matches else f"{len(matches)} pending undos"
+        raise UsageError(
+            f"{what} with id {id_prefix!r} in {state_dir}; `seal cleanup --list` shows them"
+        )
+    journal = UndoJournal(matches[0][0])
+    try:
+        entry = journal.find(matches[0][1].id)
+        journal.discard(entry)
+    finally:
+        journal.close()
+    log.warning(
+        "discarded on request, not carried out: undo %s: %s; what it would undo stays on %s",
+        entry.id,
+        entry.where,
+        entry.cluster or "its cluster",
+    )
+    return entry
