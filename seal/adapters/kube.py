@@ -113,16 +113,20 @@ class KubeClient:
         content_type: str = "application/json",
         verb: str | None = None,
         idempotent: bool | None = None,
+        text: bool = False,
     ) -> Obj:
         """One API call, retried (bounded) on connection errors, 429 and 5xx when safe.
 
         GET, PUT and DELETE are safe to repeat; other methods only when the caller says
         so (`idempotent=True`), for instance a create whose name the caller chose.
+        `text=True` is for answers that are not JSON (a pod's log): `{"text": ...}`.
         """
         url = self.connection.server + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         headers = dict(self._headers)
+        if text:
+            headers["Accept"] = "text/plain, */*"
         refreshed = False
         payload = None
         if body is not None:
@@ -147,6 +151,8 @@ class KubeClient:
                     ) from exc
                 self._backoff(attempt, None)
                 continue
+            if answer.status < 400 and text:
+                return {"text": answer.data.decode("utf-8", errors="replace")}
             if answer.status < 400:
                 return json.loads(answer.data) if answer.data else {}
             if answer.status == 401 and self._credentials.refreshable and not refreshed:

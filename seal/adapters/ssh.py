@@ -111,7 +111,11 @@ class SshExecutor:
             "(give one with --override-ssh-host)"
         )
 
-    def run(self, node: Node, command: str, *, timeout: float) -> ExecResult:
+    def run(
+        self, node: Node, command: str, *, timeout: float, undo: object | None = None
+    ) -> ExecResult:
+        """Run `command` on the node over a new SSH connection (`undo` is not needed: an
+        SSH command leaves nothing behind in the cluster)."""
         host = self.address(node)
         where = f"node {node.name} ({self.settings.user}@{host}:{self.settings.port})"
         log.debug("running %r on %s over SSH", command, where)
@@ -124,7 +128,13 @@ class SshExecutor:
         return result
 
     def kill_container(
-        self, node: Node, container_id: str, signal: str, *, timeout: float
+        self,
+        node: Node,
+        container_id: str,
+        signal: str,
+        *,
+        timeout: float,
+        undo: object | None = None,
     ) -> ExecResult:
         return self.run(node, self._kill.render(container_id, signal), timeout=timeout)
 

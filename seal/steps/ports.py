@@ -110,12 +110,29 @@ class Executor(Protocol):
     but an `ExecResult` with its non-zero exit code.
     """
 
-    def run(self, node: Node, command: str, *, timeout: float) -> ExecResult:
-        """Run `command` with `sh -c` on the node; its exit code, stdout and stderr."""
+    def run(
+        self,
+        node: Node,
+        command: str,
+        *,
+        timeout: float,
+        undo: UndoRecorder | None = None,
+    ) -> ExecResult:
+        """Run `command` with `sh -c` on the node; its exit code, stdout and stderr.
+
+        With `undo`, whatever the executor leaves in the cluster while the command runs
+        (the Kubernetes mode's pod) is journaled for removal before it is created, and
+        the entry discarded once it is gone."""
         ...
 
     def kill_container(
-        self, node: Node, container_id: str, signal: str, *, timeout: float
+        self,
+        node: Node,
+        container_id: str,
+        signal: str,
+        *,
+        timeout: float,
+        undo: UndoRecorder | None = None,
     ) -> ExecResult:
         """Send `signal` (KILL, TERM, SIGKILL, 9...) to a container on the node, with
         the configured kill-command template. `container_id` may carry its runtime
