@@ -14,6 +14,7 @@ import random
 import ssl
 import threading
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 import urllib3
@@ -330,4 +331,44 @@ class KubeClient:
             resource_path,
             body={"metadata": {"labels": labels}},
             content_type="application/merge-patch+json",
+        )
+
+    # ---------------------------------------------------------------- workloads
+    def get_deployment(self, namespace: str, name: str) -> Obj:
+        return self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+
+    def create_deployment(
+        self, namespace: str, body: Mapping[str, Any], *, dry_run: bool = False
+    ) -> Obj:
+        # The name is the caller's: a create repeated after a lost answer is a 409.
+        return self.request(
+            "POST",
+            f"/apis/apps/v1/namespaces/{namespace}/deployments",
+            query={"dryRun": "All" if dry_run else None},
+            body=body,
+            idempotent=True,
+        )
+
+    def replace_deployment(self, namespace: str, name: str, body: Mapping[str, Any]) -> Obj:
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        return self.request("PUT", path, body=body)
+
+    def delete_deployment(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        self.request(
+            "DELETE", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}", body=body
+        )
+
+    def get_service_object(self, namespace: str, name: str) -> Obj:
+        return self.request("GET", f"/api/v1/namespaces/{namespace}/services/{name}")
+
+    def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        self.request(
+            "PATCH",
+            f"/api/v1/namespaces/{namespace}/services/{name}",
+            body=patch,
+            content_type="application/merge-patch+json",
+            idempotent=True,
         )

@@ -66,6 +66,32 @@ class KubeApi(Protocol):
         self, target: Pod | Node, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None: ...
 
+    def get_deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Deployment as the API holds it; `NotFoundError` when there is none."""
+        ...
+
+    def create_deployment(
+        self, namespace: str, body: Mapping[str, Any], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """Create it (only checked by the API server when `dry_run`); what the server made."""
+        ...
+
+    def replace_deployment(
+        self, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def delete_deployment(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        """Delete it and, in the background, its ReplicaSets and pods."""
+        ...
+
+    def get_service_object(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Service as the API holds it (`get_service` for what probes need)."""
+        ...
+
+    def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
+        """A JSON merge patch: a null value removes its key (a selector's label...)."""
+        ...
+
 
 class NodeSource(Protocol):
     """The nodes seal may act on, read anew at every call (an inventory file's hosts)."""

@@ -1,19 +1,18 @@
-"""The `clone` step: copy a Deployment and inject faults into the copy (env, tc, Toxiproxy)."""
+"""What a clone step says: its spec, schema fragment and builder. No I/O."""
 
 from __future__ import annotations
 
 import re
 from typing import ClassVar
 
-from seal.errors import StepFailed
 from seal.frozen import frozen
-from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import MAX_EXACT, Schema, array, number, obj, one_key, string
-from seal.steps.base import StepContext, StepType
 
 DEFAULT_TC_IMAGE = "gaiadocker/iproute2:latest"
+#: an image holding both a shell and iptables
+DEFAULT_IPTABLES_IMAGE = "nicolaka/netshoot:v0.13"
 DEFAULT_TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.9.0"
 DEFAULT_TOXIPROXY_CLI = "/toxiproxy-cli"
 TOXIC_TYPES = (
@@ -87,7 +86,7 @@ class ToxiproxyMutation:
     toxics: tuple[Toxic, ...]
     proxies: tuple[ProxySpec, ...] = ()
     image_toxiproxy: str = DEFAULT_TOXIPROXY_IMAGE
-    image_iptables: str = DEFAULT_TC_IMAGE
+    image_iptables: str = DEFAULT_IPTABLES_IMAGE
     toxiproxy_cli: str = DEFAULT_TOXIPROXY_CLI
     user: int = 0
 
@@ -152,7 +151,7 @@ def _mutation(node: DocNode) -> Mutation:
             for p in body.children("proxies")
         ),
         image_toxiproxy=str(body.get("imageToxiproxy", DEFAULT_TOXIPROXY_IMAGE)),
-        image_iptables=str(body.get("imageIptables", DEFAULT_TC_IMAGE)),
+        image_iptables=str(body.get("imageIptables", DEFAULT_IPTABLES_IMAGE)),
         toxiproxy_cli=str(body.get("toxiproxyCli", DEFAULT_TOXIPROXY_CLI)),
         user=int(body.get("user", 0)),
     )
@@ -166,6 +165,11 @@ def _label(node: DocNode) -> LabelSpec | ObjectRef:
 
 
 def build(node: DocNode) -> CloneSpec:
+    toxiproxies = [n for n in node.children("mutations") if n.only_key()[0] == "toxiproxy"]
+    for extra in toxiproxies[1:]:
+        extra.problem(
+            "a clone has one Toxiproxy sidecar: put every toxic and proxy in one toxiproxy mutation"
+        )
     return CloneSpec(
         source=_ref(node.child("source").child("deployment")),
         location=node.location,
@@ -239,39 +243,25 @@ MUTATIONS = one_key(
     },
 )
 
-def run(spec: CloneSpec, ctx: StepContext) -> StepOutcome:
-    """Not available in this version of seal: the step fails, touching nothing."""
-    raise StepFailed(
-        f"the {spec.key} step (line {spec.location.line}) is not available in this version "
-        "of seal; nothing was changed"
-    )
-
-
-STEP = StepType(
-    spec=CloneSpec,
-    key="clone",
-    schema=obj(
-        {
-            "source": obj({"deployment": _REF}, required=["deployment"]),
-            "replicas": number("replicas of the clone", integer=True, minimum=0),
-            "labels": array(
-                one_key(
-                    "label source",
-                    {
-                        "label": obj(
-                            {"key": string(minLength=1), "value": string()},
-                            required=["key", "value"],
-                        ),
-                        "service": _REF,
-                    },
-                )
-            ),
-            "servicesToRetarget": array(obj({"service": _REF}, required=["service"])),
-            "mutations": array(MUTATIONS),
-        },
-        required=["source"],
-        description="copy a Deployment and inject failure into the copy",
-    ),
-    builder=build,
-    runner=run,
+SCHEMA = obj(
+    {
+        "source": obj({"deployment": _REF}, required=["deployment"]),
+        "replicas": number("replicas of the clone", integer=True, minimum=0),
+        "labels": array(
+            one_key(
+                "label source",
+                {
+                    "label": obj(
+                        {"key": string(minLength=1), "value": string()},
+                        required=["key", "value"],
+                    ),
+                    "service": _REF,
+                },
+            )
+        ),
+        "servicesToRetarget": array(obj({"service": _REF}, required=["service"])),
+        "mutations": array(MUTATIONS),
+    },
+    required=["source"],
+    description="copy a Deployment and inject failure into the copy",
 )
