@@ -15,14 +15,16 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from seal.adapters.kill_command import KillCommand
-from seal.adapters.kube import KubeClient
 from seal.adapters.objects import Obj
 from seal.clock import Clock, SystemClock
 from seal.errors import ExecutionError, KubeError, NotFoundError
 from seal.model import ExecResult, Node
+
+if TYPE_CHECKING:  # the undo handler is imported by steps, which load without an HTTP client
+    from seal.adapters.kube import KubeClient
 
 log = logging.getLogger(__name__)
 
