@@ -231,23 +231,23 @@ def _run_command(
     except (OSError, EOFError, paramiko.SSHException) as exc:
         raise ExecutionError(f"cannot open an SSH session on {where}: {exc}") from exc
     out, err = _Output(), _Output()
+    late = ExecutionError(
+        f"{command!r} on {where} did not finish within {timeout:g} s (the node may be "
+        "unreachable, or the command still running there)"
+    )
     try:
         channel.exec_command(command)
         channel.shutdown_write()
-        while True:
-            got = _drain(channel, out, err)
-            if channel.exit_status_ready() and not got:
-                break
+        # The exit status may come before the last of the output (the server sends it
+        # once the process ends, while output may still wait for window space): read
+        # until the end of the output, then wait for the status.
+        while _read(channel, out, err, deadline - clock.monotonic()):
             if not transport.is_active():
                 raise ExecutionError(f"the SSH connection to {where} was lost during {command!r}")
-            remaining = deadline - clock.monotonic()
-            if remaining <= 0:
-                raise ExecutionError(
-                    f"{command!r} on {where} did not finish within {timeout:g} s (the node may "
-                    "be unreachable, or the command still running there)"
-                )
-            if not got:
-                channel.status_event.wait(min(_POLL_SECONDS, remaining))
+            if clock.monotonic() >= deadline:
+                raise late
+        if not channel.status_event.wait(max(deadline - clock.monotonic(), 0.0)):
+            raise late
         return ExecResult(channel.recv_exit_status(), out.text(), err.text())
     except (OSError, EOFError, paramiko.SSHException) as exc:
         raise ExecutionError(f"{command!r} on {where} failed over SSH: {exc}") from exc
@@ -255,15 +255,22 @@ def _run_command(
         channel.close()
 
 
-def _drain(channel: paramiko.Channel, out: _Output, err: _Output) -> bool:
-    got = False
-    while channel.recv_ready():
-        out.add(channel.recv(65536))
-        got = True
+def _read(channel: paramiko.Channel, out: _Output, err: _Output, remaining: float) -> bool:
+    """Take what the command wrote, waiting a little for more; False at the end of its
+    output."""
     while channel.recv_stderr_ready():
         err.add(channel.recv_stderr(65536))
-        got = True
-    return got
+    channel.settimeout(min(_POLL_SECONDS, max(remaining, 0.001)))
+    try:
+        chunk = channel.recv(65536)
+    except TimeoutError:
+        return True
+    if chunk:
+        out.add(chunk)
+        return True
+    while channel.recv_stderr_ready():
+        err.add(channel.recv_stderr(65536))
+    return False
 
 
 class _Output:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seal.adapters.kill_command import DOCKER_KILL_COMMAND
-from seal.adapters.ssh import SshExecutor, SshSettings
+from seal.adapters.ssh import MAX_OUTPUT_BYTES, SshExecutor, SshSettings
 from seal.errors import ExecutionError, UsageError
 from seal.model import Node
 from tests.executors.sshd import Sshd, free_port
@@ -44,6 +44,18 @@ def test_large_output_is_kept_whole_and_the_command_ends_after_its_exit(sshd: Ss
     lines = result.stdout.splitlines()
     assert len(lines) == 100000
     assert lines[-1] == "100000"
+
+
+def test_output_beyond_the_bound_is_counted_not_kept(sshd: Sshd) -> None:
+    # 3 MB: more than the SSH window, so the server reaps the process and sends its exit
+    # status while most of the output is still on its way.
+    result = SshExecutor(settings(sshd)).run(
+        NODE, "head -c 3000000 /dev/zero | tr '\\0' x; exit 4", timeout=30
+    )
+    assert result.exit_code == 4
+    kept, note = result.stdout[:MAX_OUTPUT_BYTES], result.stdout[MAX_OUTPUT_BYTES:]
+    assert kept == "x" * MAX_OUTPUT_BYTES
+    assert note == f"\n[seal: {3000000 - MAX_OUTPUT_BYTES} more byte(s) not kept]"
 
 
 def test_a_slow_command_times_out_within_its_timeout(sshd: Sshd) -> None:
