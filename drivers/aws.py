@@ -137,9 +137,9 @@ class AwsDriver:
                 return Check(permission, True, f"allowed (dry run on {target})")
             if code in _DENIED:
                 return Check(permission, False, f"missing: {_reason(exc)}")
-            return Check(permission, False, f"not checked: {_reason(exc)}")
+            return Check(permission, None, f"not checked: {_reason(exc)}")
         except botocore.exceptions.BotoCoreError as exc:
-            return Check(permission, False, f"not checked: {_reason(exc)}")
+            return Check(permission, None, f"not checked: {_reason(exc)}")
         return Check(permission, False, "EC2 carried out a dry run instead of refusing it")
 
 

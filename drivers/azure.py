@@ -217,7 +217,7 @@ class AzureDriver:
                 allowed, denied = self._permissions(scope)
             except AzureError as exc:
                 reason = f"not checked: {_reason(exc)}"
-                checks.append(Check(f"permissions on {scope}", False, reason))
+                checks.append(Check(f"permissions on {scope}", None, reason))
                 continue
             for action in ACTIONS:
                 ok = _granted(action, allowed, denied)

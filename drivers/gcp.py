@@ -182,7 +182,7 @@ class GcpDriver:
             Check("compute.instances.list", True, f"{len(machines)} instances in {self._project}")
         ]
         if not machines:
-            return [*checks, Check("stop and start", False, "not checked: no instance to ask on")]
+            return [*checks, Check("stop and start", None, "not checked: no instance to ask on")]
         project, zone, name = locate(machines[0].provider_id)
         try:
             answer = self._call(
@@ -194,7 +194,7 @@ class GcpDriver:
                 test_permissions_request_resource={"permissions": list(PERMISSIONS)},
             )
         except (api_exceptions.GoogleAPICallError, *_TRANSIENT) as exc:
-            return [*checks, Check("stop and start", False, f"not checked: {_reason(exc)}")]
+            return [*checks, Check("stop and start", None, f"not checked: {_reason(exc)}")]
         granted = set(answer.permissions)
         for permission in PERMISSIONS:
             ok = permission in granted

@@ -15,14 +15,16 @@ from seal.model import Machine, NodeState
 
 @dataclass(frozen=True)
 class Check:
-    """One line of `seal cloud check`: what was tried, whether it worked, and why not."""
+    """One line of `seal cloud check`: what was tried, whether it worked, and why not.
+
+    `ok` is None when the cloud gives no way to know without acting (no dry run)."""
 
     name: str
-    ok: bool
+    ok: bool | None
     detail: str = ""
 
     def line(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
+        mark = {True: "ok  ", False: "FAIL", None: "skip"}[self.ok]
         return f"{mark} {self.name}" + (f": {self.detail}" if self.detail else "")
 
 
