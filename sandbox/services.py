@@ -15,6 +15,7 @@ import random
 from aiohttp import web
 from aiohttp.web_server import Server
 
+from sandbox import netchaos
 from sandbox.podutil import container_env
 from sandbox.store import Obj, Store
 
@@ -130,7 +131,12 @@ class ServiceListeners:
         turn = self.turn.get((namespace, name), 0)
         self.turn[(namespace, name)] = turn + 1
         pod = pods[turn % len(pods)]
-        latency = _float(container_env(pod, LATENCY_ENV))
+        latency = _float(container_env(pod, LATENCY_ENV)) + netchaos.request_delay_ms(
+            pod,
+            self.store.peek("services", namespace, name),
+            netchaos.local_port(request.transport and request.transport.get_extra_info("sockname")),
+            self.rng,
+        )
         if latency > 0:
             await asyncio.sleep(latency / 1000)
         body = {

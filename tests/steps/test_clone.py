@@ -3,6 +3,9 @@ journal, the clone's manifest checked against Kubernetes 1.30's own schema."""
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -429,3 +432,51 @@ def test_the_undo_spares_a_clone_another_run_made(harness: StepHarness) -> None:
     )
     replay(harness)
     assert deployment(harness, "goldpinger-chaos") is not None
+
+
+SLOW_CLONE = {
+    "toxiproxy": """\
+    - toxiproxy:
+        toxics:
+        - targetProxy: auto8080
+          toxicType: latency
+          toxicAttributes: [{name: latency, value: 250}]
+""",
+    "tc": """\
+    - tc: {command: [tc], args: [qdisc, add, dev, eth0, root, netem, delay, 250ms]}
+""",
+}
+
+
+def endpoints(h: StepHarness, namespace: str, name: str) -> int:
+    found = h.store(lambda s: s.peek("endpoints", namespace, name)) or {}
+    return sum(len(subset.get("addresses") or []) for subset in found.get("subsets") or [])
+
+
+def timed_get(url: str) -> tuple[float, str]:
+    started = time.monotonic()
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        pod = json.loads(answer.read())["pod"]
+    return time.monotonic() - started, pod
+
+
+@pytest.mark.parametrize("mutation", sorted(SLOW_CLONE))
+def test_two_slow_clones_of_five_pods_slow_two_fifths_of_the_service(
+    harness: StepHarness, mutation: str
+) -> None:
+    outcome = harness.run(
+        STEP, f"- clone:\n    {SOURCE}\n    replicas: 2\n    mutations:\n{SLOW_CLONE[mutation]}"
+    )
+    assert outcome.result == "passed"
+    wait_for(lambda: endpoints(harness, "default", "goldpinger") == 5, timeout=30, what="5 pods")
+    service = harness.kube.get_service("default", "goldpinger")
+    answers = [timed_get(f"http://{service.cluster_ip}:8080/healthz") for _ in range(20)]
+    slow = [pod for seconds, pod in answers if seconds >= 0.24]
+    fast = [pod for seconds, pod in answers if seconds < 0.2]
+    assert len(slow) + len(fast) == len(answers)
+    assert 5 <= len(slow) <= 11, answers  # 40% of 20, give or take
+    assert all("-chaos-" in pod for pod in slow)
+    assert not any("-chaos-" in pod for pod in fast)
+    replay(harness)
+    wait_for(lambda: endpoints(harness, "default", "goldpinger") == 3, timeout=30, what="3 pods")
+    assert max(timed_get(f"http://{service.cluster_ip}:8080/")[0] for _ in range(5)) < 0.2
