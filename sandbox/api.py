@@ -164,8 +164,14 @@ class Api:
         page, token = self._page(target, request)
         rv = str(self.store.resource_version)
         if tables.wants_table(request.headers.get("Accept", "")):
+            include = tables.include_object(request.query.get("includeObject"))
             answer = tables.table(
-                target.resource.plural, [e.obj for e in page], rv, self.store.clock(), token
+                target.resource.plural,
+                [e.obj for e in page],
+                rv,
+                self.store.clock(),
+                token,
+                include,
             )
             return json_response(answer)
         meta: Obj = {"resourceVersion": rv}
@@ -256,7 +262,9 @@ class Api:
             entry = self.store.entry(plural, ns, name)
             if tables.wants_table(request.headers.get("Accept", "")):
                 rv = str(self.store.resource_version)
-                return json_response(tables.table(plural, [entry.obj], rv, self.store.clock()))
+                include = tables.include_object(request.query.get("includeObject"))
+                answer = tables.table(plural, [entry.obj], rv, self.store.clock(), include=include)
+                return json_response(answer)
             return web.Response(body=entry.json(), content_type=JSON)
         # dryRun=All: the request is checked and answered as usual, and nothing is stored.
         dry = request.query.get("dryRun") == "All"

@@ -12,14 +12,21 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sandbox.controllers import events
 from sandbox.controllers.workloads import owner_ref, random_suffix, template_hash
 from sandbox.machines import Machine, Machines
 from sandbox.podutil import fits, set_condition
-from sandbox.store import ApiError, Obj, Store, clone, now_rfc3339
+from sandbox.store import ApiError, Obj, Store, clone, rfc3339
 from seal.errors import UsageError
 
 NODE_NETWORK = ipaddress.ip_network("127.30.0.0/16")
 PRESETS = ("demo", "large")
+#: a deployment's preset pods started one after the other over this many seconds before
+#: the sandbox did
+START_SPREAD_SECONDS = 30
+#: clusters with more pods are seeded without the events of their pods' start (as a real
+#: cluster running for longer than the event TTL), so that a large one starts quickly
+SEEDED_EVENTS_MAX_PODS = 5000
 
 
 @dataclass(frozen=True)
@@ -200,8 +207,9 @@ def _seed(
             serial += 1
             machines.add(machine)
             nodes.append(store.create("nodes", node, emit=False))
+    with_events = sum(d.replicas for d in cluster.deployments) <= SEEDED_EVENTS_MAX_PODS
     for spec in cluster.deployments:
-        _seed_deployment(store, spec, nodes, rng)
+        _seed_deployment(store, spec, nodes, rng, with_events=with_events)
     for service in cluster.services:
         store.create(
             "services",
@@ -225,7 +233,12 @@ def _seed(
 
 
 def _seed_deployment(
-    store: Store, spec: DeploymentSpec, nodes: list[Obj], rng: random.Random
+    store: Store,
+    spec: DeploymentSpec,
+    nodes: list[Obj],
+    rng: random.Random,
+    *,
+    with_events: bool,
 ) -> None:
     template = _template(spec)
     deployment = store.create(
@@ -269,17 +282,24 @@ def _seed_deployment(
         emit=False,
     )
     candidates = [n for n in nodes if fits({"spec": {}}, n)] or nodes
-    now = now_rfc3339(store.clock)
+    now = store.clock()
     offset = rng.randrange(len(candidates))
     for i in range(spec.replicas):
         node = candidates[(offset + i) % len(candidates)]
+        started = int(now) - (spec.replicas - 1 - i) * START_SPREAD_SECONDS // spec.replicas
         for _attempt in range(10):  # a generated name may already be taken
             try:
-                store.create("pods", _running_pod(rs, rs_template, node, rng, now), emit=False)
-                break
+                pod = store.create(
+                    "pods", _running_pod(rs, rs_template, node, rng, started), emit=False
+                )
             except ApiError as exc:
                 if exc.code != 409:
                     raise
+                continue
+            pod["metadata"]["creationTimestamp"] = rfc3339(started - 1)
+            if with_events:
+                _seed_events(store, pod, started)
+            break
     # Seeded objects are created settled, so their status is written here once
     # (nothing has been sent or serialised for them yet).
     rs["status"] = {
@@ -312,7 +332,9 @@ def _seed_deployment(
     }
 
 
-def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random, now: str) -> Obj:
+def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random, started: int) -> Obj:
+    """A pod of `rs` on `node`, scheduled a second before `started` (seconds since the
+    epoch), when its containers started."""
     pod = clone(template)
     pod["metadata"].update(
         {
@@ -325,11 +347,13 @@ def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random, now: str
     offset = rng.randrange(2, 2**18 - 2)
     ip = f"127.{20 + (offset >> 16)}.{(offset >> 8) & 255}.{offset & 255}"
     host_ip = node["status"]["addresses"][0]["address"]
+    scheduled, running = rfc3339(started - 1), rfc3339(started)
     pod["status"] = {
         "phase": "Running",
         "podIP": ip,
         "podIPs": [{"ip": ip}],
         "hostIP": host_ip,
+        "startTime": scheduled,
         "qosClass": "BestEffort",
         "containerStatuses": [
             {
@@ -339,13 +363,33 @@ def _running_pod(rs: Obj, template: Obj, node: Obj, rng: random.Random, now: str
                 "image": c["image"],
                 "imageID": "",
                 "started": True,
-                "state": {"running": {}},
+                "state": {"running": {"startedAt": running}},
             }
             for c in pod["spec"]["containers"]
         ],
     }
     pod["status"]["conditions"] = [
-        {"type": kind, "status": "True", "lastTransitionTime": now}
-        for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")
+        {"type": kind, "status": "True", "lastProbeTime": None, "lastTransitionTime": when}
+        for kind, when in (
+            ("PodScheduled", scheduled),
+            ("Initialized", scheduled),
+            ("ContainersReady", running),
+            ("Ready", running),
+        )
     ]
     return pod
+
+
+def _seed_events(store: Store, pod: Obj, started: int) -> None:
+    """The events a real cluster wrote when the pod was scheduled and started."""
+    meta = pod["metadata"]
+    events.record(
+        store,
+        pod,
+        "Scheduled",
+        f"Successfully assigned {meta['namespace']}/{meta['name']} to {pod['spec']['nodeName']}",
+        component="default-scheduler",
+        when=rfc3339(started - 1),
+        emit=False,
+    )
+    events.container_started(store, pod, when=rfc3339(started), emit=False)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import logging
+import os
 import random
 import secrets
 import tempfile
@@ -33,6 +35,29 @@ from seal.errors import SealError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONTEXT = "seal-sandbox"
+
+
+class PortInUse(SealError):
+    """The port asked for is taken (the command line says which option chose it)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"{host}:{port} is already in use")
+        self.host = host
+        self.port = port
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `path` readable and writable by its owner only, from the moment it exists: a
+    new file beside it, created 0600, then renamed over it."""
+    fresh = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(fresh, path)
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        raise
 
 
 def kubeconfig_text(url: str, token: str, ca_pem: bytes) -> str:
@@ -95,10 +120,19 @@ class Sandbox:
             target=self._serve, args=(ready,), name="seal-sandbox", daemon=True
         )
         self._thread.start()
-        ready.result(timeout=120)
-        self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig_path.write_text(kubeconfig_text(self.url, self.token, self.tls.ca_pem))
-        self.kubeconfig_path.chmod(0o600)
+        try:
+            ready.result(timeout=120)
+            self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_kubeconfig()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _write_kubeconfig(self) -> None:
+        """The kubeconfig holds a credential: it is created readable by its owner only
+        (never written first and restricted after), and replaced whole."""
+        text = kubeconfig_text(self.url, self.token, self.tls.ca_pem)
+        write_private(self.kubeconfig_path, text)
 
     def _serve(self, ready: Future[None]) -> None:
         loop = asyncio.new_event_loop()
@@ -107,13 +141,20 @@ class Sandbox:
         try:
             loop.run_until_complete(self._start_async())
         except (OSError, SealError) as exc:
-            ready.set_exception(SealError(f"the sandbox could not start: {exc}"))
+            failure = self._start_failure(exc)
+            loop.run_until_complete(self._stop_async())
             loop.close()
+            ready.set_exception(failure)
             return
         ready.set_result(None)
         loop.run_forever()
         loop.run_until_complete(self._stop_async())
         loop.close()
+
+    def _start_failure(self, exc: OSError | SealError) -> SealError:
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE and self.port:
+            return PortInUse(self.host, self.port)
+        return SealError(f"the sandbox could not start: {exc}")
 
     async def _start_async(self) -> None:
         loop = asyncio.get_running_loop()
@@ -199,7 +240,7 @@ class Sandbox:
         """Accept a new bearer token and refuse the old one, as a rotated credential
         would; the kubeconfig the sandbox wrote is rewritten with it."""
         self.token = secrets.token_urlsafe(24)
-        self.kubeconfig_path.write_text(kubeconfig_text(self.url, self.token, self.tls.ca_pem))
+        self._write_kubeconfig()
         return self.token
 
     def stop_machine(self, machine_id: str) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.podutil import condition
-from sandbox.store import Obj
+from sandbox.store import ApiError, Obj
 
 Column = tuple[str, str, int]  # name, type, priority (1: only with -o wide)
 
@@ -234,25 +234,47 @@ def _layout(plural: str, now: float) -> tuple[list[Column], Callable[[Obj], list
     return [("Name", "string", 0), *middle, ("Age", "string", 0), *wide], row
 
 
+#: what a row carries beside its cells (the `includeObject` parameter); Metadata by default
+INCLUDE = ("None", "Metadata", "Object")
+
+
+def include_object(value: str | None) -> str:
+    """The `includeObject` query parameter, checked."""
+    if not value:
+        return "Metadata"
+    if value not in INCLUDE:
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'includeObject: Unsupported value: "{value}": supported values: '
+            + ", ".join(f'"{v}"' for v in INCLUDE),
+        )
+    return value
+
+
+def _row_object(obj: Obj, include: str) -> Obj | None:
+    if include == "Object":
+        return obj
+    if include == "None":
+        return None
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    }
+
+
 def table(
     plural: str,
     objects: list[Obj],
     resource_version: str,
     now: float,
     continue_token: str | None = None,
+    include: str = "Metadata",
 ) -> Obj:
+    """A `Table` of `objects`; each row carries its object as `include` says (`INCLUDE`)."""
     columns, row = _layout(plural, now)
-    rows = [
-        {
-            "cells": row(obj),
-            "object": {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": obj["metadata"],
-            },
-        }
-        for obj in objects
-    ]
+    rows = [{"cells": row(obj), "object": _row_object(obj, include)} for obj in objects]
     metadata: Obj = {"resourceVersion": resource_version}
     if continue_token:
         metadata["continue"] = continue_token

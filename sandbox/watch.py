@@ -93,6 +93,8 @@ async def serve_watch(
             "sendInitialEvents needs allowWatchBookmarks=true and "
             "resourceVersionMatch=NotOlderThan",
         )
+    as_table = tables.wants_table(request.headers.get("Accept", ""))
+    include = tables.include_object(query.get("includeObject")) if as_table else ""
     wanted = _matcher(query, namespace)
     backlog = _backlog(query, store, resource, namespace, wanted)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -111,13 +113,11 @@ async def serve_watch(
         if plural == resource.plural and wanted(obj):
             queue.put_nowait((event_type, obj))
 
-    as_table = tables.wants_table(request.headers.get("Accept", ""))
-
     def line(event_type: str, obj: Obj) -> bytes:
         # kubectl get --watch asks for each object as a one-row Table, to print its columns.
         if as_table:
             rv = str(obj["metadata"].get("resourceVersion", ""))
-            obj = tables.table(resource.plural, [obj], rv, store.clock())
+            obj = tables.table(resource.plural, [obj], rv, store.clock(), include=include)
         return _line(event_type, obj)
 
     unsubscribe = store.subscribe(listen)

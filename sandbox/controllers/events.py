@@ -26,9 +26,12 @@ def record(
     host: str = "",
     warning: bool = False,
     when: str = "",
+    field_path: str = "",
+    emit: bool = True,
 ) -> None:
-    """One core/v1 Event about `about` (at `when`, default now); a failure to write it is
-    not the cluster's problem."""
+    """One core/v1 Event about `about` (at `when`, default now; `field_path` names a part
+    of it, such as one container); a failure to write it is not the cluster's problem.
+    `emit=False` stores it without telling watchers, as when a cluster is seeded."""
     meta = about["metadata"]
     namespace = meta.get("namespace") or "default"
     stamp = when or now_rfc3339(store.clock)
@@ -44,6 +47,7 @@ def record(
             "namespace": meta.get("namespace", ""),
             "name": meta["name"],
             "uid": meta.get("uid", ""),
+            **({"fieldPath": field_path} if field_path else {}),
         },
         "reason": reason,
         "message": message,
@@ -56,13 +60,39 @@ def record(
         "count": 1,
     }
     try:
-        store.create("events", event)
+        store.create("events", event, emit=emit)
     except ApiError:
         return
 
 
 def containers(pod: Obj) -> list[str]:
     return [str(c.get("name", "main")) for c in pod.get("spec", {}).get("containers") or []]
+
+
+def container_started(store: Store, pod: Obj, *, when: str = "", emit: bool = True) -> None:
+    """What a kubelet tells when it starts a pod's containers: Pulled, Created and Started,
+    for each container."""
+    host = pod.get("spec", {}).get("nodeName", "")
+    for container in pod.get("spec", {}).get("containers") or []:
+        name = str(container.get("name", "main"))
+        image = container.get("image", "")
+        told = (
+            ("Pulled", f'Container image "{image}" already present on machine'),
+            ("Created", f"Created container {name}"),
+            ("Started", f"Started container {name}"),
+        )
+        for reason, message in told:
+            record(
+                store,
+                pod,
+                reason,
+                message,
+                component="kubelet",
+                host=host,
+                when=when,
+                field_path=f"spec.containers{{{name}}}",
+                emit=emit,
+            )
 
 
 def _stamp(text: object) -> float:

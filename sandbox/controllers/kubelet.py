@@ -77,14 +77,7 @@ class Kubelet(Controller):
             started = self.store.mutate("pods", *key, run)
         except ApiError:
             return
-        events.record(
-            self.store,
-            started,
-            "Started",
-            f"Started container {', '.join(events.containers(started))}",
-            component="kubelet",
-            host=started["spec"].get("nodeName", ""),
-        )
+        events.container_started(self.store, started)
 
     def next_pod_ip(self) -> str:
         offset = self.context.rng.randrange(2, POD_NETWORK.num_addresses - 2)

@@ -63,7 +63,7 @@ def sandbox(
     from sandbox import cluster as clusters
     from sandbox.api import Faults
     from sandbox.cluster_file import load_file
-    from sandbox.sandbox import Sandbox
+    from sandbox.sandbox import PortInUse, Sandbox
 
     if cluster_file and (nodes or pods is not None):
         raise UsageError("--nodes and --pods size the large preset; not with --cluster")
@@ -80,18 +80,24 @@ def sandbox(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with Sandbox(
+    box = Sandbox(
         description,
         port=port,
         faults=faults,
         kubeconfig_path=Path(kubeconfig_out) if kubeconfig_out else None,
         seed=seed,
-    ) as running:
+    )
+    try:
+        box.start()
+    except PortInUse as exc:
+        raise UsageError(f"--port {port}: {exc}; choose another, or 0 for a free one") from exc
+    try:
         click.echo(
-            f"sandbox ready: kubeconfig {running.kubeconfig_path} (API {running.url}); "
-            "stop with Ctrl-C",
+            f"sandbox ready: kubeconfig {box.kubeconfig_path} (API {box.url}); stop with Ctrl-C",
             err=False,
         )
         while not stop.wait(3600):
             pass
+    finally:
+        box.stop()
     return 0

@@ -242,13 +242,24 @@ def test_the_cluster_tells_what_happened_in_events(sandbox: Sandbox) -> None:
         return {e["reason"] for e in found if e["involvedObject"]["kind"] == kind}
 
     victim = sandbox.call(lambda store: store.list("pods", "default"))[0]
+    before = {e["metadata"]["name"] for e in sandbox.call(lambda s: s.list("events", "default"))}
     sandbox.call(
         lambda store: store.delete(
             "pods", "default", victim["metadata"]["name"], grace_period_seconds=5
         )
     )
+
+    def new_reasons(kind: str) -> set[str]:
+        found = sandbox.call(lambda store: store.list("events", "default"))
+        return {
+            e["reason"]
+            for e in found
+            if e["involvedObject"]["kind"] == kind and e["metadata"]["name"] not in before
+        }
+
+    # Preset pods come with the events of their start: wait for those of the replacement.
     wait_for(
-        lambda: {"Killing", "Scheduled", "Started"} <= reasons("Pod"),
+        lambda: {"Killing", "Scheduled", "Pulled", "Created", "Started"} <= new_reasons("Pod"),
         what="the kubelet's and the scheduler's events",
     )
     assert "SuccessfulCreate" in reasons("ReplicaSet")

@@ -162,3 +162,26 @@ def test_fault_flags_and_a_chosen_port(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_port_in_use_is_a_usage_error() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "seal", "sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=REPO,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"seal: error: --port {port}: 127.0.0.1:{port} is already in use; "
+        "choose another, or 0 for a free one"
+    ]
+    assert result.stdout == ""

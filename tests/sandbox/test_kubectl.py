@@ -190,3 +190,52 @@ def test_delete_namespace_waits_until_it_is_empty_and_gone(sandbox: Sandbox) -> 
     gone = kubectl(sandbox, "get", "namespace", "myapp")
     assert gone.returncode == 1 and "NotFound" in gone.stderr
     assert kubectl(sandbox, "get", "pods", "-n", "myapp", "-o", "name").stdout == ""
+
+
+def test_get_sorts_by_a_field_of_the_whole_object(sandbox: Sandbox) -> None:
+    listed = kubectl(sandbox, "get", "pods", "-A", "--sort-by=.status.startTime", "-o", "name")
+    assert listed.returncode == 0, listed.stderr
+    columns = kubectl(sandbox, "get", "pods", "-A", "--sort-by=.status.startTime")
+    assert columns.stdout.splitlines()[0].split()[:3] == ["NAMESPACE", "NAME", "READY"]
+    started = kubectl(
+        sandbox,
+        "get",
+        "pods",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.startTime}{'\\n'}{end}",
+    )
+    times = dict(line.split() for line in started.stdout.splitlines())
+    assert len(times) == 6 and len(set(times.values())) == 3  # preset pods start in turn
+    names = [line.split("/", 1)[1] for line in listed.stdout.split()]
+    assert [times[n] for n in names] == sorted(times.values())
+    newest_first = kubectl(
+        sandbox, "get", "pods", "-n", "myapp", "--sort-by=.metadata.creationTimestamp"
+    )
+    assert newest_first.returncode == 0, newest_first.stderr
+
+
+def test_preset_pods_have_the_events_of_their_start(sandbox: Sandbox) -> None:
+    pod = kubectl(sandbox, "get", "pods", "-n", "myapp", "-o", "name").stdout.split()[0]
+    name = pod.split("/", 1)[1]
+    events = kubectl(
+        sandbox,
+        "get",
+        "events",
+        "-n",
+        "myapp",
+        "--field-selector",
+        f"involvedObject.name={name}",
+        "-o",
+        "jsonpath={range .items[*]}{.reason} {.source.component}{'\\n'}{end}",
+    )
+    assert events.returncode == 0, events.stderr
+    assert events.stdout.splitlines() == [
+        "Scheduled default-scheduler",
+        "Pulled kubelet",
+        "Created kubelet",
+        "Started kubelet",
+    ]
+    described = kubectl(sandbox, "describe", "-n", "myapp", pod)
+    assert re.search(r"Normal\s+Started\s+\S+\s+kubelet\s+Started container", described.stdout)
+    assert re.search(r"Start Time:\s+\w{3}, \d+", described.stdout), described.stdout
