@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "autonomous": "seal.cli.autonomous:autonomous",
     "cleanup": "seal.cli.cleanup:cleanup",
     "label": "seal.cli.autonomous:label",
+    "cloud": "seal.cli.cloud:cloud",
 }
 
 
