@@ -60,13 +60,10 @@ class CloudDriver(Protocol):
 
 
 def provider_key(provider_id: str) -> str:
-    """The form of a provider ID that nodes and machines are joined on: Azure's resource
-    IDs are case-insensitive (nodes often carry the resource group in lower case)."""
-    if provider_id[:8].lower() == "azure://":
-        return provider_id.lower()
-    return provider_id
+    """The form of a provider ID that nodes and machines are joined on (`Machine.key_of`)."""
+    return Machine.key_of(provider_id)
 
 
 def by_provider_id(machines: Iterable[Machine]) -> dict[str, Machine]:
     """Machines keyed by `provider_key(provider ID)`, the key nodes are joined on."""
-    return {provider_key(machine.provider_id): machine for machine in machines}
+    return {machine.key: machine for machine in machines}

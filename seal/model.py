@@ -73,6 +73,18 @@ class Machine:
         """`name (provider ID)`, for messages."""
         return f"{self.name} ({self.provider_id})" if self.name else self.provider_id
 
+    @staticmethod
+    def key_of(provider_id: str) -> str:
+        """The form of a provider ID that nodes and machines are joined on: Azure's
+        resource IDs are case-insensitive (nodes often carry the resource group in
+        lower case), every other cloud's are compared as they are."""
+        return provider_id.lower() if provider_id[:8].lower() == "azure://" else provider_id
+
+    @property
+    def key(self) -> str:
+        """`Machine.key_of(self.provider_id)`."""
+        return Machine.key_of(self.provider_id)
+
 
 @dataclass(frozen=True)
 class ServiceInfo:

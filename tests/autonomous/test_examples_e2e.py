@@ -18,7 +18,13 @@ EXPECTED = {
     "pod-start-slo": (0, "undone: kubectl delete"),
     # Steps whose machinery this version lacks fail clearly and touch nothing.
     "stop-one-machine-in-a-zone": (1, "acting on machines needs a cloud driver"),
-    "clone-with-toxiproxy-latency": (1, "the clone step (line 14) is not available"),
+    "clone-with-toxiproxy-latency": (0, "undone: delete the clone default/goldpinger-chaos ("),
+    "clone-with-tc-delay": (0, "undone: delete the clone myapp/my-service-chaos ("),
+    "clone-with-environment": (
+        0,
+        "undone: delete the clone default/goldpinger-chaos and revert the selector of "
+        "default/goldpinger (",
+    ),
     "silence-alerts-during-chaos": (0, "done: 1 loop(s), 1 scenario run(s) passed, 0 failed"),
 }
 

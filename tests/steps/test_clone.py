@@ -238,7 +238,7 @@ def test_the_undo_is_written_before_the_clone_exists_and_reverts_everything(
     assert observer.seen == [(None, {"app": "goldpinger"})]
     assert outcome.reason == (
         "created Deployment default/goldpinger-chaos (2 replica(s)); default/goldpinger now "
-        "select chaos=true"
+        "selects chaos=true"
     )
     assert selector(harness) == (
         {"app": "goldpinger", "chaos": "true"},

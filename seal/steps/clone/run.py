@@ -126,7 +126,8 @@ def run(spec: CloneSpec, ctx: StepContext) -> StepOutcome:
         _retarget(ctx, service)
     message = f"created {what}" if existing is None else f"adopted and updated {what}"
     if retargeted:
-        message += f"; {', '.join(retargeted)} now select chaos=true"
+        verb = "selects" if len(retargeted) == 1 else "select"
+        message += f"; {', '.join(retargeted)} now {verb} chaos=true"
     log.info(message, extra={"action": "clone", "outcome": "success"})
     return StepOutcome.passed(message, targets=1)
 
