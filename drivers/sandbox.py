@@ -50,7 +50,10 @@ class SandboxDriver:
         self._token_file = token_file
         self._timeout = timeout_seconds
         self._pacing = pacing or Pacing()
-        context = ssl.create_default_context(cafile=ca_file)
+        try:
+            context = ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CloudError(f"sandbox driver: cannot read the CA file {ca_file}: {exc}") from exc
         if insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -60,7 +63,10 @@ class SandboxDriver:
     def _headers(self) -> dict[str, str]:
         token = self._token
         if self._token_file:
-            token = Path(self._token_file).read_text(encoding="utf-8").strip()
+            try:
+                token = Path(self._token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise CloudError(f"cannot read the token file {self._token_file}: {exc}") from exc
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _once(self, method: str, path: str) -> Any:

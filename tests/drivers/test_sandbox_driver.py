@@ -133,3 +133,11 @@ def test_load_driver_knows_every_cloud_and_refuses_others() -> None:
     assert available_drivers() == ["aws", "azure", "gcp", "none", "openstack", "sandbox"]
     with pytest.raises(UsageError, match="unknown cloud driver 'vmware'"):
         load_driver("vmware")
+
+
+def test_unreadable_credentials_are_cloud_errors(sandbox: Sandbox, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(CloudError, match="cannot read the CA file"):
+        _driver(sandbox, ca_file=str(tmp_path / "missing.crt"))
+    driver = _driver(sandbox, token_file=str(tmp_path / "missing-token"))
+    with pytest.raises(CloudError, match="cannot read the token file"):
+        driver.list_machines()
