@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
 
+from seal.cli.cloud_options import CloudOptions, cloud_options, driver_from_options
+from seal.cli.exec_options import ExecSettings, exec_options
 from seal.cli.options import option
 from seal.errors import PolicyError, UsageError
 
@@ -63,14 +67,10 @@ def metrics_options(function: Any) -> Any:
 def powerfulseal_flags(function: Any) -> Any:
     """Flags of PowerfulSeal command lines that describe what seal always does.
 
-    seal reads its node inventory from Kubernetes and has no cloud driver selected
-    unless a policy needs one, so these change nothing; they are accepted so that
-    existing command lines keep working.
+    seal reads its node inventory from Kubernetes unless given an inventory file, so
+    this changes nothing; it is accepted so that existing command lines keep working.
     """
-    for flag, env in (
-        ("--inventory-kubernetes", "INVENTORY_KUBERNETES"),
-        ("--no-cloud", "NO_CLOUD"),
-    ):
+    for flag, env in (("--inventory-kubernetes", "INVENTORY_KUBERNETES"),):
         function = option(flag, is_flag=True, expose_value=False, hidden=True, legacy_env=[env])(
             function
         )
@@ -203,15 +203,72 @@ class RunFlags:
         )
 
 
+@dataclass(frozen=True)
+class MachineFlags:
+    """How seal reaches machines and nodes: the cloud, the executor, an inventory file."""
+
+    cloud: CloudOptions
+    execution: ExecSettings
+    inventory_file: str | None = None
+
+
+def machine_options(function: Any) -> Any:
+    """The cloud, execution and inventory flags, handed over as one `machines` argument."""
+
+    @functools.wraps(function)
+    def wrapper(
+        *args: Any,
+        cloud_options: CloudOptions,
+        execution: ExecSettings,
+        inventory_file: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        machines = MachineFlags(cloud_options, execution, inventory_file)
+        return function(*args, machines=machines, **kwargs)
+
+    decorated = option(
+        "-i",
+        "--inventory-file",
+        type=click.Path(dir_okay=False),
+        legacy_env=["INVENTORY_FILE"],
+        help="Take nodes from this INI inventory (sections are groups) instead of the cluster.",
+    )(wrapper)
+    return cloud_options(exec_options(decorated))
+
+
+def _machine_services(
+    machines: MachineFlags | None, connection: Any, sandbox: bool
+) -> dict[str, Any]:
+    """The cloud driver, executor and node source `open_services` takes."""
+    if machines is None:
+        return {}
+    from seal.cli.exec_options import executor_factory
+    from seal.runtime.nodes import InventoryFile
+
+    driver = driver_from_options(machines.cloud, connection=connection, sandbox=sandbox)
+    if driver.name == "none":
+        log.info("no cloud driver: steps that stop or start machines will fail (see --cloud)")
+    else:
+        log.info("cloud driver: %s", driver.name)
+    nodes = InventoryFile(Path(machines.inventory_file)) if machines.inventory_file else None
+    return {
+        "cloud": None if driver.name == "none" else driver,
+        "executor": executor_factory(machines.execution),
+        "nodes": nodes,
+    }
+
+
 @contextmanager
-def _services(flags: RunFlags) -> Iterator[Running]:
+def _services(flags: RunFlags, machines: MachineFlags | None = None) -> Iterator[Running]:
     """Connect, open the services, install the signal handlers; close everything after."""
     from seal.runtime.services import open_services
 
     options = flags.options()
     with (
         _cluster(flags.sandbox, flags.kubeconfig, flags.context, flags.seed) as connection,
-        open_services(options, connection) as services,
+        open_services(
+            options, connection, **_machine_services(machines, connection, bool(flags.sandbox))
+        ) as services,
     ):
         running = Running(services)
 
@@ -238,8 +295,9 @@ def _services(flags: RunFlags) -> Iterator[Running]:
     is_flag=True,
     help="A matcher that matches nothing fails its step (as config.safety.failOnEmptyMatch).",
 )
+@machine_options
 @option("--headless", is_flag=True, expose_value=False, hidden=True)
-def autonomous(policy_file: str, **flags: Any) -> int:
+def autonomous(policy_file: str, machines: MachineFlags, **flags: Any) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or
@@ -260,7 +318,7 @@ def autonomous(policy_file: str, **flags: Any) -> int:
         return 2
     for warning in policy.warnings:
         click.echo(warning, err=True)
-    with _services(RunFlags(**flags)) as running:
+    with _services(RunFlags(**flags), machines) as running:
         clean_leftovers(running.services)
         summary = run_policy(running.services, policy_file, policy)
     _report(summary)
@@ -302,6 +360,7 @@ def _report(summary: Any) -> None:
 )
 @option("--runs", type=click.IntRange(min=1), help="Stop after this many passes.")
 @run_options
+@option("--no-cloud", is_flag=True, expose_value=False, hidden=True, legacy_env=["NO_CLOUD"])
 def label(
     namespaces: str,
     min_seconds_between_runs: float,

@@ -9,6 +9,7 @@ this step stopped: a machine that was already down is left down.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -220,7 +221,8 @@ def node_event(ctx: StepContext, node: Node, what: str) -> None:
 
 def each(ctx: StepContext, items: Sequence[T], act: Callable[[T], None]) -> None:
     """`act` on every item in parallel; every one runs, then the first error is raised."""
-    futures = [ctx.pool.submit(act, item) for item in items]
+    # each task runs in a copy of this context, so its log lines name the scenario and step
+    futures = [ctx.pool.submit(contextvars.copy_context().run, act, item) for item in items]
     concurrent.futures.wait(futures)
     for future in futures:
         error = future.exception()

@@ -1,0 +1,86 @@
+"""Machines end to end: seal stops a machine through the sandbox's cloud driver while a
+service is probed; the node goes NotReady, its pods are replaced elsewhere, and the
+machine is started again when the scenario ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sandbox.sandbox import Sandbox
+from tests.autonomous.helpers import run_seal, write_policy
+
+STOP_ONE_IN_WEST = """\
+scenarios:
+- name: lose one worker in the west
+  steps:
+  - nodeAction:
+      matches: [{property: {name: az, value: 'WEST.*'}}]
+      filters:
+      - property: {name: name, value: '%s$'}
+      - randomSample: {size: 1}
+      actions: [{stop: {autoRestart: true}}]
+  - wait: {seconds: 3}
+  - probeHTTP:
+      target: {service: {name: my-service, namespace: myapp, port: 80}}
+      endpoint: /healthz
+      count: 5
+      retries: 10
+      delay: 200
+"""
+
+
+def events(box: Sandbox, reason: str) -> list[Any]:
+    return list(box.call(lambda s: [e for e in s.list("events") if e.get("reason") == reason]))
+
+
+def ready(box: Sandbox, node: str) -> str:
+    def read(store: Any) -> str:
+        obj = store.get("nodes", "", node)
+        return next(c["status"] for c in obj["status"]["conditions"] if c["type"] == "Ready")
+
+    return str(box.call(read))
+
+
+def test_a_stopped_machine_takes_its_node_down_and_is_started_again(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    before = {
+        p["metadata"]["uid"]: p["spec"].get("nodeName")
+        for p in sandbox.call(lambda s: s.list("pods", "myapp"))
+    }
+    west = {m.node_name: m for m in sandbox.machines.by_id.values() if m.zone.startswith("WEST")}
+    # a west worker that runs a pod of the probed service
+    node = sorted(n for n in set(before.values()) if n in west and n.startswith("worker"))[0]
+    policy = write_policy(tmp_path, STOP_ONE_IN_WEST % node)
+    result = run_seal(sandbox, policy, tmp_path / "state", "--cloud", "sandbox")
+    assert result.returncode == 0, result.stderr
+    [machine] = [m for m in sandbox.machines.by_id.values() if m.node_name == node]
+    assert f"machine {machine.id} of node {node} is down" in result.stderr
+    assert f"undone: start machine {machine.id} (node {node}) again" in result.stderr
+
+    [chaos] = events(sandbox, "SealChaos")
+    assert (chaos["involvedObject"]["kind"], chaos["involvedObject"]["name"]) == ("Node", node)
+    # the node went NotReady during the scenario, and came back when seal started it again
+    assert node in {e["involvedObject"]["name"] for e in events(sandbox, "NodeNotReady")}
+    assert node in {e["involvedObject"]["name"] for e in events(sandbox, "NodeReady")}
+    assert ready(sandbox, node) == "True"
+    assert all(m.running for m in sandbox.machines.by_id.values())
+    # the pods it ran were replaced elsewhere while the service kept answering the probe
+    lost = {uid for uid, where in before.items() if where == node}
+    live = {
+        p["metadata"]["uid"]
+        for p in sandbox.call(lambda s: s.list("pods", "myapp"))
+        if not p["metadata"].get("deletionTimestamp")
+    }
+    assert lost and not lost & live
+
+
+def test_without_a_cloud_driver_the_stop_fails_and_no_machine_is_touched(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    policy = write_policy(tmp_path, STOP_ONE_IN_WEST % "worker-1")
+    result = run_seal(sandbox, policy, tmp_path / "state", "--cloud", "none")
+    assert result.returncode == 1, result.stderr
+    assert "stopping a machine needs a cloud driver" in result.stderr
+    assert all(m.running for m in sandbox.machines.by_id.values())
