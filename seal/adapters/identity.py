@@ -116,13 +116,18 @@ def identify(kube: KubeClient) -> ClusterIdentity:
     try:
         namespace = kube.request("GET", "/api/v1/namespaces/kube-system")
     except KubeError as exc:
-        hint = ""
+        if exc.status is None:
+            what = f"cannot talk to the cluster at {connection.server}"
+        else:
+            what = f"cannot identify the cluster at {connection.server}"
         if exc.status in (401, 403):
-            hint = "; seal needs `get` on namespace kube-system to tell which cluster it is"
+            exc_text = (
+                f"{exc}; seal needs `get` on namespace kube-system to tell which cluster it is"
+            )
+        else:
+            exc_text = str(exc)
         raise ClusterUnreachable(
-            f"cannot identify the cluster at {connection.server}: {exc}{hint}; "
-            "nothing was changed or undone",
-            status=exc.status,
+            f"{what}: {exc_text}; nothing was changed or undone", status=exc.status
         ) from exc
     uid = str((namespace.get("metadata") or {}).get("uid") or "")
     if not uid:

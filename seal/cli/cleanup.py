@@ -60,7 +60,7 @@ def cleanup(
             click.echo(line)
         return 0
     if discard is not None:
-        from seal.runtime.journal import discard_pending
+        from seal.runtime.journals import discard_pending
 
         entry = discard_pending(options.state_path, discard)
         click.echo(f"discarded {entry.id}: {entry.description}")
@@ -88,7 +88,7 @@ def _carry_out(options: Any) -> int:
 
 def pending_table(state_dir: Path, now: float | None = None) -> list[str]:
     """The pending undos of every journal in `state_dir`, a table per cluster."""
-    from seal.runtime.journal import journals
+    from seal.runtime.journals import journals
 
     now = time.time() if now is None else now
     lines: list[str] = []

@@ -17,7 +17,8 @@ from seal.log import log_context
 from seal.metrics import Metrics
 from seal.outcomes import ReplayReport, ScenarioOutcome, ScenarioResult, StepOutcome
 from seal.policy.model import Policy, ScenarioSpec, StepSpec
-from seal.runtime.journal import UndoEntry, UndoJournal, other_journals
+from seal.runtime.journal import UndoEntry, UndoJournal
+from seal.runtime.journals import other_journals
 from seal.runtime.retries import run_with_retries
 from seal.runtime.services import Services
 from seal.selection.safety import SafetyRules

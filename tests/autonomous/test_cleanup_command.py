@@ -36,7 +36,7 @@ def test_an_unreachable_cluster_fails_with_exit_3_and_undoes_nothing(
     result = cleanup(gone, state)
     assert result.returncode == 3, result.stderr
     assert "undo(s) carried out" not in result.stdout
-    assert "seal: error: cannot identify the cluster at https://127.0.0.1:" in result.stderr
+    assert "seal: error: cannot talk to the cluster at https://127.0.0.1:" in result.stderr
     assert "nothing was changed or undone" in result.stderr
     assert "Traceback" not in result.stderr
     listed = seal("cleanup", "--list", "--state-dir", str(state))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from seal.adapters.identity import ClusterIdentity, normalise_server
-from seal.runtime.journal import UndoEntry, UndoJournal, journal_name, other_journals
+from seal.runtime.journal import UndoEntry, UndoJournal, journal_name
+from seal.runtime.journals import other_journals
 from tests.fakes import FakeClock
 
 HOME = ClusterIdentity("uid-1", "sha256:" + "a" * 64, "https://127.0.0.1:6443")
