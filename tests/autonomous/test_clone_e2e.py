@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import start, write_policy
+from tests.autonomous.helpers import run_seal, start, write_policy
 from tests.conftest import SandboxFactory, wait_for
 
 #: 2 clones next to the 3 goldpinger pods, held for the test to look at them
@@ -158,3 +158,31 @@ def test_environment_with_retargeted_service_sends_every_request_to_the_clone(
     assert selector == {"app": "goldpinger", "chaos": "true"}
     assert len(endpoints) == 2 and all("-chaos-" in p for p in endpoints)
     assert share == 1.0 and len(slow) == 2
+
+
+def test_a_clone_left_by_a_killed_seal_is_removed_at_the_next_start(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    policy = write_policy(
+        tmp_path, (CLONE % (RETARGET, TOXIPROXY)).replace("seconds: 6", "seconds: 60")
+    )
+    state = tmp_path / "state"
+    process = start(box, policy, state)
+    try:
+        wait_for(
+            lambda: service(box)["spec"]["selector"].get("chaos"), timeout=30, what="retargeting"
+        )
+        left = clone(box)
+        process.kill()
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert left is not None and clone(box) is not None
+    result = run_seal(box, write_policy(tmp_path, "scenarios: []\n", "empty.yml"), state)
+    assert result.returncode == 0, result.stderr
+    assert "an earlier run left 1 undo(s) pending" in result.stderr
+    assert clone(box) is None
+    assert service(box)["spec"]["selector"] == {"app": "goldpinger"}
+    assert all(not p.read_text().strip() for p in state.glob("*.jsonl"))
