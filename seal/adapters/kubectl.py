@@ -98,6 +98,22 @@ def run_kubectl(
     if server_dry_run:
         command.append("--dry-run=server")
     env = kubectl_environment(os.environ if environ is None else environ, proxy)
+    returncode, out, err = _run_tied(command, manifest, env, target.pass_fds, timeout, action)
+    if returncode != 0:
+        reason = err.strip() or out.strip() or "no output"
+        raise ExecutionError(f"kubectl {action} failed (exit {returncode}): {reason[:2000]}")
+    return out
+
+
+def _run_tied(
+    command: list[str],
+    manifest: str,
+    env: dict[str, str],
+    pass_fds: tuple[int, ...],
+    timeout: float,
+    action: str,
+) -> tuple[int, str, str]:
+    """Run kubectl tied to seal's life: its exit status, standard output and error."""
     tied = dies_with_seal()
     try:
         # Tied to seal's life, kubectl gets a session of its own, so that a Ctrl-C at the
@@ -112,10 +128,10 @@ def run_kubectl(
             env=env,
             start_new_session=tied is not None,
             preexec_fn=tied,  # noqa: PLW1509 - calls prctl and getppid only, no locks
-            pass_fds=target.pass_fds,
+            pass_fds=pass_fds,
         )
     except OSError as exc:
-        raise ExecutionError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
+        raise ExecutionError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from exc
     try:
         out, err = process.communicate(manifest, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
@@ -125,9 +141,4 @@ def run_kubectl(
             process.kill()
         process.communicate()
         raise ExecutionError(f"kubectl {action} did not finish within {timeout:g}s") from exc
-    if process.returncode != 0:
-        reason = err.strip() or out.strip() or "no output"
-        raise ExecutionError(
-            f"kubectl {action} failed (exit {process.returncode}): {reason[:2000]}"
-        )
-    return out
+    return process.returncode, out, err
