@@ -1,17 +1,23 @@
 """The sandbox's admin API: what a cloud's console would do to the machines behind the
-nodes. It lives beside the Kubernetes API on the same server, under `/sandbox/v1/`, never
-inside the Kubernetes paths."""
+nodes, and the commands pods ran on them (with the results they are to get). It lives
+beside the Kubernetes API on the same server, under `/sandbox/v1/`, never inside the
+Kubernetes paths."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from sandbox.executions import Executions, parse_rule
 from sandbox.machines import Machines
 from sandbox.store import ApiError
 
 
-def add_admin_routes(app: web.Application, machines: Machines) -> None:
-    """GET /sandbox/v1/machines[/{id}], POST /sandbox/v1/machines/{id}/stop|start."""
+def add_admin_routes(
+    app: web.Application, machines: Machines, executions: Executions | None = None
+) -> None:
+    """GET /sandbox/v1/machines[/{id}], POST /sandbox/v1/machines/{id}/stop|start; with
+    `executions`, GET /sandbox/v1/executions and GET, POST, DELETE
+    /sandbox/v1/executions/results."""
 
     def answer(data: object, status: int = 200) -> web.Response:
         return web.json_response(data, status=status)
@@ -41,3 +47,37 @@ def add_admin_routes(app: web.Application, machines: Machines) -> None:
     app.router.add_get("/sandbox/v1/machines", list_machines)
     app.router.add_get("/sandbox/v1/machines/{id}", get_machine)
     app.router.add_post("/sandbox/v1/machines/{id}/{action}", power)
+    if executions is not None:
+        _add_execution_routes(app, executions)
+
+
+def _add_execution_routes(app: web.Application, executions: Executions) -> None:
+    def failure(error: ApiError) -> web.Response:
+        return web.json_response(error.status(), status=error.code)
+
+    async def list_executions(request: web.Request) -> web.Response:
+        return web.json_response({"executions": [e.as_json() for e in executions.done]})
+
+    async def list_results(request: web.Request) -> web.Response:
+        return web.json_response({"results": [r.as_json() for r in executions.rules]})
+
+    async def add_result(request: web.Request) -> web.Response:
+        try:
+            try:
+                body = await request.json()
+            except ValueError as exc:
+                raise ApiError(400, "BadRequest", f"the body is not JSON: {exc}") from exc
+            rule = parse_rule(body)
+            executions.add_rule(rule)
+        except ApiError as exc:
+            return failure(exc)
+        return web.json_response(rule.as_json(), status=201)
+
+    async def clear_results(request: web.Request) -> web.Response:
+        executions.rules.clear()
+        return web.json_response({"results": []})
+
+    app.router.add_get("/sandbox/v1/executions", list_executions)
+    app.router.add_get("/sandbox/v1/executions/results", list_results)
+    app.router.add_post("/sandbox/v1/executions/results", add_result)
+    app.router.add_delete("/sandbox/v1/executions/results", clear_results)

@@ -317,9 +317,13 @@ class Api:
             tail = request.query.get("tailLines")
             if tail:
                 lines = lines[-int(tail) :]
-            return web.Response(
-                text="".join(f"{line}\n" for line in lines), content_type="text/plain"
-            )
+            text = "".join(f"{line}\n" for line in lines)
+            limit = request.query.get("limitBytes")
+            if limit:
+                if int(limit) < 1:
+                    raise ApiError(422, "Invalid", "limitBytes: must be greater than 0")
+                text = text.encode()[: int(limit)].decode(errors="ignore")
+            return web.Response(text=text, content_type="text/plain")
         if sub == "eviction" and request.method == "POST":
             body = await read_json(request)
             options = (body or {}).get("deleteOptions") or {}

@@ -22,12 +22,13 @@ from typing import TypeVar
 from aiohttp import web
 
 from sandbox.admin import add_admin_routes
-from sandbox.api import Faults, build_api_app
+from sandbox.api import Faults, build_api_app, default_log_lines
 from sandbox.cluster import ClusterDescription, demo, seed
 from sandbox.controllers.manager import ControllerManager
+from sandbox.executions import Executions, runs_to_completion
 from sandbox.machines import Machines
 from sandbox.services import ServiceListeners
-from sandbox.store import Store
+from sandbox.store import ApiError, Obj, Store
 from sandbox.timing import SandboxTiming
 from sandbox.tls import make_server_tls
 from seal.errors import SealError
@@ -101,6 +102,8 @@ class Sandbox:
         self.rng = random.Random(seed)
         self.store = Store()
         self.machines = Machines()
+        #: commands run by pods that run to completion, and the rules giving their results
+        self.executions = Executions()
         self._tempdir = tempfile.TemporaryDirectory(prefix="seal-sandbox-")
         self.tls = make_server_tls(Path(self._tempdir.name) / "tls", host)
         self.ca_path = Path(self._tempdir.name) / "ca.crt"
@@ -151,6 +154,25 @@ class Sandbox:
         loop.run_until_complete(self._stop_async())
         loop.close()
 
+    def _log_lines(self, pod: Obj, container: str | None) -> list[str]:
+        """A pod's log: what its command printed when it ran one, else a few lines."""
+        if not runs_to_completion(pod):
+            return default_log_lines(pod, container)
+        names = [str(c.get("name", "")) for c in pod["spec"].get("containers") or []]
+        name = container or (names[0] if names else "")
+        default_log_lines(pod, name)  # the same 400 for a container the pod does not have
+        output = self.executions.output(pod, name)
+        if output is None and pod.get("status", {}).get("phase", "Pending") != "Pending":
+            return default_log_lines(pod, name)  # someone else played its node
+        if output is None:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'container "{name}" in pod "{pod["metadata"]["name"]}" is waiting to start: '
+                "ContainerCreating",
+            )
+        return output.splitlines()
+
     def _start_failure(self, exc: OSError | SealError) -> SealError:
         if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE and self.port:
             return PortInUse(self.host, self.port)
@@ -159,8 +181,10 @@ class Sandbox:
     async def _start_async(self) -> None:
         loop = asyncio.get_running_loop()
         seed(self.store, self.machines, self.cluster, self.rng)
-        app = build_api_app(self.store, token=lambda: self.token, faults=self.faults)
-        add_admin_routes(app, self.machines)
+        app = build_api_app(
+            self.store, token=lambda: self.token, faults=self.faults, log_lines=self._log_lines
+        )
+        add_admin_routes(app, self.machines, self.executions)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
@@ -175,7 +199,9 @@ class Sandbox:
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         self.url = f"https://{self.host}:{self.port}"
-        self._controllers = ControllerManager(self.store, self.machines, self.timing, self.rng)
+        self._controllers = ControllerManager(
+            self.store, self.machines, self.timing, self.rng, self.executions
+        )
         self._controllers.start(loop)
         self._listeners = ServiceListeners(self.store, self.rng)
         self._listeners.start(loop)

@@ -21,8 +21,10 @@ class SandboxTiming:
     tick_seconds: float = 0.05
     #: how long events are kept (the API server's --event-ttl)
     event_ttl_seconds: float = 3600.0
+    #: how long a pod's command runs before it exits (pods that run to completion)
+    command_seconds: float = 0.2
 
     @classmethod
     def fast(cls) -> SandboxTiming:
         """Timings for tests: everything happens within a fraction of a second."""
-        return cls(0.1, 0.05, 0.2, 0.3, 0.1, 0.02)
+        return cls(0.1, 0.05, 0.2, 0.3, 0.1, 0.02, command_seconds=0.05)

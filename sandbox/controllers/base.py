@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.executions import Executions
 from sandbox.machines import Machines
 from sandbox.store import Obj, Store
 from sandbox.timing import SandboxTiming
@@ -24,12 +25,18 @@ class Context:
     """Handed to every controller; `later` works once the coordinator has started."""
 
     def __init__(
-        self, store: Store, machines: Machines, timing: SandboxTiming, rng: random.Random
+        self,
+        store: Store,
+        machines: Machines,
+        timing: SandboxTiming,
+        rng: random.Random,
+        executions: Executions | None = None,
     ) -> None:
         self.store = store
         self.machines = machines
         self.timing = timing
         self.rng = rng
+        self.executions = executions or Executions()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -19,6 +19,7 @@ from sandbox.controllers.namespaces import NamespaceController
 from sandbox.controllers.nodes import NodeLifecycle
 from sandbox.controllers.scheduler import Scheduler
 from sandbox.controllers.workloads import WorkloadController
+from sandbox.executions import Executions
 from sandbox.machines import Machines
 from sandbox.store import ApiError, Obj, Store
 from sandbox.timing import SandboxTiming
@@ -28,9 +29,14 @@ log = logging.getLogger(__name__)
 
 class ControllerManager:
     def __init__(
-        self, store: Store, machines: Machines, timing: SandboxTiming, rng: random.Random
+        self,
+        store: Store,
+        machines: Machines,
+        timing: SandboxTiming,
+        rng: random.Random,
+        executions: Executions | None = None,
     ) -> None:
-        self.context = Context(store, machines, timing, rng)
+        self.context = Context(store, machines, timing, rng, executions)
         self.owners = OwnerIndex(store)
         self.nodes = NodeIndex(store)
         self.kubelet = Kubelet(self.context)

@@ -9,7 +9,7 @@ from sandbox.controllers.base import Context, Controller, key_of
 from sandbox.controllers.index import NodeIndex
 from sandbox.controllers.kubelet import Kubelet
 from sandbox.machines import Machine
-from sandbox.podutil import pod_terminating, set_condition
+from sandbox.podutil import pod_terminating, set_condition, tolerates
 from sandbox.store import Obj, now_rfc3339
 
 UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
@@ -65,7 +65,8 @@ class NodeLifecycle(Controller):
             return
         for pod in self.pods.pods_on(machine.node_name):
             meta = pod["metadata"]
-            if not pod_terminating(pod):
+            # Pods that tolerate an unreachable node (as DaemonSets' do) stay.
+            if not pod_terminating(pod) and not tolerates(pod, UNREACHABLE):
                 self.store.delete("pods", meta["namespace"], meta["name"])
 
     def _node_up(self, machine_id: str) -> None:
@@ -92,5 +93,5 @@ class NodeLifecycle(Controller):
             host=machine.node_name,
         )
         for pod in self.pods.pods_on(machine.node_name):
-            if pod.get("status", {}).get("phase") == "Pending":
+            if pod.get("status", {}).get("phase", "Pending") == "Pending":
                 self.kubelet.start_later(key_of(pod), pod["metadata"]["uid"])
