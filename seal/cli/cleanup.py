@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from seal.cli.autonomous import cluster_options
+from seal.cli.cloud_options import CloudOptions, cloud_options
 from seal.cli.options import option
 from seal.errors import UsageError
 
@@ -36,19 +37,23 @@ log = logging.getLogger("seal.cli")
         "carrying it out; what it would have undone stays as it is."
     ),
 )
+@cloud_options
 def cleanup(
     context: str | None,
     kubeconfig: str | None,
     state_dir: str | None,
     list_pending: bool,
     discard: str | None,
+    cloud_options: CloudOptions,
 ) -> int:
     """Undo what a crashed seal run left behind on this cluster (from its journal).
 
     seal first reaches the cluster and checks which cluster it is (the uid of its
     kube-system namespace and its CA); it carries out only the undos recorded on that
-    cluster. Exit status: 0 when every undo was carried out, 1 when some are left,
-    2 for a usage error, 3 when the cluster cannot be reached (nothing is undone).
+    cluster. Machines seal stopped are started through the cloud driver of --cloud (the
+    sandbox's on a sandbox cluster). Exit status: 0 when every undo was carried out, 1
+    when some are left, 2 for a usage error, 3 when the cluster cannot be reached
+    (nothing is undone).
     """
     from seal.runtime.services import RunOptions
 
@@ -65,17 +70,22 @@ def cleanup(
         entry = discard_pending(options.state_path, discard)
         click.echo(f"discarded {entry.id}: {entry.description}")
         return 0
-    return _carry_out(options)
+    return _carry_out(options, cloud_options)
 
 
-def _carry_out(options: Any) -> int:
+def _carry_out(options: Any, cloud: CloudOptions) -> int:
     from seal.adapters.kubeconfig import resolve
+    from seal.cli.cloud_options import driver_from_options
     from seal.runtime.scenario import clean_leftovers
     from seal.runtime.services import open_services
 
+    connection = resolve(options.kubeconfig, options.context)
+    driver = driver_from_options(cloud, connection=connection)
     # open_services identifies the cluster: an unreachable one is an error (exit 3),
     # never a report of zero undos.
-    with open_services(options, resolve(options.kubeconfig, options.context)) as services:
+    with open_services(
+        options, connection, cloud=None if driver.name == "none" else driver
+    ) as services:
         log.info("cleaning up on %s", services.journal.identity)
         report = clean_leftovers(services)
         left = len(services.journal)

@@ -4,11 +4,15 @@ machine is started again when the scenario ends."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import run_seal, write_policy
+from tests.autonomous.helpers import REPO, run_seal, start, write_policy
+from tests.conftest import wait_for
 
 STOP_ONE_IN_WEST = """\
 scenarios:
@@ -63,8 +67,8 @@ def test_a_stopped_machine_takes_its_node_down_and_is_started_again(
     assert (chaos["involvedObject"]["kind"], chaos["involvedObject"]["name"]) == ("Node", node)
     # the node went NotReady during the scenario, and came back when seal started it again
     assert node in {e["involvedObject"]["name"] for e in events(sandbox, "NodeNotReady")}
+    wait_for(lambda: ready(sandbox, node) == "True", what=f"{node} to be Ready again")
     assert node in {e["involvedObject"]["name"] for e in events(sandbox, "NodeReady")}
-    assert ready(sandbox, node) == "True"
     assert all(m.running for m in sandbox.machines.by_id.values())
     # the pods it ran were replaced elsewhere while the service kept answering the probe
     lost = {uid for uid, where in before.items() if where == node}
@@ -84,3 +88,51 @@ def test_without_a_cloud_driver_the_stop_fails_and_no_machine_is_touched(
     assert result.returncode == 1, result.stderr
     assert "stopping a machine needs a cloud driver" in result.stderr
     assert all(m.running for m in sandbox.machines.by_id.values())
+
+
+def test_a_machine_stopped_by_a_killed_seal_is_started_by_seal_cleanup(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    policy = write_policy(
+        tmp_path,
+        """\
+        scenarios:
+        - name: stop and hang
+          steps:
+          - nodeAction:
+              matches: [{property: {name: name, value: worker-2$}}]
+              actions: [{stop: {autoRestart: true}}]
+          - wait: {seconds: 120}
+        """,
+    )
+    [machine] = [m for m in sandbox.machines.by_id.values() if m.node_name == "worker-2"]
+    already_down = next(m for m in sandbox.machines.by_id.values() if m.node_name == "worker-4")
+    already_down.running = False  # down before seal ran: cleanup must leave it down
+    seal = start(sandbox, policy, tmp_path / "state", "--cloud", "sandbox")
+    try:
+        wait_for(lambda: not machine.running, timeout=30, what="seal to stop worker-2's machine")
+    finally:
+        seal.send_signal(signal.SIGKILL)
+        seal.communicate(timeout=30)
+    assert not machine.running
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seal",
+            "cleanup",
+            "--kubeconfig",
+            str(sandbox.kubeconfig_path),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 undo(s) carried out, 0 left" in result.stdout
+    assert machine.running
+    assert not already_down.running
