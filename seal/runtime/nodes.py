@@ -27,13 +27,17 @@ class InventoryFile:
             with self.path.open("rb") as handle:
                 raw = handle.read(MAX_BYTES + 1)
         except OSError as exc:
-            raise UsageError(f"{self.path}: cannot read the inventory file: {exc.strerror}") from exc
+            raise UsageError(
+                f"{self.path}: cannot read the inventory file: {exc.strerror}"
+            ) from exc
         if len(raw) > MAX_BYTES:
             raise UsageError(f"{self.path}: the inventory file is larger than {MAX_BYTES} bytes")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise UsageError(f"{self.path}: the inventory file is not UTF-8 ({exc.reason})") from exc
+            raise UsageError(
+                f"{self.path}: the inventory file is not UTF-8 ({exc.reason})"
+            ) from exc
         hosts = parse_inventory(text, str(self.path))
         if not hosts:
             raise UsageError(f"{self.path}: the inventory file lists no hosts")
