@@ -42,6 +42,12 @@ def _status_message(status: int, body: bytes) -> tuple[str, str]:
         return body[:300].decode(errors="replace") or f"HTTP {status}", ""
 
 
+def _decoded(data: bytes, text: bool) -> Obj:
+    if text:
+        return {"text": data.decode("utf-8", errors="replace")}
+    return json.loads(data) if data else {}
+
+
 class KubeClient:
     """One API server; safe to share between threads (a pooled urllib3 manager)."""
 
@@ -125,9 +131,7 @@ class KubeClient:
         url = self.connection.server + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
-        headers = dict(self._headers)
-        if text:
-            headers["Accept"] = "text/plain, */*"
+        headers = dict(self._headers, Accept="text/plain, */*") if text else dict(self._headers)
         refreshed = False
         payload = None
         if body is not None:
@@ -152,10 +156,8 @@ class KubeClient:
                     ) from exc
                 self._backoff(attempt, None)
                 continue
-            if answer.status < 400 and text:
-                return {"text": answer.data.decode("utf-8", errors="replace")}
             if answer.status < 400:
-                return json.loads(answer.data) if answer.data else {}
+                return _decoded(answer.data, text)
             if answer.status == 401 and self._credentials.refreshable and not refreshed:
                 # The token was rotated or expired early: fetch it again, once.
                 refreshed = True
