@@ -23,6 +23,14 @@ def format_path(path: DocPath) -> str:
     return text or "(top level)"
 
 
+def printable(text: str) -> str:
+    """`text` on one line, with control and other unprintable characters escaped
+    (`\\x1b`, `\\n`), so that a key or value of a policy cannot rewrite the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`; did you mean 'X'?` when a candidate is close to `word`, else empty."""
     options = sorted(set(candidates))
@@ -62,7 +70,7 @@ class Problem:
 
     def __str__(self) -> str:
         kind = "warning: " if self.warning else ""
-        return f"{self.location}: {format_path(self.path)}: {kind}{self.message}"
+        return printable(f"{self.location}: {format_path(self.path)}: {kind}{self.message}")
 
 
 def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
