@@ -2,8 +2,11 @@
 (exit code from the terminated state, output from its log), its deletion whatever
 happens, and its undo journaled before it exists.
 
-The sandbox does not run exec pods by itself yet, so the test plays the node: it writes
-each exec pod's final status through the API's pods/status, as a kubelet would.
+The sandbox's kubelets run exec pods with the results set through its admin API
+(/sandbox/v1/executions/results). For states the sandbox does not produce (an image
+that cannot be pulled), the pod goes to a node whose machine is stopped, where no
+kubelet touches it, and the test writes its status through pods/status, as a kubelet
+would.
 """
 
 from __future__ import annotations
@@ -65,19 +68,30 @@ class Recorder:
         self.discarded.append(str(entry))
 
 
-class FakeNode:
-    """Plays the node's kubelet: marks each new exec pod finished (the sandbox's kubelet
-    starts only pods its scheduler bound, so one created with its nodeName stays Pending)."""
+def result_rule(kube: KubeClient, match: str, exit_code: int = 0, output: str = "") -> None:
+    """What the sandbox's kubelets make of commands matching `match`."""
+    kube.request(
+        "POST",
+        "/sandbox/v1/executions/results",
+        body={"match": match, "exitCode": exit_code, "output": output},
+        idempotent=True,
+    )
 
-    def __init__(self, kube: KubeClient, *, exit_code: int | None = 0, **status: Any) -> None:
+
+def executions(kube: KubeClient) -> list[dict[str, Any]]:
+    return list(kube.request("GET", "/sandbox/v1/executions")["executions"])
+
+
+class Watcher:
+    """Keeps a copy of every exec pod it sees through the API (they are gone afterwards)."""
+
+    def __init__(self, kube: KubeClient) -> None:
         self.kube = kube
-        self.exit_code = exit_code
-        self.status = status
-        self.seen: list[dict[str, Any]] = []
+        self.seen: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> FakeNode:
+    def __enter__(self) -> Watcher:
         self._thread.start()
         return self
 
@@ -86,43 +100,62 @@ class FakeNode:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            for pod in exec_pods(self.kube):
+                self.seen.setdefault(pod["metadata"]["uid"], pod)
+
+
+class DeadNode:
+    """Plays the kubelet of a node whose machine is stopped (so that the sandbox's does
+    not run the pod): writes `status` on each new exec pod."""
+
+    def __init__(self, box: Sandbox, kube: KubeClient, node: Node, status: dict[str, Any]):
+        self.box, self.kube, self.status = box, kube, status
+        self.machine = node.provider_id.removeprefix("sandbox://")
+        self.done: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> DeadNode:
+        self.box.stop_machine(self.machine)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.box.start_machine(self.machine)
+
+    def _run(self) -> None:
         while not self._stop.wait(0.05):
             for pod in exec_pods(self.kube):
-                phase = (pod.get("status") or {}).get("phase", "Pending")
-                if phase in ("Pending", "Running") and not any(
-                    p["metadata"]["uid"] == pod["metadata"]["uid"] for p in self.seen
-                ):
-                    self.seen.append(pod)
-                    self._finish(pod)
+                meta = pod["metadata"]
+                if meta["uid"] in self.done or meta.get("deletionTimestamp"):
+                    continue
+                self.done.add(meta["uid"])
+                self.kube.request(
+                    "PATCH",
+                    f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
+                    body={"status": self.status},
+                    content_type="application/merge-patch+json",
+                )
 
-    def _finish(self, pod: dict[str, Any]) -> None:
-        meta = pod["metadata"]
-        status: dict[str, Any] = dict(self.status)
-        if self.exit_code is not None:
-            state = {"terminated": {"exitCode": self.exit_code, "reason": "Completed"}}
-            status.setdefault("phase", "Succeeded" if self.exit_code == 0 else "Failed")
-            status["containerStatuses"] = [
-                {"name": "exec", "ready": False, "restartCount": 0, "state": state}
-            ]
-        self.kube.request(
-            "PATCH",
-            f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
-            body={"status": status},
-            content_type="application/merge-patch+json",
-        )
+
+def gone(kube: KubeClient) -> None:
+    wait_for(lambda: exec_pods(kube) == [], what="the exec pod to be deleted")
 
 
 def test_the_command_runs_in_a_privileged_pod_pinned_to_the_node(
     kube: KubeClient, node: Node
 ) -> None:
-    executor = PodExecutor(kube)
-    with FakeNode(kube, exit_code=0) as fake:
-        result = executor.run(node, "systemctl restart kubelet", timeout=20)
-    assert len(fake.seen) == 1
-    pod = fake.seen[0]
+    result_rule(kube, r"systemctl restart kubelet$", output="restarted\n")
+    with Watcher(kube) as watcher:
+        result = PodExecutor(kube).run(node, "systemctl restart kubelet", timeout=20)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "restarted\n", "")
+    (pod,) = watcher.seen.values()
     spec = pod["spec"]
     assert spec["nodeName"] == node.name
-    assert spec["hostPID"] is True
+    assert spec["hostPID"] is True and spec["hostNetwork"] is True
     assert spec["restartPolicy"] == "Never"
     assert pod["metadata"]["labels"]["seal/role"] == "exec"
     assert pod["metadata"]["namespace"] == "default"
@@ -133,20 +166,16 @@ def test_the_command_runs_in_a_privileged_pod_pinned_to_the_node(
         "sh", "-c", "systemctl restart kubelet",
     ]  # fmt: skip
     assert spec["activeDeadlineSeconds"] >= 20
-    assert result.exit_code == 0
-    # its output is the pod's log, read from the pod's own container before it was deleted
-    assert f"container exec of pod {pod['metadata']['name']} started" in result.stdout
-    assert exec_pods(kube) == [] or all(
-        p["metadata"].get("deletionTimestamp") for p in exec_pods(kube)
-    )
-    wait_for(lambda: exec_pods(kube) == [], what="the exec pod to be gone")
+    (run,) = executions(kube)
+    assert (run["node"], run["pod"]) == (node.name, pod["metadata"]["name"])
+    gone(kube)
 
 
-def test_a_failing_command_gives_its_exit_code(kube: KubeClient, node: Node) -> None:
-    with FakeNode(kube, exit_code=7):
-        result = PodExecutor(kube).run(node, "false", timeout=20)
-    assert result.exit_code == 7
-    wait_for(lambda: exec_pods(kube) == [], what="the exec pod to be gone")
+def test_a_failing_command_gives_its_exit_code_and_output(kube: KubeClient, node: Node) -> None:
+    result_rule(kube, r"-- sh -c false$", exit_code=7, output="it broke\n")
+    result = PodExecutor(kube).run(node, "false", timeout=20)
+    assert (result.exit_code, result.stdout) == (7, "it broke\n")
+    gone(kube)
 
 
 def test_the_undo_is_recorded_before_the_pod_exists_and_discarded_once_it_is_gone(
@@ -154,12 +183,13 @@ def test_the_undo_is_recorded_before_the_pod_exists_and_discarded_once_it_is_gon
 ) -> None:
     recorder = Recorder(kube)
     executor = PodExecutor(kube, PodExecSettings(namespace="kube-system"))
-    with FakeNode(kube, exit_code=0) as fake:
-        executor.run(node, "true", timeout=20, undo=recorder)
-    name = fake.seen[0]["metadata"]["name"]
-    assert recorder.recorded == [(EXEC_POD_UNDO, {"namespace": "kube-system", "name": name})]
+    executor.run(node, "true", timeout=20, undo=recorder)
+    (run,) = executions(kube)
+    assert run["namespace"] == "kube-system"
+    assert recorder.recorded == [(EXEC_POD_UNDO, {"namespace": "kube-system", "name": run["pod"]})]
     assert recorder.pods_when_recorded == [0]
     assert recorder.discarded == ["entry-1"]
+    gone(kube)
 
 
 def test_a_command_that_does_not_finish_times_out_and_its_pod_is_deleted(
@@ -171,34 +201,48 @@ def test_a_command_that_does_not_finish_times_out_and_its_pod_is_deleted(
         PodExecutor(kube).run(node, "sleep 600", timeout=1, undo=recorder)
     assert time.monotonic() - started < 5
     assert recorder.discarded == ["entry-1"], "deleted, so its undo is no longer needed"
-    wait_for(lambda: exec_pods(kube) == [], what="the exec pod to be gone")
+    gone(kube)
 
 
-def test_a_pod_that_cannot_start_fails_at_once(kube: KubeClient, node: Node) -> None:
+def test_a_pod_that_cannot_start_fails_at_once(
+    sandbox: Sandbox, kube: KubeClient, node: Node
+) -> None:
     waiting = {"waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}}
-    with FakeNode(
-        kube,
-        exit_code=None,
-        containerStatuses=[{"name": "exec", "ready": False, "restartCount": 0, "state": waiting}],
-    ):
+    status = {"containerStatuses": [{"name": "exec", "ready": False, "state": waiting}]}
+    with DeadNode(sandbox, kube, node, status):
         started = time.monotonic()
         with pytest.raises(
             ExecutionError, match="cannot start: ImagePullBackOff: pull access denied"
         ):
             PodExecutor(kube).run(node, "true", timeout=30)
-    assert time.monotonic() - started < 10
-    wait_for(lambda: exec_pods(kube) == [], what="the exec pod to be gone")
+        assert time.monotonic() - started < 10
+    gone(kube)
 
 
-def test_a_pod_that_failed_without_running_says_why(kube: KubeClient, node: Node) -> None:
+def test_a_pod_that_failed_without_running_says_why(
+    sandbox: Sandbox, kube: KubeClient, node: Node
+) -> None:
+    status = {"phase": "Failed", "reason": "DeadlineExceeded", "message": "too slow"}
     with (
-        FakeNode(
-            kube, exit_code=None, phase="Failed", reason="DeadlineExceeded", message="too slow"
+        DeadNode(sandbox, kube, node, status),
+        pytest.raises(
+            ExecutionError, match=r"did not run: the pod Failed \(DeadlineExceeded: too slow\)"
         ),
-        pytest.raises(ExecutionError, match=r"did not run: the pod Failed \(DeadlineExceeded"),
     ):
         PodExecutor(kube).run(node, "true", timeout=30)
-    wait_for(lambda: exec_pods(kube) == [], what="the exec pod to be gone")
+    gone(kube)
+
+
+def test_a_node_whose_machine_is_down_times_out(
+    sandbox: Sandbox, kube: KubeClient, node: Node
+) -> None:
+    with (
+        DeadNode(sandbox, kube, node, {}),
+        pytest.raises(ExecutionError, match=r"did not finish within 1 s \(the pod is Pending\)"),
+    ):
+        PodExecutor(kube).run(node, "uptime", timeout=1)
+    assert executions(kube) == []
+    gone(kube)
 
 
 def test_inventory_hosts_cannot_run_pods(kube: KubeClient) -> None:
@@ -215,10 +259,9 @@ def test_a_namespace_that_does_not_exist_fails_clearly(kube: KubeClient, node: N
 
 
 def test_kill_container_runs_the_template_on_the_node(kube: KubeClient, node: Node) -> None:
-    with FakeNode(kube, exit_code=0) as fake:
-        PodExecutor(kube).kill_container(node, "containerd://0a1b2c", "SIGTERM", timeout=20)
-    command = fake.seen[0]["spec"]["containers"][0]["command"][-1]
-    assert command == (
+    PodExecutor(kube).kill_container(node, "containerd://0a1b2c", "SIGTERM", timeout=20)
+    (run,) = executions(kube)
+    assert run["command"][-1] == (
         "kill -s TERM $(crictl inspect --output go-template --template '{{.info.pid}}' 0a1b2c)"
     )
 
