@@ -58,6 +58,11 @@ def test_output_beyond_the_bound_is_counted_not_kept(sshd: Sshd) -> None:
     assert note == f"\n[seal: {3000000 - MAX_OUTPUT_BYTES} more byte(s) not kept]"
 
 
+def test_a_command_killed_by_a_signal_has_exit_code_minus_one(sshd: Sshd) -> None:
+    result = SshExecutor(settings(sshd)).run(NODE, "echo before; kill -KILL $$", timeout=10)
+    assert (result.exit_code, result.stdout) == (-1, "before\n")
+
+
 def test_a_slow_command_times_out_within_its_timeout(sshd: Sshd) -> None:
     executor = SshExecutor(settings(sshd))
     started = time.monotonic()
