@@ -4,6 +4,7 @@ namespace the test creates (deleted afterwards)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
 @pytest.fixture
 def netns_sshd(tmp_path: Path) -> Iterator[tuple[Namespace, Sshd]]:
     _require_sshd()
-    reason = netns_available()
+    reason = netns_available() or _netns_allowed()
     if reason:
         pytest.skip(reason)
     with network_namespace() as ns:
@@ -47,3 +48,11 @@ def netns_sshd(tmp_path: Path) -> Iterator[tuple[Namespace, Sshd]]:
             yield ns, server
         finally:
             stop_sshd(server)
+
+
+def _netns_allowed() -> str | None:
+    """None, or why this machine does not let even root create a network namespace."""
+    probe = subprocess.run(
+        ["unshare", "--net", "true"], capture_output=True, text=True, check=False
+    )
+    return None if probe.returncode == 0 else f"cannot create network namespaces: {probe.stderr}"
