@@ -182,9 +182,31 @@ def compose_all(text: str, limits: Limits = DEFAULT_LIMITS) -> list[yaml.Node]:
     try:
         for event in yaml.parse(text, Loader=_LOADER):
             composer.feed(event)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(text, exc) from exc
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from exc
+    except UnicodeEncodeError as exc:  # a lone surrogate: text that no file can hold
+        raise DocumentError("the text is not valid Unicode", **_position(text, exc.start)) from exc
     return composer.documents
+
+
+def _position(text: str, index: int) -> dict[str, int]:
+    line_start = text.rfind("\n", 0, index) + 1
+    return {"line": text.count("\n", 0, index) + 1, "column": index - line_start + 1}
+
+
+def _reader_error(text: str, exc: yaml.reader.ReaderError) -> DocumentError:
+    """A character YAML does not allow, located (libyaml counts UTF-8 bytes)."""
+    index = exc.position
+    if _LOADER is not yaml.SafeLoader:
+        index = len(text.encode("utf-8")[: exc.position].decode("utf-8", "ignore"))
+    shown = repr(text[index : index + 1]) if index < len(text) else "a character"
+    return DocumentError(
+        f"not valid YAML: {shown} is not allowed ({exc.reason}); "
+        "remove it, or write it as an escape in double quotes",
+        **_position(text, index),
+    )
 
 
 class _Constructor(yaml.constructor.SafeConstructor):
@@ -254,9 +276,7 @@ def construct(node: yaml.Node, *, unique_keys: bool = True) -> Any:
         raise DocumentError(f"cannot read a value: {exc}", **_at(node.start_mark)) from exc
 
 
-def load_all(
-    text: str, limits: Limits = DEFAULT_LIMITS, *, unique_keys: bool = True
-) -> list[Any]:
+def load_all(text: str, limits: Limits = DEFAULT_LIMITS, *, unique_keys: bool = True) -> list[Any]:
     """The plain values of every document in `text`."""
     return [construct(n, unique_keys=unique_keys) for n in compose_all(text, limits)]
 

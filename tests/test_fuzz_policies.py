@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seal import bounded_yaml
-from seal.errors import DocumentError, PolicyError
+from seal.errors import DocumentError, PolicyError, UsageError
 from seal.policy.loader import load_policy_text
 from seal.steps.registry import STEP_TYPES
 
@@ -322,3 +322,24 @@ def test_seal_validate_refuses_the_nastiest_files_quickly_with_one_located_messa
         assert len(lines) == 2 and lines[1] == f"{path}: INVALID (1 problem)", lines
         assert re.match(rf"{re.escape(str(path))}:\d+:\d+: \(top level\): ", lines[0]), lines
         assert "Traceback" not in result.stderr
+
+
+@settings(
+    max_examples=300,
+    deadline=DEADLINE_SECONDS * 1000,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.one_of(mutated_policies(), st.text(max_size=200)))
+def test_the_reader_of_flag_files_and_kubeconfigs_reads_or_says_where(text: str) -> None:
+    """The same inputs through the reader of `-c` flag files, kubeconfigs and kubectl
+    payloads: values, or a `DocumentError` / `UsageError` with a line and column."""
+    try:
+        bounded_yaml.load_all(text, unique_keys=False)
+    except DocumentError as exc:
+        assert (exc.line >= 1 and exc.column >= 1) or "larger than" in exc.reason, exc
+    try:
+        bounded_yaml.load_flags(text.encode("utf-8", "surrogatepass"), "flags.yml")
+    except UsageError as exc:
+        assert re.match(r"flags\.yml:[1-9]\d*:[1-9]\d*: ", str(exc)), exc

@@ -177,9 +177,8 @@ def _one_key_count(doc: Document, path: DocPath, instance: dict[str, Any], schem
 
 def _message(validator: str, value: Any, instance: Any, schema: Schema) -> str:
     if validator == "type":
-        finite = "" if _is_finite(instance) or not _NUMBER_TYPES & set(_names(value)) else (
-            "; a number must be finite"
-        )
+        numeric = _NUMBER_TYPES & set(_names(value))
+        finite = "; a number must be finite" if numeric and not _is_finite(instance) else ""
         return f"must be {_type_words(value)}, got {describe(instance)}{finite}"
     if validator == "enum":
         options = ", ".join(str(v) for v in value)
@@ -228,13 +227,9 @@ def _validator_class() -> Any:
             yield from check_type(validator, types, instance, schema)
         elif not _is_finite(instance):
             yield ValidationError("not finite", validator="type", validator_value=types)
-        elif "maximum" not in schema and "exclusiveMaximum" not in schema and (
-            instance > MAX_NUMBER
-        ):
+        elif instance > MAX_NUMBER and not {"maximum", "exclusiveMaximum"} & set(schema):
             yield ValidationError("too large", validator="maximum", validator_value=MAX_NUMBER)
-        elif "minimum" not in schema and "exclusiveMinimum" not in schema and (
-            instance < -MAX_NUMBER
-        ):
+        elif instance < -MAX_NUMBER and not {"minimum", "exclusiveMinimum"} & set(schema):
             yield ValidationError("too small", validator="minimum", validator_value=-MAX_NUMBER)
         else:
             yield from check_type(validator, types, instance, schema)

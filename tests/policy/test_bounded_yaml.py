@@ -88,6 +88,9 @@ def test_size_utf8_and_syntax_are_located() -> None:
     with pytest.raises(DocumentError) as info:
         bounded_yaml.decode(b"a: 1\nb: caf\xe9\n")
     assert (info.value.line, info.value.column) == (2, 7)
+    control = refused("a: 1\nb: é\x00\n")
+    assert (control.line, control.column) == (2, 5)
+    assert control.reason.startswith("not valid YAML: '\\x00' is not allowed")
     syntax = refused("a: [1, 2\nb: 3\n")
     assert syntax.reason.startswith("not valid YAML: ") and syntax.line == 2
 
@@ -130,7 +133,6 @@ def test_a_bad_flag_file_is_one_located_usage_error(
     [line] = result.stderr.splitlines()
     assert line.startswith(f"seal: error: {flags}"), line
     assert message in line
-
 
     assert re.match(rf"seal: error: {re.escape(str(flags))}{where}", line), line
 
