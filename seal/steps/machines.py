@@ -187,7 +187,7 @@ def execute(
 
     def run(node: Node) -> None:
         try:
-            result = executor.run(node, command, timeout=timeout)
+            result = executor.run(node, command, timeout=timeout, undo=ctx.undo)
         except ExecutionError as exc:
             ctx.metrics.execute_failed(node.name)
             failures.append(f"{node.name}: {exc}")

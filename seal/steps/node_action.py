@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar, assert_never
 
+from seal.adapters.node_exec import EXEC_POD_UNDO, undo_delete_exec_pod
 from seal.frozen import frozen
 from seal.model import Node
 from seal.outcomes import StepOutcome
@@ -244,7 +245,10 @@ STEP = StepType(
     builder=build,
     runner=run,
     description="match nodes, filter them, act on their machines",
-    undo_handlers={machines.MACHINE_START: machines.undo_machine_start},
+    undo_handlers={
+        machines.MACHINE_START: machines.undo_machine_start,
+        EXEC_POD_UNDO: undo_delete_exec_pod,
+    },
     api_calls=api_calls,
     retries_of=lambda spec: spec.retries,
 )
