@@ -124,3 +124,41 @@ def test_validate_imports_nothing_heavy() -> None:
         "drivers",
     }
     assert not heavy & imported, heavy & imported
+
+
+def test_validate_reports_each_nasty_file_located_and_carries_on(tmp_path: Path) -> None:
+    files = {
+        "nan.yml": "scenarios:\n- name: abc\n  steps:\n  - wait: {seconds: .nan}\n",
+        "huge.yml": "config: {runStrategy: {runs: 1" + "0" * 400 + "}}\nscenarios: []\n",
+        "bomb.yml": "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+            for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        + "scenarios: []\n",
+        "deep.json": '{"scenarios": ' + "[" * 25_000 + "]" * 25_000 + "}\n",
+        "dupes.yml": "scenarios: []\nscenarios: []\n",
+    }
+    paths = []
+    for name, text in files.items():
+        paths.append(tmp_path / name)
+        paths[-1].write_text(text)
+    result = seal("validate", *map(str, paths), str(POLICIES[0].relative_to(REPO)))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stdout == f"{POLICIES[0].relative_to(REPO)}: OK\n"
+    lines = result.stderr.splitlines()
+    expected = {
+        "nan.yml": ":4:21: scenarios[0].steps[0].wait.seconds: must be a number, got .nan; "
+        "a number must be finite",
+        "huge.yml": ":1:30: config.runStrategy.runs: must be <= 2147483647, "
+        "got a number of 401 digits",
+        "bomb.yml": ":6:32: (top level): with its aliases expanded, the document has more than",
+        "deep.json": ":1:114: (top level): the document is nested more than 100 levels deep",
+        "dupes.yml": ":2:1: scenarios: duplicate key 'scenarios' (first given at line 1)",
+    }
+    for path in paths:
+        mine = [line for line in lines if line.startswith(f"{path}:")]
+        assert len(mine) == 2, (path.name, lines)
+        assert mine[0].startswith(f"{path}{expected[path.name]}"), mine[0]
+        assert mine[1] == f"{path}: INVALID (1 problem)"
