@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 
 from drivers._common import Pacing, failure, parse_provider_id, wait_for_state
 from seal.cloud import Check
@@ -22,6 +23,12 @@ SCHEME = "aws"
 #: bounds the listing: EC2 pages hold up to 1000 instances.
 MAX_PAGES = 1000
 _STATES = {"running": NodeState.UP, "stopped": NodeState.DOWN, "terminated": NodeState.DOWN}
+#: what the SDK raises: its own errors, the service's answers, and unreadable answers.
+_ERRORS = (
+    botocore.exceptions.BotoCoreError,
+    botocore.exceptions.ClientError,
+    botocore.parsers.ResponseParserError,
+)
 _DENIED = ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException")
 #: a syntactically valid ID that names no instance, for permission checks with nothing to try on.
 _NO_INSTANCE = "i-00000000000000000"
@@ -76,7 +83,7 @@ class AwsDriver:
                     machines.extend(_machine(i) for i in reservation.get("Instances", []))
                 if count >= MAX_PAGES:
                     raise CloudError(f"more than {MAX_PAGES} pages of instances")
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except _ERRORS as exc:
             raise CloudError(f"cannot list EC2 instances: {_reason(exc)}") from exc
         return [m for m in machines if m.cloud_state != "terminated"]
 
@@ -84,7 +91,7 @@ class AwsDriver:
         ident = instance_id(provider_id)
         try:
             answer = self._ec2.describe_instances(InstanceIds=[ident])
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except _ERRORS as exc:
             raise failure(provider_id, "read", _reason(exc)) from exc
         for reservation in answer.get("Reservations", []):
             for instance in reservation.get("Instances", []):
@@ -95,14 +102,14 @@ class AwsDriver:
         ident = instance_id(machine.provider_id)
         try:
             self._ec2.stop_instances(InstanceIds=[ident], Force=force)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except _ERRORS as exc:
             raise failure(machine, "stop", _reason(exc)) from exc
 
     def start(self, machine: Machine) -> None:
         ident = instance_id(machine.provider_id)
         try:
             self._ec2.start_instances(InstanceIds=[ident])
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except _ERRORS as exc:
             raise failure(machine, "start", _reason(exc)) from exc
 
     def wait_for(self, machine: Machine, state: NodeState, *, timeout: float) -> Machine:
@@ -115,7 +122,7 @@ class AwsDriver:
         try:
             who = self._sts.get_caller_identity()
             checks.append(Check("credentials", True, str(who.get("Arn", ""))))
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except _ERRORS as exc:
             return [Check("credentials", False, _reason(exc))]
         try:
             machines = self.list_machines()
@@ -138,7 +145,7 @@ class AwsDriver:
             if code in _DENIED:
                 return Check(permission, False, f"missing: {_reason(exc)}")
             return Check(permission, None, f"not checked: {_reason(exc)}")
-        except botocore.exceptions.BotoCoreError as exc:
+        except _ERRORS as exc:
             return Check(permission, None, f"not checked: {_reason(exc)}")
         return Check(permission, False, "EC2 carried out a dry run instead of refusing it")
 
@@ -179,7 +186,7 @@ def create_driver(
     """An EC2 driver; `region` and `profile` default to the SDK's usual lookup. Throttling
     and transient errors are retried by the SDK, at most `max_attempts` times."""
     config = botocore.config.Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=30,
     )

@@ -97,9 +97,10 @@ def _handler_class(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, body, *extra = server.answer(self.command, self.path, headers, raw)
-            data = b"" if body is None else json.dumps(body).encode()
+            raw_body = isinstance(body, bytes)
+            data = body if raw_body else b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/xml" if raw_body else "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in (extra[0] if extra else {}).items():
                 self.send_header(name, value)

@@ -164,3 +164,19 @@ def test_bad_credentials_fail_the_first_check(aws_env: str) -> None:
     checks = _driver(aws_env, max_attempts=1).check()
     assert [(c.name, c.ok) for c in checks] == [("credentials", False)]
     assert "InvalidClientTokenId" in checks[0].detail
+
+
+def test_throttling_is_retried_by_the_sdk_a_bounded_number_of_times(aws_env: str) -> None:
+    from tests.drivers.http_fake import FakeServer, serving
+
+    throttled = (
+        b"<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+        b"<Message>Request limit exceeded.</Message></Error></Errors></Response>"
+    )
+    fake = FakeServer()
+    fake.fail_next("POST /", 503, throttled, times=10)
+    with serving(fake):
+        driver = create_driver(endpoint_url=fake.url, max_attempts=3, pacing=Pacing.fast())
+        with pytest.raises(CloudError, match="cannot list EC2 instances: RequestLimitExceeded"):
+            driver.list_machines()
+    assert fake.calls == ["POST /"] * 3
