@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
@@ -23,6 +23,9 @@ from sandbox.resources import BY_PLURAL, ResourceType, find
 from sandbox.store import ApiError, Entry, Obj, Store
 from sandbox.validation import validate
 from sandbox.watch import serve_watch
+
+if TYPE_CHECKING:
+    from sandbox.access import Access
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -424,12 +427,15 @@ def build_api_app(
     token: Callable[[], str],
     faults: Faults | None = None,
     log_lines: Callable[[Obj, str | None], list[str]] | None = None,
+    access: Access | None = None,
 ) -> web.Application:
     """The aiohttp application serving the Kubernetes API over `store`.
 
     `token()` is the bearer token a request must carry (asked at every request, so
     that it can be rotated). Routes under `/sandbox/` are left to the caller (the
-    admin API); they get the same token check but no injected faults.
+    admin API); they get the same token check but no injected faults. With `access`,
+    other tokens are service accounts' and requests are authorized by RBAC; the admin
+    token passes on one string comparison.
     """
     api = Api(store, log_lines or default_log_lines)
     rng = random.Random(faults.seed if faults else None)
@@ -437,10 +443,12 @@ def build_api_app(
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         open_paths = ("/healthz", "/readyz", "/livez", "/version")
-        if (
-            request.path not in open_paths
-            and request.headers.get("Authorization", "") != f"Bearer {token()}"
-        ):
+        masters = request.headers.get("Authorization", "") == f"Bearer {token()}"
+        if access is not None and (not masters or "Impersonate-User" in request.headers):
+            refused = access.check(request)
+            if refused is not None:
+                return refused
+        elif not masters and request.path not in open_paths:
             return status_response(ApiError(401, "Unauthorized", "Unauthorized"))
         admin = request.path.startswith("/sandbox/")
         fault = None
@@ -470,6 +478,9 @@ def build_api_app(
         return response
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
+        answered = await access.respond(request) if access is not None else None
+        if answered is not None:
+            return answered
         found = discovery.respond(request) if request.method == "GET" else None
         if found is not None:
             return found

@@ -36,12 +36,19 @@ def _resource_entries(resource: ResourceType) -> list[Obj]:
             "storageVersionHash": hashlib.sha1(resource.kind.encode()).hexdigest()[:12],
         }
     ]
-    sub_kinds = {"status": resource.kind, "scale": "Scale", "log": "Pod", "eviction": "Eviction"}
+    sub_kinds = {
+        "status": resource.kind,
+        "scale": "Scale",
+        "log": "Pod",
+        "eviction": "Eviction",
+        "token": "TokenRequest",
+    }
     sub_verbs = {
         "status": ["get", "patch", "update"],
         "scale": ["get", "patch", "update"],
         "log": ["get"],
         "eviction": ["create"],
+        "token": ["create"],
     }
     for sub in resource.subresources:
         entry: Obj = {
@@ -55,6 +62,8 @@ def _resource_entries(resource: ResourceType) -> list[Obj]:
             entry.update({"group": "autoscaling", "version": "v1"})
         if sub == "eviction":
             entry.update({"group": "policy", "version": "v1"})
+        if sub == "token":
+            entry.update({"group": "authentication.k8s.io", "version": "v1"})
         entries.append(entry)
     return entries
 

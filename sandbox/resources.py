@@ -27,6 +27,26 @@ class ResourceType:
         return self.kind.lower()
 
 
+_RBAC = "rbac.authorization.k8s.io"
+_CREATE = ("create",)
+#: RBAC and the review kinds (answered by sandbox.reviews, never stored)
+RBAC_RESOURCES: tuple[ResourceType, ...] = (
+    ResourceType(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    ResourceType(_RBAC, "v1", "ClusterRole", "clusterroles", False),
+    ResourceType(_RBAC, "v1", "RoleBinding", "rolebindings", True),
+    ResourceType(_RBAC, "v1", "Role", "roles", True),
+    *(
+        ResourceType(group, "v1", kind, f"{kind.lower()}s", kind.startswith("Local"), verbs=_CREATE)
+        for group, kind in (
+            ("authorization.k8s.io", "LocalSubjectAccessReview"),
+            ("authorization.k8s.io", "SelfSubjectAccessReview"),
+            ("authorization.k8s.io", "SelfSubjectRulesReview"),
+            ("authorization.k8s.io", "SubjectAccessReview"),
+            ("authentication.k8s.io", "SelfSubjectReview"),
+        )
+    ),
+)
+
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), ("status",)),
     ResourceType("", "v1", "Node", "nodes", False, ("no",), ("status",)),
@@ -41,6 +61,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType(
         "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",), ("status",)
     ),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), ("token",)),
+    *RBAC_RESOURCES,
 )
 
 BY_PLURAL = {r.plural: r for r in RESOURCES}

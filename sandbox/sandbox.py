@@ -21,6 +21,8 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from sandbox import rbac_defaults
+from sandbox.access import Access
 from sandbox.admin import add_admin_routes
 from sandbox.api import Faults, build_api_app, default_log_lines
 from sandbox.cluster import ClusterDescription, demo, seed
@@ -101,6 +103,8 @@ class Sandbox:
         self.token = secrets.token_urlsafe(24)
         self.rng = random.Random(seed)
         self.store = Store()
+        #: authentication (the admin token, service-account tokens) and RBAC
+        self.access = Access(self.store, lambda: self.token)
         self.machines = Machines()
         #: commands run by pods that run to completion, and the rules giving their results
         self.executions = Executions()
@@ -181,8 +185,13 @@ class Sandbox:
     async def _start_async(self) -> None:
         loop = asyncio.get_running_loop()
         seed(self.store, self.machines, self.cluster, self.rng)
+        rbac_defaults.install(self.store)
         app = build_api_app(
-            self.store, token=lambda: self.token, faults=self.faults, log_lines=self._log_lines
+            self.store,
+            token=lambda: self.token,
+            faults=self.faults,
+            log_lines=self._log_lines,
+            access=self.access,
         )
         add_admin_routes(app, self.machines, self.executions)
         self._runner = web.AppRunner(

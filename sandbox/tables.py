@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from sandbox import rbac_tables
 from sandbox.podutil import condition
 from sandbox.store import ApiError, Obj
 
@@ -224,7 +225,11 @@ def _layout(plural: str, now: float) -> tuple[list[Column], Callable[[Obj], list
     """The columns of a kind and the function giving one object's row."""
     if plural == "events":
         return _EVENT_COLUMNS, lambda obj: _event(obj, now)
-    middle, wide, cells = LAYOUTS.get(plural, ([], [], lambda obj: []))
+    if plural in rbac_tables.CREATED_AT:
+        return rbac_tables.CREATED_AT_COLUMNS, rbac_tables.created_at_row
+    middle, wide, cells = LAYOUTS.get(plural) or rbac_tables.LAYOUTS.get(
+        plural, ([], [], lambda obj: [])
+    )
 
     def row(obj: Obj) -> list[Any]:
         values = cells(obj)

@@ -18,6 +18,9 @@ NAMESPACED_CONTENT = (
     "configmaps",
     "leases",
     "poddisruptionbudgets",
+    "rolebindings",
+    "roles",
+    "serviceaccounts",
 )
 
 
