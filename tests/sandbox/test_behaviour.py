@@ -270,3 +270,18 @@ def test_the_cluster_tells_what_happened_in_events(sandbox: Sandbox) -> None:
     ]
     assert killing["involvedObject"]["name"] == victim["metadata"]["name"]
     assert killing["source"] == {"component": "kubelet", "host": victim["spec"]["nodeName"]}
+
+
+def test_two_sandboxes_with_one_seed_answer_each_for_its_own_services(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    first, second = sandbox_factory(seed=1), sandbox_factory(seed=1)
+    urls = [
+        wait_for(lambda box=box: service_url(box, "default", "goldpinger"), what="a cluster IP")
+        for box in (first, second)
+    ]
+    assert urls[0] != urls[1]
+    for box, url in zip((first, second), urls, strict=True):
+        own = {p["metadata"]["name"] for p in box.call(lambda s: s.list("pods", "default"))}
+        _, body = wait_for(lambda url=url: http_get(url)[0] == 200 and http_get(url), what=url)
+        assert body["pod"] in own
