@@ -11,7 +11,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import requests
 from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
 from google.cloud import compute_v1
 
 from drivers._common import Pacing, failure, parse_provider_id, retrying, wait_for_state
@@ -35,6 +37,15 @@ _TRANSIENT = (
     api_exceptions.ServiceUnavailable,
     api_exceptions.GatewayTimeout,
     ConnectionError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+)
+#: what the SDK raises: the API's answers, lost connections, and credentials that fail.
+_ERRORS = (
+    api_exceptions.GoogleAPICallError,
+    auth_exceptions.GoogleAuthError,
+    requests.exceptions.RequestException,
+    *_TRANSIENT,
 )
 #: what seal needs on each instance it acts on.
 PERMISSIONS = ("compute.instances.get", "compute.instances.stop", "compute.instances.start")
@@ -126,7 +137,7 @@ class GcpDriver:
                     for scoped in page.items.values()
                     for instance in scoped.instances
                 ]
-        except (api_exceptions.GoogleAPICallError, *_TRANSIENT) as exc:
+        except _ERRORS as exc:
             raise CloudError(
                 f"cannot list the instances of project {self._project}: {_reason(exc)}"
             ) from exc
@@ -139,7 +150,7 @@ class GcpDriver:
             instance = self._call(
                 f"get {provider_id}", self._client.get, project=project, zone=zone, instance=name
             )
-        except (api_exceptions.GoogleAPICallError, *_TRANSIENT) as exc:
+        except _ERRORS as exc:
             raise failure(provider_id, "read", _reason(exc)) from exc
         return _machine(project, instance)
 
@@ -155,7 +166,7 @@ class GcpDriver:
                 instance=name,
                 **extra,
             )
-        except (api_exceptions.GoogleAPICallError, *_TRANSIENT) as exc:
+        except _ERRORS as exc:
             raise failure(machine, action, _reason(exc)) from exc
         errors = [e.message for e in operation.error.errors] if operation.error else []
         if errors or operation.http_error_status_code >= 400:
@@ -193,7 +204,7 @@ class GcpDriver:
                 resource=name,
                 test_permissions_request_resource={"permissions": list(PERMISSIONS)},
             )
-        except (api_exceptions.GoogleAPICallError, *_TRANSIENT) as exc:
+        except _ERRORS as exc:
             return [*checks, Check("stop and start", None, f"not checked: {_reason(exc)}")]
         granted = set(answer.permissions)
         for permission in PERMISSIONS:
@@ -232,7 +243,6 @@ def create_driver(
 ) -> GcpDriver:
     """A Compute Engine driver for `project` (else the credentials' project)."""
     import google.auth
-    from google.auth import exceptions as auth_exceptions
 
     try:
         if credentials is None and credentials_file:

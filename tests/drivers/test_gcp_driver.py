@@ -138,3 +138,15 @@ def test_check_with_no_access_fails_the_listing(compute: FakeCompute) -> None:
 def test_no_project_is_a_clear_error(compute: FakeCompute) -> None:
     with pytest.raises(CloudError, match="no Google Cloud project"):
         create_driver(credentials=AnonymousCredentials(), api_endpoint=compute.url)
+
+
+def test_an_unreachable_endpoint_fails_after_bounded_retries() -> None:
+    from tests.drivers.http_fake import FakeServer, serving
+
+    with serving(FakeServer()) as gone:
+        url = gone.url
+    driver = create_driver(
+        project="shop", credentials=AnonymousCredentials(), api_endpoint=url, pacing=Pacing.fast()
+    )
+    with pytest.raises(CloudError, match="cannot list the instances of project shop"):
+        driver.list_machines()
