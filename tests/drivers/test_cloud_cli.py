@@ -197,3 +197,29 @@ def test_the_sandbox_is_the_default_on_a_sandbox_cluster(sandbox: Sandbox) -> No
     driver = driver_from_options(CloudOptions(), connection=connection)
     assert driver.name == "sandbox" and len(driver.list_machines()) == len(sandbox.machines.by_id)
     assert driver_from_options(CloudOptions()).name == "none"
+
+
+def test_check_openstack_named_in_clouds_yaml(tmp_path: Path) -> None:
+    from tests.drivers.fake_openstack import FakeOpenStack
+    from tests.drivers.http_fake import serving
+
+    fake = FakeOpenStack()
+    fake.add("0a1b2c3d-0000-4000-8000-00000000000a", "node-a", "nova", "10.1.0.5")
+    with serving(fake):
+        clouds = tmp_path / "clouds.yaml"
+        clouds.write_text(
+            "clouds:\n  lab:\n    auth:\n"
+            f"      auth_url: {fake.url}/identity/v3\n"
+            f"      username: seal\n      password: {fake.password}\n"
+            "      project_name: shop\n      user_domain_name: Default\n"
+            "      project_domain_name: Default\n"
+        )
+        env = {"OS_CLIENT_CONFIG_FILE": str(clouds), "OPENSTACK_CLOUD_NAME": "lab"}
+        result = run_seal("cloud", "check", "--openstack", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        "cloud driver: openstack",
+        "ok   credentials: project shop, roles: member, reader",
+        "ok   list servers: 1 servers",
+        "skip stop and start servers: not checked: Nova has no dry run",
+    ]
