@@ -21,7 +21,7 @@ from sandbox.store import ApiError, Store
 
 #: paths anyone may read without credentials (system:public-info-viewer)
 OPEN_PATHS = frozenset(("/healthz", "/readyz", "/livez", "/version"))
-USER_KEY = "sandbox.user"
+USER_KEY = web.RequestKey("sandbox.user", User)
 _UNAUTHORIZED = ApiError(401, "Unauthorized", "Unauthorized")
 _NOT_ALLOWED = ApiError(
     405, "MethodNotAllowed", "the server does not allow this method on the requested resource"
@@ -30,8 +30,8 @@ _NOT_ALLOWED = ApiError(
 
 def request_user(request: web.Request) -> User:
     """Who made `request` (the admin when the server let it through on the fast path)."""
-    found = request.get(USER_KEY)
-    return found if isinstance(found, User) else ADMIN
+    found: User = request.get(USER_KEY, ADMIN)
+    return found
 
 
 class Access:
