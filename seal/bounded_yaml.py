@@ -36,6 +36,8 @@ class Limits:
     max_depth: int = 100
     #: values (scalars and collections) counted as if every alias were expanded
     max_values: int = 500_000
+    #: of which values that aliases stand for: sharing a few steps is what they are for
+    max_alias_values: int = 50_000
 
 
 DEFAULT_LIMITS = Limits()
@@ -79,6 +81,7 @@ class _Composer:
         #: open collections: (node, anchor, values so far, a pending mapping key)
         self.stack: list[list[Any]] = []
         self.total = 0
+        self.aliased = 0
 
     def feed(self, event: Any) -> None:
         if isinstance(event, yaml.DocumentStartEvent):
@@ -144,6 +147,13 @@ class _Composer:
                 **_at(event.start_mark),
             )
         weight = self.weights[name]
+        self.aliased += weight
+        if self.aliased > self.limits.max_alias_values:
+            raise DocumentError(
+                f"the aliases stand for more than {self.limits.max_alias_values} values; "
+                "seal does not expand them",
+                **_at(event.start_mark),
+            )
         self._count(weight, event, "with its aliases expanded, the document has")
         self._attach(node, weight)
 

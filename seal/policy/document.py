@@ -30,6 +30,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
+_KNOWN_TAGS = _SCALAR_TAGS | _COLLECTION_TAGS
 
 
 @dataclass
@@ -88,7 +89,7 @@ class _Converter:
             return None
         self.active.add(id(node))
         try:
-            if node.tag not in _SCALAR_TAGS | _COLLECTION_TAGS:
+            if node.tag not in _KNOWN_TAGS:
                 self.doc.problem(path, f"unsupported YAML tag '{node.tag}'; use plain values")
                 self.doc.settled.add(path)
                 return None

@@ -40,7 +40,7 @@ def refused(text: str) -> DocumentError:
 
 def test_an_alias_bomb_is_refused_at_the_alias_that_crosses_the_budget() -> None:
     error = refused(BILLION_LAUGHS)
-    assert "aliases expanded" in error.reason and "more than 500000 values" in error.reason
+    assert error.reason == "the aliases stand for more than 50000 values; seal does not expand them"
     assert error.line in range(5, 10) and error.column > 1
     assert error.located("x.yml").startswith(f"x.yml:{error.line}:{error.column}: ")
 
@@ -51,6 +51,23 @@ def test_deep_nesting_is_refused_on_the_event_stream_in_process(text: str) -> No
     assert error.reason == "the document is nested more than 100 levels deep"
     # the root mapping is the first level: the 100th bracket opens the 101st
     assert (error.line, error.column) == (1, 103 if text is DEEP_FLOW else 400)
+
+
+def test_aliases_may_stand_for_up_to_50000_values() -> None:
+    shared = "a: &a [" + ", ".join(["x"] * 999) + "]\n"  # 1,000 values with its list
+    fine = shared + "b: [" + ", ".join(["*a"] * 50) + "]\n"
+    assert len(bounded_yaml.load(fine)["b"]) == 50
+    error = refused(shared + "b: [" + ", ".join(["*a"] * 51) + "]\n")
+    assert (error.line, error.column) == (2, 5 + 50 * 4)
+
+
+def test_too_many_values_without_aliases() -> None:
+    small = bounded_yaml.Limits(max_values=1000)
+    bounded_yaml.compose_all("[" + "0," * 998 + "0]", small)
+    with pytest.raises(DocumentError) as info:
+        bounded_yaml.compose_all("[" + "0," * 999 + "0]", small)
+    assert info.value.reason == "the document has more than 1000 values; seal does not read it"
+    assert (info.value.line, info.value.column) == (1, 2 + 2 * 999)
 
 
 def test_nesting_up_to_the_bound_is_read() -> None:
@@ -109,7 +126,7 @@ def seal(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("content", "where", "message"),
     [
-        (BILLION_LAUGHS, r":\d:\d+: ", "aliases expanded"),
+        (BILLION_LAUGHS, r":\d:\d+: ", "the aliases stand for more than 50000 values"),
         (DEEP_FLOW, ":1:103: ", "nested more than 100 levels deep"),
         ("policy-file: p.yml\npolicy-file: q.yml\n", ":2:1: ", "duplicate key 'policy-file'"),
         ("policy-file: {a: [1]}\n", ":1:14: ", "a flag's value is a single value or a list"),
@@ -148,7 +165,7 @@ def test_a_good_flag_file_still_works(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (DEEP_MAPS, ":1:400: the document is nested more than 100 levels deep"),
-        (BILLION_LAUGHS, "values; seal does not read it"),
+        (BILLION_LAUGHS, "values; seal does not expand them"),
         (b"clusters: []\nusers: [{name: caf\xe9}]\n", ":2:19: the file is not UTF-8 text"),
     ],
 )
