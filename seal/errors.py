@@ -82,6 +82,10 @@ class EvictionRefused(KubeError):
     """The Eviction API said no (a PodDisruptionBudget would be broken: HTTP 429)."""
 
 
+class PermissionsMissing(SealError):
+    """The cluster would deny requests a run needs (preflight; exit code 4)."""
+
+
 class CloudError(SealError):
     """A cloud driver could not do what was asked."""
 

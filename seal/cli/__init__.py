@@ -15,7 +15,7 @@ import click
 
 from seal import __version__
 from seal.cli.options import option
-from seal.errors import ClusterUnreachable, SealError, UsageError
+from seal.errors import ClusterUnreachable, PermissionsMissing, SealError, UsageError
 
 #: subcommand -> "module:attribute" of its click command.
 SUBCOMMANDS: dict[str, str] = {
@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "cleanup": "seal.cli.cleanup:cleanup",
     "label": "seal.cli.autonomous:label",
     "cloud": "seal.cli.cloud:cloud",
+    "rbac": "seal.cli.rbac:rbac",
 }
 
 
@@ -168,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
     except ClusterUnreachable as exc:
         click.echo(f"seal: error: {exc}", err=True)
         sys.exit(3)
+    except PermissionsMissing as exc:
+        click.echo(f"seal: error: {exc}", err=True)
+        sys.exit(4)
     except SealError as exc:
         click.echo(f"seal: error: {exc}", err=True)
         sys.exit(1)

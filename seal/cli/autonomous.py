@@ -18,6 +18,7 @@ import click
 from seal.cli.cloud_options import CloudOptions, cloud_options, driver_from_options
 from seal.cli.exec_options import ExecSettings, exec_options
 from seal.cli.options import option
+from seal.cli.rbac import preflight, preflight_flag
 from seal.errors import PolicyError, UsageError
 
 log = logging.getLogger("seal.cli")
@@ -65,16 +66,11 @@ def metrics_options(function: Any) -> Any:
 
 
 def powerfulseal_flags(function: Any) -> Any:
-    """Flags of PowerfulSeal command lines that describe what seal always does.
-
-    seal reads its node inventory from Kubernetes unless given an inventory file, so
-    this changes nothing; it is accepted so that existing command lines keep working.
-    """
-    for flag, env in (("--inventory-kubernetes", "INVENTORY_KUBERNETES"),):
-        function = option(flag, is_flag=True, expose_value=False, hidden=True, legacy_env=[env])(
-            function
-        )
-    return function
+    """Flags of PowerfulSeal command lines that describe what seal always does (it reads
+    its nodes from Kubernetes unless given an inventory file): they change nothing and are
+    accepted so that existing command lines keep working."""
+    hidden = {"is_flag": True, "expose_value": False, "hidden": True}
+    return option("--inventory-kubernetes", legacy_env=["INVENTORY_KUBERNETES"], **hidden)(function)
 
 
 def run_options(function: Any) -> Any:
@@ -108,6 +104,7 @@ def run_options(function: Any) -> Any:
             ),
             metrics_options,
             powerfulseal_flags,
+            preflight_flag,
         ]
     ):
         function = decorator(function)
@@ -301,8 +298,8 @@ def autonomous(policy_file: str, machines: MachineFlags, **flags: Any) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or
-    usage, 3 when the cluster cannot be reached, 128+N when stopped by signal N (130 for
-    SIGINT, 143 for SIGTERM), after undoing every change.
+    usage, 3 when the cluster cannot be reached, 4 when it would deny a request the policy
+    needs (preflight); 128+N (130 for SIGINT) when signal N stopped it, after every undo.
     """
     from seal.policy.loader import load_policy
     from seal.runtime.autonomous import run_policy
@@ -319,6 +316,7 @@ def autonomous(policy_file: str, machines: MachineFlags, **flags: Any) -> int:
     for warning in policy.warnings:
         click.echo(warning, err=True)
     with _services(RunFlags(**flags), machines) as running:
+        preflight(running.services, policy)
         clean_leftovers(running.services)
         summary = run_policy(running.services, policy_file, policy)
     _report(summary)
@@ -390,6 +388,7 @@ def label(
     if min_seconds_between_runs > max_seconds_between_runs:
         raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
     with _services(RunFlags(**flags)) as running:
+        preflight(running.services, namespaces)
         run_label_mode(
             running.services,
             parse_namespaces(namespaces),

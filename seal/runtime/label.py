@@ -17,7 +17,7 @@ from seal.runtime.scenario import ScenarioUndo
 from seal.runtime.services import Services
 from seal.selection.filters import DAY_NAMES
 from seal.selection.safety import PROTECTED_LABEL, SafetyRules, log_left_alone, screen_pods
-from seal.steps.base import StepContext
+from seal.steps.base import ApiCall, StepContext
 from seal.steps.pod_action import KillAction, kill_pods
 
 log = logging.getLogger(__name__)
@@ -191,3 +191,16 @@ def run_label_mode(
 def parse_namespaces(text: str) -> list[str] | None:
     names = [n.strip() for n in text.split(",") if n.strip()]
     return None if not names or names == ["*"] else names
+
+
+def api_calls(namespaces: list[str] | None) -> tuple[ApiCall, ...]:
+    """The API calls of label mode over `namespaces` (None: every namespace): the pods
+    listed and killed, Events on them, the namespaces labelled seal/protected=true."""
+    calls = [ApiCall("list", "namespaces")]
+    where: list[str | None] = [*namespaces] if namespaces else [None]
+    for namespace in where:
+        calls += [
+            ApiCall(verb, resource, namespace=namespace)
+            for verb, resource in (("list", "pods"), ("delete", "pods"), ("create", "events"))
+        ]
+    return tuple(calls)

@@ -60,6 +60,11 @@ class StepContext:
 UndoHandler = Callable[[Mapping[str, Any], StepContext], None]
 
 
+#: stand-ins for namespaces known only when seal runs: the exec pods' (--exec-namespace),
+#: and the one kubectl puts objects in that name none (the kubeconfig context's)
+EXEC_NAMESPACE, CONTEXT_NAMESPACE = "{exec-namespace}", "{context-namespace}"
+
+
 @frozen
 class ApiCall:
     """One kind of Kubernetes API request a step makes, as an RBAC rule names it."""
@@ -68,6 +73,10 @@ class ApiCall:
     resource: str
     group: str = ""
     subresource: str = ""
+    #: where: a namespace; None for every namespace, or for a resource in none (nodes)
+    namespace: str | None = None
+    #: the one object it is made on, when known (get, patch, delete); "" for any
+    name: str = ""
 
 
 @frozen

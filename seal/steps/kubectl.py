@@ -18,7 +18,7 @@ from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import boolean, number, obj, string
 from seal.selection.safety import PROTECTED_LABEL, is_protected_label
-from seal.steps.base import ApiCall, StepContext, StepType
+from seal.steps.base import CONTEXT_NAMESPACE, ApiCall, StepContext, StepType
 
 log = logging.getLogger(__name__)
 #: the undo kind: delete again what an apply created
@@ -287,12 +287,15 @@ def _screen(spec: KubectlSpec, ctx: StepContext) -> None:
         )
 
 
-def _kinds(payload: str) -> Iterator[tuple[str, str]]:
-    """(API group, resource) of each object in the payload."""
+def _kinds(payload: str) -> Iterator[tuple[str, str, str | None, str]]:
+    """(API group, resource, namespace, name) of each object in the payload; the namespace
+    is None for kinds in none (a Namespace too: it is created outside any)."""
     for item in payload_objects(payload):
         api_version, kind = str(item.get("apiVersion", "")), str(item.get("kind", ""))
         if kind:
-            yield api_version.rpartition("/")[0], _plural(kind.lower())
+            where = None if kind == "Namespace" else _namespace(item, CONTEXT_NAMESPACE)
+            name = str((item.get("metadata") or {}).get("name") or "")
+            yield api_version.rpartition("/")[0], _plural(kind.lower()), where, name
 
 
 def _plural(kind: str) -> str:
@@ -306,9 +309,19 @@ def _plural(kind: str) -> str:
 
 
 def api_calls(spec: KubectlSpec) -> tuple[ApiCall, ...]:
-    verbs = ("get", "create", "patch", "delete") if spec.action == "apply" else ("get", "delete")
-    calls = [ApiCall("list", "namespaces")]
-    calls += [ApiCall(verb, res, group) for group, res in _kinds(spec.payload) for verb in verbs]
+    """kubectl reads each object first (the safety screen; apply's own look), then creates
+    or patches it (client-side apply), or deletes it; an applied object is deleted again
+    at cleanup unless autoDelete is off."""
+    named: tuple[str, ...] = ("get", "patch") if spec.action == "apply" else ("get", "delete")
+    if spec.action == "apply" and spec.auto_delete:
+        named += ("delete",)
+    calls: list[ApiCall] = []
+    for group, resource, namespace, name in _kinds(spec.payload):
+        calls += [ApiCall(verb, resource, group, "", namespace, name) for verb in named]
+        if spec.action == "apply":  # a create names no object RBAC could check
+            calls.append(ApiCall("create", resource, group, "", namespace))
+    if calls:  # the safety screen lists the namespaces labelled seal/protected=true
+        calls.insert(0, ApiCall("list", "namespaces"))
     return tuple(dict.fromkeys(calls))
 
 

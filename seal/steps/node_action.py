@@ -15,7 +15,7 @@ from seal.policy.schema import boolean, number, obj, one_key, string
 from seal.selection.filters import property_matches
 from seal.selection.safety import log_left_alone, screen_nodes
 from seal.steps import machines
-from seal.steps.base import ApiCall, RetriesSpec, StepContext, StepType
+from seal.steps.base import EXEC_NAMESPACE, ApiCall, RetriesSpec, StepContext, StepType
 from seal.steps.machines import EXECUTE_TIMEOUT, STATE_TIMEOUT
 from seal.steps.pipeline import (
     NODE_PROPERTIES,
@@ -222,13 +222,15 @@ def api_calls(spec: NodeActionSpec) -> tuple[ApiCall, ...]:
     calls = [ApiCall("list", "nodes")]
     for action in spec.actions:
         if isinstance(action, StopAction | StartAction):
-            calls.append(ApiCall("create", "events"))
+            # node Events are recorded in namespace default
+            calls.append(ApiCall("create", "events", namespace="default"))
         elif isinstance(action, ExecuteAction):
+            # the exec pod (Kubernetes execution mode): made, watched, read, deleted
             calls += [
-                ApiCall("create", "pods"),
-                ApiCall("get", "pods"),
-                ApiCall("get", "pods", subresource="log"),
-                ApiCall("delete", "pods"),
+                ApiCall("create", "pods", namespace=EXEC_NAMESPACE),
+                ApiCall("get", "pods", namespace=EXEC_NAMESPACE),
+                ApiCall("get", "pods", subresource="log", namespace=EXEC_NAMESPACE),
+                ApiCall("delete", "pods", namespace=EXEC_NAMESPACE),
             ]
     return tuple(dict.fromkeys(calls))
 

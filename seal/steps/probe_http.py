@@ -184,7 +184,10 @@ def _probe(spec: ProbeHTTPSpec, ctx: StepContext) -> StepOutcome:
 
 
 def api_calls(spec: ProbeHTTPSpec) -> tuple[ApiCall, ...]:
-    return (ApiCall("get", "services"),) if isinstance(spec.target, ServiceTarget) else ()
+    target = spec.target
+    if not isinstance(target, ServiceTarget):
+        return ()
+    return (ApiCall("get", "services", namespace=target.namespace, name=target.name),)
 
 
 STEP = StepType(

@@ -11,7 +11,9 @@ from seal.steps.pod_action.spec import (
     SCHEMA,
     DeploymentMatcher,
     KillAction,
+    NamespaceMatcher,
     PodActionSpec,
+    PodMatcher,
     StopHostAction,
     build,
 )
@@ -19,23 +21,36 @@ from seal.steps.pod_action.spec import (
 __all__ = ["STEP", "KillAction", "PodActionSpec", "kill_pods"]
 
 
+def _listed(matcher: PodMatcher) -> tuple[list[ApiCall], tuple[str | None, ...]]:
+    """What a matcher lists, and the namespaces of the pods it may find (None: any)."""
+    if isinstance(matcher, NamespaceMatcher):
+        if matcher.namespace == "*" or matcher.is_pattern:
+            return [ApiCall("list", "pods")], (None,)
+        if len(matcher.names) > 1:  # one LIST of every namespace's pods, then kept by name
+            return [ApiCall("list", "pods")], matcher.names
+        return [ApiCall("list", "pods", namespace=matcher.names[0])], matcher.names
+    calls = [ApiCall("list", "pods", namespace=matcher.namespace)]
+    if isinstance(matcher, DeploymentMatcher):
+        calls.insert(0, ApiCall("get", "deployments", "apps", "", matcher.namespace, matcher.name))
+    return calls, (matcher.namespace,)
+
+
 def api_calls(spec: PodActionSpec) -> tuple[ApiCall, ...]:
-    calls = [
-        ApiCall("list", "pods"),
-        ApiCall("list", "namespaces"),
-        ApiCall("create", "events"),
-    ]
-    if any(isinstance(m, DeploymentMatcher) for m in spec.matches):
-        calls.append(ApiCall("get", "deployments", "apps"))
+    # the namespaces are listed for the safety screen and to say why a match was empty
+    calls = [ApiCall("list", "namespaces")]
+    where: list[str | None] = []
+    for matcher in spec.matches:
+        listed, namespaces = _listed(matcher)
+        calls += listed
+        where += namespaces
     for action in spec.actions:
         if isinstance(action, KillAction):
-            calls.append(
-                ApiCall("create", "pods", subresource="eviction")
-                if action.evict
-                else ApiCall("delete", "pods")
-            )
+            verb, sub = ("create", "eviction") if action.evict else ("delete", "")
+            calls += [ApiCall(verb, "pods", subresource=sub, namespace=ns) for ns in where]
+            calls += [ApiCall("create", "events", namespace=ns) for ns in where]
         elif isinstance(action, StopHostAction):
-            calls += [ApiCall("list", "nodes"), ApiCall("create", "events")]
+            # node Events are recorded in namespace default
+            calls += [ApiCall("list", "nodes"), ApiCall("create", "events", namespace="default")]
     return tuple(dict.fromkeys(calls))
 
 
