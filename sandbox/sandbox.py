@@ -29,7 +29,7 @@ from sandbox.cluster import ClusterDescription, demo, seed
 from sandbox.controllers.manager import ControllerManager
 from sandbox.executions import Executions, runs_to_completion
 from sandbox.machines import Machines
-from sandbox.services import ServiceListeners
+from sandbox.services import ServiceListeners, address_free
 from sandbox.store import ApiError, Obj, Store
 from sandbox.timing import SandboxTiming
 from sandbox.tls import make_server_tls
@@ -209,7 +209,7 @@ class Sandbox:
         self.port = int(self._runner.addresses[0][1])
         self.url = f"https://{self.host}:{self.port}"
         self._controllers = ControllerManager(
-            self.store, self.machines, self.timing, self.rng, self.executions
+            self.store, self.machines, self.timing, self.rng, self.executions, address_free
         )
         self._controllers.start(loop)
         self._listeners = ServiceListeners(self.store, self.rng)

@@ -11,6 +11,8 @@ import asyncio
 import json
 import logging
 import random
+import socket
+from collections.abc import Sequence
 
 from aiohttp import web
 from aiohttp.web_server import Server
@@ -152,3 +154,15 @@ class ServiceListeners:
                 content_type="application/json",
             )
         return web.Response(body=json.dumps(body), content_type="application/json")
+
+
+def address_free(ip: str, ports: Sequence[int]) -> bool:
+    """True when nothing on this machine listens on `ip` at any of `ports`: another
+    sandbox of the same seed would choose the same cluster IPs."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((ip, port))
+            except OSError:
+                return False
+    return True

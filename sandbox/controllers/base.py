@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.executions import Executions
@@ -31,8 +31,12 @@ class Context:
         timing: SandboxTiming,
         rng: random.Random,
         executions: Executions | None = None,
+        address_free: Callable[[str, Sequence[int]], bool] | None = None,
     ) -> None:
         self.store = store
+        #: whether nothing on this machine listens on an address at those ports (the
+        #: server's answer; controllers do no network I/O themselves)
+        self.address_free = address_free or (lambda ip, ports: True)
         self.machines = machines
         self.timing = timing
         self.rng = rng

@@ -1,14 +1,9 @@
-"""Services: each gets a cluster IP, and Endpoints listing its Ready pods.
-
-No I/O, but for a bind test of a cluster IP before it is handed out, so that two
-sandboxes on one machine never share one.
-"""
+"""Services: each gets a cluster IP, and Endpoints listing its Ready pods. No I/O."""
 
 from __future__ import annotations
 
 import copy
 import ipaddress
-import socket
 
 from sandbox.controllers.base import Context, Controller, Key, key_of
 from sandbox.podutil import pod_terminating
@@ -69,7 +64,7 @@ class EndpointsController(Controller):
             offset = rng.randrange(2, SERVICE_NETWORK.num_addresses - 2)
             ip = str(SERVICE_NETWORK.network_address + offset)
             # another sandbox on this machine (same seed, same choices) may hold the address
-            if ip not in self._used_cluster_ips and free_on_host(ip, ports):
+            if ip not in self._used_cluster_ips and self.context.address_free(ip, ports):
                 break
         self._used_cluster_ips.add(ip)
 
@@ -146,14 +141,3 @@ class EndpointsController(Controller):
             updated["metadata"].pop("resourceVersion", None)
             self.store.update("endpoints", updated)
 
-
-def free_on_host(ip: str, ports: list[int]) -> bool:
-    """True when nothing on this machine listens on `ip` at any of `ports` (a loopback
-    address the sandbox's service proxy will bind)."""
-    for port in ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((ip, port))
-            except OSError:
-                return False
-    return True

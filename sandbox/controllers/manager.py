@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable, Sequence
 
 from sandbox.controllers.base import Context, Controller
 from sandbox.controllers.disruption import DisruptionController
@@ -35,8 +36,9 @@ class ControllerManager:
         timing: SandboxTiming,
         rng: random.Random,
         executions: Executions | None = None,
+        address_free: Callable[[str, Sequence[int]], bool] | None = None,
     ) -> None:
-        self.context = Context(store, machines, timing, rng, executions)
+        self.context = Context(store, machines, timing, rng, executions, address_free)
         self.owners = OwnerIndex(store)
         self.nodes = NodeIndex(store)
         self.kubelet = Kubelet(self.context)
