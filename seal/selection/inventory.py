@@ -118,12 +118,13 @@ def join_machines(
 ) -> list[tuple[Node, Machine | None]]:
     """Each node with its machine and the machine's state: cluster nodes by provider ID,
     inventory hosts by IP address. A node with no machine is UNKNOWN."""
-    by_provider = {m.provider_id: m for m in machines if m.provider_id}
+    by_provider = {m.key: m for m in machines if m.provider_id}
     by_ip = {ip: m for m in machines for ip in m.ips if ip}
     joined: list[tuple[Node, Machine | None]] = []
     for node in nodes:
         if node.in_cluster:
-            machine = by_provider.get(node.provider_id) if node.provider_id else None
+            key = Machine.key_of(node.provider_id)
+            machine = by_provider.get(key) if node.provider_id else None
         else:
             machine = by_ip.get(node.ip)
         state = machine.state if machine else NodeState.UNKNOWN

@@ -70,11 +70,16 @@ def test_cluster_nodes_join_by_provider_id_and_inventory_hosts_by_ip() -> None:
         Node("node-b", ip="10.0.0.2", state=NodeState.UP),
         Node("10.0.0.2", ip="10.0.0.2", in_cluster=False),
     ]
+    azure = "azure:///subscriptions/S/resourceGroups/MC_Shop/providers/Microsoft.Compute/vm/a"
+    machines.append(Machine("a", azure, "aks-a", NodeState.UP, "westeurope-1"))
+    # AKS nodes often carry the resource group in lower case: Azure's IDs ignore case
+    nodes.append(Node("aks-a", provider_id=azure.lower().replace("azure:", "AZURE:")))
     joined = join_machines(nodes, machines)
     assert [(n.name, n.state, n.zone, m.id if m else None) for n, m in joined] == [
         ("node-a", NodeState.DOWN, "eu-west-1a", "i-1"),
         ("node-b", NodeState.UNKNOWN, "", None),
         ("10.0.0.2", NodeState.UP, "eu-west-1b", "i-2"),
+        ("aks-a", NodeState.UP, "westeurope-1", "a"),
     ]
 
 
