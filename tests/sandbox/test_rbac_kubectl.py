@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from sandbox.accounts import create_service_account, grant, mint_token, write_kubeconfig
 from sandbox.sandbox import Sandbox
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -148,11 +150,35 @@ def test_can_i_list_shows_the_rules(sandbox: Sandbox) -> None:
     assert ["*.*", "[]", "[]", "[*]"] in [line.split() for line in admin.splitlines()]
 
 
-def test_whoami_names_the_account(sandbox: Sandbox) -> None:
-    token = pod_reader_token(sandbox)
-    rows = ok(kubectl(sandbox, "auth", "whoami", "-o", "jsonpath={.status.userInfo}", token=token))
-    assert SA_USER in rows
-    assert "system:serviceaccounts:default" in rows
+def test_whoami_names_the_account(sandbox: Sandbox, tmp_path: Path) -> None:
+    create_service_account(sandbox, "default", "chaos")
+    grant(
+        sandbox,
+        "default",
+        "chaos",
+        [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}],
+        namespace="default",
+    )
+    path = write_kubeconfig(sandbox, mint_token(sandbox, "default", "chaos"), tmp_path / "kc")
+    assert path.stat().st_mode & 0o777 == 0o600
+    run = ["kubectl", "--kubeconfig", str(path)]
+    who = subprocess.run(
+        [*run, "auth", "whoami", "-o", "jsonpath={.status.userInfo}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert SA_USER in who
+    assert "system:serviceaccounts:default" in who
+    pods = subprocess.run(
+        [*run, "get", "pods", "-n", "default", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert pods.startswith("pod/")
 
 
 def test_deleting_the_binding_takes_the_access_away(sandbox: Sandbox) -> None:
