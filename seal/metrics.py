@@ -23,6 +23,7 @@ class Metrics(Protocol):
     def scenario_finished(self, name: str, result: str, duration: float) -> None: ...
     def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None: ...
     def probe_finished(self, target: str, outcome: str, latency: float) -> None: ...
+    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None: ...
     def pending_undos(self, count: int) -> None: ...
     def undo_failed(self, kind: str) -> None: ...
     def policy_reload_failed(self) -> None: ...
@@ -42,6 +43,7 @@ class NullMetrics:
     def scenario_finished(self, name: str, result: str, duration: float) -> None: ...
     def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None: ...
     def probe_finished(self, target: str, outcome: str, latency: float) -> None: ...
+    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None: ...
     def pending_undos(self, count: int) -> None: ...
     def undo_failed(self, kind: str) -> None: ...
     def policy_reload_failed(self) -> None: ...
@@ -96,6 +98,9 @@ class StdoutCollector:
 
     def probe_finished(self, target: str, outcome: str, latency: float) -> None:
         self._say("probe", target=target, outcome=outcome, seconds=f"{latency:.3f}")
+
+    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
+        self._say("wait_for", scenario=repr(scenario), step=repr(step), seconds=f"{seconds:.3f}")
 
     def pending_undos(self, count: int) -> None:
         self._say("pending_undos", count=count)
@@ -163,6 +168,13 @@ class PrometheusMetrics:
         self._probes = prom.Counter(
             "seal_probes", "Probe requests", ["target", "outcome"], registry=r
         )
+        self._wait_for_seconds = prom.Histogram(
+            "seal_wait_for_seconds",
+            "How long waitFor steps waited until their condition held",
+            ["scenario", "step"],
+            registry=r,
+            buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600),
+        )
         self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
         self._undo_failed = prom.Counter(
             "seal_undo_failed", "Undos that failed", ["kind"], registry=r
@@ -220,6 +232,9 @@ class PrometheusMetrics:
         self._probes.labels(target, outcome).inc()
         self._probe_seconds.labels(target).observe(latency)
 
+    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
+        self._wait_for_seconds.labels(scenario, step).observe(seconds)
+
     def pending_undos(self, count: int) -> None:
         self._pending.set(count)
 
@@ -233,7 +248,7 @@ class PrometheusMetrics:
         """Every scenario's run counters exist from the start, at 0, so that `increase()`
         and `rate()` see the first failure too."""
         for name in names:
-            for result in ("passed", "failed", "interrupted"):
+            for result in ("passed", "failed", "interrupted", "not-steady", "deviated"):
                 self._runs.labels(name, result)
 
     def undo_kinds_known(self, kinds: Sequence[str]) -> None:

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 StepResult = Literal["passed", "failed", "skipped", "interrupted"]
-ScenarioResult = Literal["passed", "failed", "skipped", "interrupted"]
+ScenarioResult = Literal[
+    "passed", "failed", "skipped", "interrupted", "not-steady", "deviated"
+]
+#: results that make a run fail (exit status 1, and fail-fast stops there): `not-steady`
+#: (the steady state did not hold before the chaos) and `deviated` (nor after it) too
+FAILING_RESULTS: tuple[ScenarioResult, ...] = ("failed", "not-steady", "deviated")
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,8 @@ class StepOutcome:
     result: StepResult
     reason: str = ""
     targets: int = 0
+    #: how long the step waited for its condition (waitFor), when it did
+    seconds: float | None = None
 
     @classmethod
     def passed(cls, reason: str = "", targets: int = 0) -> StepOutcome:
@@ -73,6 +80,13 @@ class ScenarioOutcome:
     steps: tuple[StepOutcome, ...] = ()
     cleanup: ReplayReport = ReplayReport()
 
+    #: the steady-state probes' outcomes, before the steps and after them
+    steady_state: tuple[StepOutcome, ...] = ()
+
     @property
     def targets(self) -> int:
         return sum(step.targets for step in self.steps)
+
+    @property
+    def failing(self) -> bool:
+        return self.result in FAILING_RESULTS

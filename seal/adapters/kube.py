@@ -232,6 +232,20 @@ class KubeClient:
             )
         ]
 
+    def list_pod_objects(self, namespace: str, *, label_selector: str | None = None) -> list[Obj]:
+        return self.list_all(f"/api/v1/namespaces/{namespace}/pods", label_selector=label_selector)
+
+    def read_pod_log(
+        self, namespace: str, name: str, *, container: str | None = None, tail_lines: int = 100
+    ) -> str:
+        answer = self.request(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{name}/log",
+            query={"container": container, "tailLines": tail_lines},
+            text=True,
+        )
+        return str(answer.get("text", ""))
+
     def get_pod(self, namespace: str, name: str) -> Pod:
         return pod_from_api(self.request("GET", f"/api/v1/namespaces/{namespace}/pods/{name}"))
 

@@ -84,6 +84,18 @@ class KubeApi(Protocol):
         """Delete it and, in the background, its ReplicaSets and pods."""
         ...
 
+    def list_pod_objects(
+        self, namespace: str, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The pods as the API holds them (status, conditions), for probes."""
+        ...
+
+    def read_pod_log(
+        self, namespace: str, name: str, *, container: str | None = None, tail_lines: int = 100
+    ) -> str:
+        """The last `tail_lines` lines of a container's log (the pod's first by default)."""
+        ...
+
     def get_service_object(self, namespace: str, name: str) -> dict[str, Any]:
         """The Service as the API holds it (`get_service` for what probes need)."""
         ...

@@ -10,7 +10,20 @@ from typing import Any
 
 from seal.policy.loader import policy_schema
 from seal.policy.schema import Schema
-from seal.steps import alertmanager, clone, kubectl, node_action, pod_action, probe_http, wait
+from seal.steps import (
+    alertmanager,
+    clone,
+    kubectl,
+    node_action,
+    pod_action,
+    probe_deployment,
+    probe_http,
+    probe_logs,
+    probe_pods,
+    probe_prometheus,
+    wait,
+    wait_for,
+)
 from seal.steps.base import StepType, UndoHandler
 
 STEP_TYPES: tuple[StepType[Any], ...] = (
@@ -21,6 +34,11 @@ STEP_TYPES: tuple[StepType[Any], ...] = (
     wait.STEP,
     clone.STEP,
     alertmanager.STEP,
+    probe_pods.STEP,
+    probe_deployment.STEP,
+    probe_prometheus.STEP,
+    probe_logs.STEP,
+    wait_for.STEP,
 )
 STEPS_BY_KEY: dict[str, StepType[Any]] = {step.key: step for step in STEP_TYPES}
 

@@ -103,6 +103,9 @@ class RecordingMetrics(NullMetrics):
     def scenario_finished(self, name: str, result: str, duration: float) -> None:
         self._note("scenario_finished", name, result)
 
+    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
+        self._note("wait_for_seconds", scenario, step, seconds)
+
     def pending_undos(self, count: int) -> None:
         self._note("pending_undos", count)
 
