@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox import rbac_validation
 from sandbox.resources import BY_PLURAL
 from sandbox.store import ApiError, Obj
 from seal.labels import selector_from_match
@@ -253,6 +254,7 @@ def validate(resource: str, obj: Obj) -> None:
     """Drop null fields of `obj`, then raise the API's 422 when a field has the wrong
     type or is out of range."""
     prune_nulls(obj)
+    rbac_validation.check(resource, obj)
     found = _problem(obj.get("metadata"), META, "metadata") or _problem(
         obj, SCHEMAS.get(resource, {}), ""
     )

@@ -547,3 +547,67 @@ def test_a_new_namespace_gets_a_default_account(sandbox: Sandbox) -> None:
         lambda: sandbox.call(lambda s: s.peek("serviceaccounts", "fresh", "default")),
         what="default account in fresh",
     )
+
+
+def test_rbac_objects_are_validated(sandbox: Sandbox) -> None:
+    roles = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles"
+    status, body = call(
+        sandbox,
+        "POST",
+        roles,
+        sandbox.token,
+        {
+            "metadata": {"name": "bad"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"]},
+                {"nonResourceURLs": ["/x"], "verbs": ["get"]},
+            ],
+        },
+    )
+    assert status == 422
+    assert body["message"] == (
+        'Role.rbac.authorization.k8s.io "bad" is invalid: [rules[0].verbs: Required value: '
+        "verbs must contain at least one value, rules[1].nonResourceURLs: Invalid value: "
+        '[]string{"/x"}: namespaced rules cannot apply to non-resource URLs]'
+    )
+    assert [c["field"] for c in body["details"]["causes"]] == [
+        "rules[0].verbs",
+        "rules[1].nonResourceURLs",
+    ]
+    bindings = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+    status, body = call(
+        sandbox,
+        "POST",
+        bindings,
+        sandbox.token,
+        {
+            "metadata": {"name": "bad"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"},
+            "subjects": [{"kind": "ServiceAccount", "name": "chaos"}],
+        },
+    )
+    assert status == 422
+    assert body["message"] == (
+        'ClusterRoleBinding.rbac.authorization.k8s.io "bad" is invalid: [roleRef.kind: '
+        'Unsupported value: "Role": supported values: "ClusterRole", '
+        "subjects[0].namespace: Required value]"
+    )
+    status, body = call(
+        sandbox,
+        "POST",
+        bindings,
+        sandbox.token,
+        {
+            "metadata": {"name": "good"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "view",
+            },
+            "subjects": [{"kind": "User", "name": "jane"}],
+        },
+    )
+    assert status == 201
+    assert body["subjects"] == [
+        {"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
