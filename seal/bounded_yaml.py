@@ -57,9 +57,7 @@ def check_size(size: int, limits: Limits = DEFAULT_LIMITS) -> None:
     """Refuse a document of `size` bytes when it is over the bound, before reading it."""
     if size > limits.max_bytes:
         mib = limits.max_bytes / _MIB
-        raise DocumentError(
-            f"the file is larger than {mib:g} MiB ({size} bytes); seal does not read it"
-        )
+        raise DocumentError(f"the file is larger than {mib:g} MiB; seal does not read it")
 
 
 def _at(mark: Any) -> dict[str, int]:
