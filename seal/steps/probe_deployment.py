@@ -64,9 +64,7 @@ def run(spec: ProbeDeploymentSpec, ctx: StepContext) -> StepOutcome:
 
 
 def api_calls(spec: ProbeDeploymentSpec) -> tuple[ApiCall, ...]:
-    return (
-        ApiCall("get", "deployments", group="apps", namespace=spec.namespace, name=spec.name),
-    )
+    return (ApiCall("get", "deployments", group="apps", namespace=spec.namespace, name=spec.name),)
 
 
 DESCRIPTION = "check a Deployment's available replicas against its desired ones"

@@ -7,12 +7,14 @@ from typing import ClassVar
 
 from seal.errors import NotFoundError, ProbeError, StepFailed
 from seal.frozen import frozen
-from seal.model import ProbeRequest
+from seal.model import ProbeAnswer, ProbeRequest
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import array, boolean, number, obj, one_key, string
+from seal.steps import tolerance
 from seal.steps.base import ApiCall, StepContext, StepType
+from seal.steps.tolerance import Tolerance
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,27 @@ class ServiceTarget:
 
 
 @frozen
+class HttpTolerance:
+    """What an answer may be: its status (instead of `code`), its body, its latency."""
+
+    status: Tolerance | None = None
+    body: Tolerance | None = None
+    latency_ms: Tolerance | None = None
+
+    def __str__(self) -> str:
+        parts = [
+            f"{name} {t}"
+            for name, t in (
+                ("status", self.status),
+                ("body", self.body),
+                ("latency ms", self.latency_ms),
+            )
+            if t is not None
+        ]
+        return ", ".join(parts)
+
+
+@frozen
 class ProbeHTTPSpec:
     """The probeHTTP step: send requests and expect a status code."""
 
@@ -54,6 +77,7 @@ class ProbeHTTPSpec:
     timeout_ms: int = 1000
     proxy: str | None = None
     insecure: bool = False
+    tolerance: HttpTolerance | None = None
 
 
 def _check_url(node: DocNode, url: str) -> None:
@@ -93,7 +117,15 @@ def build(node: DocNode) -> ProbeHTTPSpec:
         timeout_ms=int(node.get("timeout", 1000)),
         proxy=node.get("proxy"),
         insecure=bool(node.get("insecure", False)),
+        tolerance=_tolerance(node.child("tolerance")) if node.has("tolerance") else None,
     )
+
+
+def _tolerance(node: DocNode) -> HttpTolerance:
+    def part(key: str) -> Tolerance | None:
+        return tolerance.build(node.child(key)) if node.has(key) else None
+
+    return HttpTolerance(part("status"), part("body"), part("latencyMs"))
 
 
 TARGET = one_key(
@@ -111,6 +143,7 @@ TARGET = one_key(
         ),
     },
 )
+
 
 def probe_url(spec: ProbeHTTPSpec, ctx: StepContext) -> str:
     target = spec.target
@@ -148,11 +181,34 @@ def _attempt(spec: ProbeHTTPSpec, request: ProbeRequest, ctx: StepContext) -> st
     except ProbeError as exc:
         ctx.metrics.probe_finished(request.url, "error", spec.timeout_ms / 1000)
         return str(exc)
+    if spec.tolerance is not None:
+        problem, outcome = _out_of_tolerance(spec.tolerance, spec.code, answer)
+        ctx.metrics.probe_finished(request.url, outcome, answer.latency_seconds)
+        return problem
     good = answer.status == spec.code
     ctx.metrics.probe_finished(
         request.url, "success" if good else "wrong-code", answer.latency_seconds
     )
     return None if good else f"answered {answer.status}, expected {spec.code}"
+
+
+def _out_of_tolerance(
+    allowed: HttpTolerance, code: int, answer: ProbeAnswer
+) -> tuple[str | None, str]:
+    """What was out of tolerance in an answer (or None), and the metric's outcome."""
+    if allowed.status is not None:
+        if not allowed.status.holds(answer.status):
+            return f"answered {answer.status}, expected status {allowed.status}", "wrong-code"
+    elif answer.status != code:
+        return f"answered {answer.status}, expected {code}", "wrong-code"
+    if allowed.body is not None:
+        problem = allowed.body.problem(answer.body.decode(errors="replace"))
+        if problem is not None:
+            return f"body: {problem}", "out-of-tolerance"
+    latency_ms = round(answer.latency_seconds * 1000, 1)
+    if allowed.latency_ms is not None and not allowed.latency_ms.holds(latency_ms):
+        return f"took {latency_ms:g} ms, expected latency {allowed.latency_ms}", "out-of-tolerance"
+    return None, "success"
 
 
 def _probe(spec: ProbeHTTPSpec, ctx: StepContext) -> StepOutcome:
@@ -172,15 +228,16 @@ def _probe(spec: ProbeHTTPSpec, ctx: StepContext) -> StepOutcome:
                 f"probe {spec.method.upper()} {url}: request {request_number} of "
                 f"{spec.count} failed {spec.retries} time(s); last: {problem}"
             )
+    expected = str(spec.code) if spec.tolerance is None else f"within {spec.tolerance}"
     log.info(
-        "probe %s %s: %d request(s) answered %d",
+        "probe %s %s: %d request(s) answered %s",
         spec.method.upper(),
         url,
         spec.count,
-        spec.code,
+        expected,
         extra={"target": url, "action": "probe", "outcome": "success"},
     )
-    return StepOutcome.passed(f"{spec.count} request(s) answered {spec.code}")
+    return StepOutcome.passed(f"{spec.count} request(s) answered {expected}")
 
 
 def api_calls(spec: ProbeHTTPSpec) -> tuple[ApiCall, ...]:
@@ -210,6 +267,14 @@ STEP = StepType(
             "timeout": number("milliseconds per request", integer=True, minimum=1),
             "proxy": string("proxy; HTTP(S)_PROXY from the environment are ignored"),
             "insecure": boolean("skip TLS verification", default=False),
+            "tolerance": obj(
+                {
+                    "status": tolerance.schema("status codes allowed (instead of code)"),
+                    "body": tolerance.schema("the body allowed, as text"),
+                    "latencyMs": tolerance.schema("milliseconds an answer may take"),
+                },
+                description="what an answer may be (a seal extension)",
+            ),
         },
         required=["target"],
         description="check that a URL or service answers",

@@ -75,9 +75,7 @@ def _value(answer: Any) -> float:
 def run(spec: ProbePrometheusSpec, ctx: StepContext) -> StepOutcome:
     what = f"probePrometheus {spec.query!r}"
     url = f"{spec.url}/api/v1/query?" + urllib.parse.urlencode({"query": spec.query})
-    request = ProbeRequest(
-        "get", url, (), None, spec.timeout_ms / 1000, spec.proxy, spec.insecure
-    )
+    request = ProbeRequest("get", url, (), None, spec.timeout_ms / 1000, spec.proxy, spec.insecure)
     try:
         answer = ctx.prober.send(request)
     except ProbeError as exc:

@@ -61,9 +61,14 @@ def build(node: DocNode) -> WaitForSpec:
         probe=probe,
         timeout=timeout,
         interval=interval,
-        name=str(node.get("name", f"{key or 'probe'}@line{node.location.line}")),
+        name=str(node.get("name", f"{key or 'probe'}@line{_step_line(node)}")),
         location=node.location,
     )
+
+
+def _step_line(node: DocNode) -> int:
+    """The line of the step (`- waitFor:`), where its body may start below."""
+    return DocNode(node.doc, node.path[:-1], None).location.line
 
 
 @frozen

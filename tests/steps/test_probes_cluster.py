@@ -94,7 +94,7 @@ def test_probe_logs_counts_matching_lines_of_each_pod(harness: StepHarness) -> N
             " tailLines: 1}",
         )
     assert "0 matching line(s) in the last 1 of 3 pod(s); expected >= 1" in str(failure.value)
-    with pytest.raises(StepFailed, match="ERROR.*; expected = 0"):
+    with pytest.raises(StepFailed, match=r"ERROR.*; expected = 0"):
         harness.run(
             probe_logs.STEP,
             "- probeLogs: {namespace: myapp, pattern: 'ready|ERROR', count: 0}",
@@ -104,7 +104,7 @@ def test_probe_logs_counts_matching_lines_of_each_pod(harness: StepHarness) -> N
 def test_probe_logs_of_a_missing_container_fails_with_the_api_message(
     harness: StepHarness,
 ) -> None:
-    with pytest.raises(StepFailed, match="cannot read the log of goldpinger-.*not valid"):
+    with pytest.raises(StepFailed, match=r"cannot read the log of goldpinger-.*not valid"):
         harness.run(
             probe_logs.STEP,
             "- probeLogs: {namespace: default, selector: app=goldpinger, pattern: x,"
@@ -131,7 +131,7 @@ def test_bad_probes_are_located_policy_errors(
     with pytest.raises(PolicyError) as failure:
         harness.policy(f"- {step}")
     [problem] = failure.value.problems
-    assert problem.startswith(f"steps.yml:{harness.line(step.split(':')[0])}:")
+    assert problem.startswith(f"steps.yml:{harness.line(step.split(':', maxsplit=1)[0])}:")
     assert message in problem
 
 
