@@ -24,27 +24,32 @@ def _constraints(pod: Obj) -> str:
 
 
 class _Choice:
-    """The nodes a kind of pod fits on, as a heap by (pods on the node, name). Counts only
-    grow while the scheduler places pods, so a stale entry is put back with its count."""
+    """The nodes a kind of pod fits on, as a heap by (pods on the node, name), kept across
+    ticks. Every change of a node's count pushes its new entry; entries whose count is no
+    longer the node's are dropped when they come to the top."""
 
-    def __init__(self, nodes: list[Obj], pods_per_node: dict[str, int]) -> None:
-        self.counts = pods_per_node
-        self.nodes = {n["metadata"]["name"]: n for n in nodes}
-        self.heap = [(pods_per_node.get(name, 0), name) for name in self.nodes]
+    def __init__(self, names: list[str], counts: dict[str, int]) -> None:
+        self.counts = counts
+        self.members = set(names)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.heap = [(self.counts.get(name, 0), name) for name in self.members]
         heapq.heapify(self.heap)
 
-    def best(self) -> Obj | None:
+    def best(self) -> str | None:
         while self.heap:
             count, name = self.heap[0]
-            current = self.counts.get(name, 0)
-            if current == count:
-                return self.nodes[name]
-            heapq.heapreplace(self.heap, (current, name))
+            if count == self.counts.get(name, 0):
+                return name
+            heapq.heappop(self.heap)
         return None
 
-    def placed(self, node: Obj) -> None:
-        name = node["metadata"]["name"]
-        heapq.heapreplace(self.heap, (self.counts.get(name, 0), name))
+    def changed(self, name: str) -> None:
+        if name in self.members:
+            heapq.heappush(self.heap, (self.counts.get(name, 0), name))
+            if len(self.heap) > 4 * len(self.members) + 64:
+                self._rebuild()
 
 
 class Scheduler(Controller):
@@ -54,6 +59,10 @@ class Scheduler(Controller):
         self.bound = bound
         self.pending: set[Key] = set()
         self.pods_per_node: dict[str, int] = {}
+        #: the nodes by name, and per kind of pod the nodes it fits on; both forgotten
+        #: whenever a node changes
+        self._nodes: dict[str, Obj] | None = None
+        self._choices: dict[str, _Choice] = {}
 
     def seed(self) -> None:
         for _, entry in self.store.entries("pods"):
@@ -64,6 +73,8 @@ class Scheduler(Controller):
                 self.pending.add(key_of(entry.obj))
 
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
+        if resource == "nodes":
+            self._nodes, self._choices = None, {}
         if resource != "pods":
             return
         key = key_of(obj)
@@ -71,7 +82,7 @@ class Scheduler(Controller):
         if event_type == "DELETED":
             self.pending.discard(key)
             if node:
-                self.pods_per_node[node] = max(0, self.pods_per_node.get(node, 1) - 1)
+                self._count(node, max(0, self.pods_per_node.get(node, 1) - 1))
             return
         if event_type == "ADDED" and not node:
             self.pending.add(key)
@@ -81,28 +92,34 @@ class Scheduler(Controller):
     def reconcile(self) -> None:
         if not self.pending:
             return
-        nodes = [e.obj for _, e in self.store.entries("nodes")]
-        #: per scheduling constraints, the nodes that fit, least loaded first
-        choices: dict[str, _Choice] = {}
+        if self._nodes is None:
+            self._nodes = {e.obj["metadata"]["name"]: e.obj for _, e in self.store.entries("nodes")}
+        nodes = self._nodes
         for key in sorted(self.pending):
             pod = self.store.peek("pods", *key)
             if pod is None or pod_terminating(pod) or pod.get("spec", {}).get("nodeName"):
                 self.pending.discard(key)
                 continue
-            constraints = _constraints(pod)
-            choice = choices.get(constraints)
-            if choice is None:
-                choice = choices[constraints] = _Choice(
-                    [n for n in nodes if fits(pod, n)], self.pods_per_node
-                )
-            node = choice.best()
-            if node is None:
+            name = self._choice(pod, nodes).best()
+            if name is None:
                 if pod.get("status", {}).get("conditions") is None:
                     self._mark_unschedulable(key)
                 continue
-            self._bind(key, node)
-            choice.placed(node)
+            self._bind(key, nodes[name])
             self.pending.discard(key)
+
+    def _choice(self, pod: Obj, nodes: dict[str, Obj]) -> _Choice:
+        constraints = _constraints(pod)
+        choice = self._choices.get(constraints)
+        if choice is None:
+            fitting = [name for name, node in nodes.items() if fits(pod, node)]
+            choice = self._choices[constraints] = _Choice(fitting, self.pods_per_node)
+        return choice
+
+    def _count(self, node: str, count: int) -> None:
+        self.pods_per_node[node] = count
+        for choice in self._choices.values():
+            choice.changed(node)
 
     def _mark_unschedulable(self, key: Key) -> None:
         def change(pod: Obj) -> None:
@@ -143,5 +160,5 @@ class Scheduler(Controller):
             f"Successfully assigned {key[0]}/{key[1]} to {name}",
             component="default-scheduler",
         )
-        self.pods_per_node[name] = self.pods_per_node.get(name, 0) + 1
+        self._count(name, self.pods_per_node.get(name, 0) + 1)
         self.bound(key, pod["metadata"]["uid"])

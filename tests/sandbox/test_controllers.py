@@ -94,3 +94,48 @@ def test_scaling_down_deletes_pods_and_the_status_follows(sandbox: Sandbox) -> N
         )
 
     wait_for(lambda: sandbox.call(settled), what="one pod left, counted")
+
+
+def test_the_scheduler_sees_nodes_change_between_placements(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    cluster = ClusterDescription(
+        namespaces=("default",),
+        nodes=(NodeGroup("node", 2),),
+        deployments=(DeploymentSpec("web", "default", 2, {"app": "web"}),),
+    )
+    box = sandbox_factory(cluster)
+
+    def scale(replicas: int) -> None:
+        box.call(
+            lambda s: s.mutate(
+                "deployments",
+                "default",
+                "web",
+                lambda d: d["spec"].__setitem__("replicas", replicas),
+            )
+        )
+
+    def cordon(name: str, unschedulable: bool) -> None:
+        box.call(
+            lambda s: s.mutate(
+                "nodes", "", name, lambda n: n["spec"].__setitem__("unschedulable", unschedulable)
+            )
+        )
+
+    def placed(count: int) -> Counter[str]:
+        pods = box.call(lambda s: _live(s, "default", "app=web"))
+        nodes = Counter(p["spec"].get("nodeName") for p in pods)
+        return nodes if len(pods) == count and None not in nodes else Counter()
+
+    wait_for(lambda: placed(2), what="the first pods placed")
+    scale(3)  # the scheduler learns which nodes fit
+    wait_for(lambda: placed(3), what="a third pod placed")
+    cordon("node-0", True)
+    scale(7)
+    after_cordon = wait_for(lambda: placed(7), what="pods placed while node-0 is cordoned")
+    assert after_cordon["node-1"] >= 5
+    cordon("node-0", False)
+    scale(11)
+    spread = wait_for(lambda: placed(11), what="pods placed after node-0 is back")
+    assert spread["node-0"] - after_cordon["node-0"] == 4  # the least loaded takes them all
