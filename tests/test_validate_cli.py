@@ -162,3 +162,11 @@ def test_validate_reports_each_nasty_file_located_and_carries_on(tmp_path: Path)
         assert len(mine) == 2, (path.name, lines)
         assert mine[0].startswith(f"{path}{expected[path.name]}"), mine[0]
         assert mine[1] == f"{path}: INVALID (1 problem)"
+
+
+@pytest.mark.parametrize("indent", ["99999999999999999999", "-1", "nan"])
+def test_schema_refuses_an_indent_out_of_range_as_a_usage_error(indent: str) -> None:
+    result = seal("schema", "--indent", indent)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "--indent" in result.stderr

@@ -49,7 +49,13 @@ def validate(files: tuple[str, ...], policy_files: tuple[str, ...]) -> int:
 
 
 @click.command()
-@option("--indent", type=int, default=2, show_default=True, help="Indentation of the JSON.")
+@option(
+    "--indent",
+    type=click.IntRange(0, 16),
+    default=2,
+    show_default=True,
+    help="Indentation of the JSON (0: one line).",
+)
 def schema(indent: int) -> int:
     """Print the JSON Schema of the policy format (for editors and yaml-language-server)."""
     from seal.steps.registry import schema as policy_schema
