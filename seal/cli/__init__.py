@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "schema": "seal.cli.validate:schema",
     "sandbox": "seal.cli.sandbox:sandbox",
     "autonomous": "seal.cli.autonomous:autonomous",
+    "interactive": "seal.cli.interactive:interactive",
     "cleanup": "seal.cli.cleanup:cleanup",
     "label": "seal.cli.autonomous:label",
     "cloud": "seal.cli.cloud:cloud",
