@@ -15,7 +15,7 @@ from aiohttp import web
 
 from sandbox.api import json_response, read_json, status_response
 from sandbox.authn import ADMIN, AUTHENTICATED, SA_PREFIX, Tokens, User, token_request
-from sandbox.rbac import Attributes, authorize, forbidden, request_attributes
+from sandbox.rbac import Attributes, RuleCache, authorize, forbidden, request_attributes
 from sandbox.reviews import REVIEWS, review
 from sandbox.store import ApiError, Store
 
@@ -43,6 +43,7 @@ class Access:
         self.store = store
         self.admin_token = admin_token
         self.tokens = Tokens(store, clock)
+        self.rules = RuleCache(store)
 
     def authenticate(self, header: str) -> User | None:
         if not header.startswith("Bearer "):
@@ -96,7 +97,7 @@ class Access:
         if user is ADMIN:
             return None
         attrs = request_attributes(user, request.method, request.path, request.query)
-        decision = authorize(self.store, attrs)
+        decision = authorize(self.store, attrs, self.rules)
         if decision.allowed:
             return None
         return status_response(forbidden(attrs, decision.reason))

@@ -205,12 +205,44 @@ class Decision:
     reason: str = ""
 
 
-def authorize(store: Store, attrs: Attributes) -> Decision:
+RBAC_PLURALS = frozenset(("roles", "clusterroles", "rolebindings", "clusterrolebindings"))
+_CACHE_LIMIT = 1024
+
+
+class RuleCache:
+    """The rules of each (user, namespace) asked about, worked out once and forgotten
+    whenever a role or binding changes, so that a request costs a few rule matches."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._rules: dict[tuple[str, tuple[str, ...], str], list[Visit]] = {}
+        store.subscribe(self._observe)
+
+    def _observe(self, event_type: str, resource: str, obj: Obj) -> None:
+        if resource in RBAC_PLURALS:
+            self._rules.clear()
+
+    def visits(self, user: User, namespace: str) -> list[Visit]:
+        key = (user.name, user.groups, namespace)
+        found = self._rules.get(key)
+        if found is None:
+            if len(self._rules) >= _CACHE_LIMIT:
+                self._rules.clear()
+            found = self._rules[key] = list(visit_rules(self.store, user, namespace))
+        return found
+
+
+def authorize(store: Store, attrs: Attributes, cache: RuleCache | None = None) -> Decision:
     """Whether RBAC allows the request, with the real server's reason."""
     if "system:masters" in attrs.user.groups:
         return Decision(True)
     errors: list[str] = []
-    for source, rule, error in visit_rules(store, attrs.user, attrs.namespace):
+    visits = (
+        cache.visits(attrs.user, attrs.namespace)
+        if cache is not None
+        else visit_rules(store, attrs.user, attrs.namespace)
+    )
+    for source, rule, error in visits:
         if rule is not None and rule_allows(rule, attrs):
             return Decision(True, f"RBAC: allowed by {source}")
         if error:

@@ -611,3 +611,25 @@ def test_rbac_objects_are_validated(sandbox: Sandbox) -> None:
     assert body["subjects"] == [
         {"kind": "User", "name": "jane", "apiGroup": "rbac.authorization.k8s.io"}
     ]
+
+
+def test_a_changed_role_applies_at_once(sandbox: Sandbox, account: str) -> None:
+    grant(
+        sandbox,
+        "default",
+        "chaos",
+        [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}],
+        namespace="default",
+        name="cm",
+    )
+    path = "/api/v1/namespaces/default/configmaps"
+    assert call(sandbox, "GET", path, account)[0] == 200
+    assert "cannot create" in message(
+        call(sandbox, "POST", path, account, {"metadata": {"name": "a"}})
+    )
+    role = "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles/cm"
+    _, current = call(sandbox, "GET", role, sandbox.token)
+    current["rules"][0]["verbs"] = ["create"]
+    assert call(sandbox, "PUT", role, sandbox.token, current)[0] == 200
+    assert call(sandbox, "POST", path, account, {"metadata": {"name": "a"}})[0] == 201
+    assert "cannot list" in message(call(sandbox, "GET", path, account))
