@@ -195,10 +195,11 @@ class Commands:
         self.act(args.line, steps.nodes_step(args.nodes, args.az, None, {"start": {}}))
 
     def execute_on_nodes(self, words: list[str], line: str) -> None:
-        before, command = split_exec(words)
-        if "-h" in before or "--help" in before:
+        options = words[: words.index("--")] if "--" in words else words
+        if "-h" in options or "--help" in options:
             self.console.print(PARSERS["exec"].format_help())
             return
+        before, command = split_exec(words)
         parsed = PARSERS["exec"].parse_args(before)
         action = {"execute": {"cmd": command, "timeout": parsed.timeout}}
         self.act(line, steps.nodes_step(parsed.nodes, None, None, action))

@@ -133,6 +133,8 @@ class Session:
             return Result(False, "not confirmed; nothing done")
         ctx.safety.check_target_count(len(targets), "nodes")
         done = [_node_action(a, targets, ctx) for a in spec.actions]
+        if ctx.dry_run:
+            return Result(True, f"dry run: {len(names)} node(s) selected, nothing changed", names)
         return Result(True, ", ".join(d for d in done if d), names)
 
     # --------------------------------------------------------------- undos

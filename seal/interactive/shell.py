@@ -46,7 +46,8 @@ class ConsoleLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         outcome = getattr(record, "outcome", None)
-        if record.levelno < logging.WARNING and outcome not in SHOWN_OUTCOMES:
+        dry_run = str(record.msg).startswith("dry run")
+        if record.levelno < logging.WARNING and outcome not in SHOWN_OUTCOMES and not dry_run:
             return
         style = "red" if record.levelno >= logging.ERROR else "yellow"
         self.console.print(record.getMessage(), style=style, highlight=False, markup=False)

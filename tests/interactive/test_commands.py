@@ -1,0 +1,118 @@
+"""The shell's commands against the sandbox: listing, killing, stopping, undoing, safety."""
+
+from __future__ import annotations
+
+from sandbox.sandbox import Sandbox
+from tests.conftest import wait_for
+from tests.interactive.conftest import Harness, Make, live_pods, machine_running
+
+
+def test_pods_lists_the_sandbox_pods_with_their_state(harness: Harness, sandbox: Sandbox) -> None:
+    out = harness.run("pods -n myapp")
+    for name in live_pods(sandbox, "myapp"):
+        assert name in out
+    assert "Running" in out
+    assert "kube-system" not in out
+    node = next(iter(sandbox.machines.by_id.values())).node_name
+    assert "0 pod(s)" in harness.run("pods -n myapp --state Failed")
+    assert "pod(s)" in harness.run(f"pods --node {node}")
+
+
+def test_nodes_deployments_services_events(harness: Harness) -> None:
+    out = harness.run("nodes --az WEST-1")
+    assert "worker-0" in out and "worker-2" not in out and "UP" in out
+    assert "my-service" in harness.run("deployments -n myapp")
+    assert "my-service" in harness.run("services -n myapp")
+    assert "event(s)" in harness.run("events --limit 5")
+
+
+def test_kill_by_name_kills_the_pod_and_its_controller_replaces_it(
+    harness: Harness, sandbox: Sandbox
+) -> None:
+    before = live_pods(sandbox, "myapp")
+    victim = sorted(before)[0]
+    out = harness.run(f"kill myapp/{victim} --force")
+    assert "acted on 1 pod(s)" in out
+    wait_for(lambda: victim not in live_pods(sandbox, "myapp"), what="the pod to go")
+    wait_for(lambda: len(live_pods(sandbox, "myapp")) == len(before), what="a replacement")
+    # a kill has nothing to undo: the controller replaced the pod
+    assert "nothing to undo" in harness.run("undo")
+
+
+def test_kill_by_selector_with_a_sample_kills_that_many(
+    harness: Harness, sandbox: Sandbox
+) -> None:
+    before = live_pods(sandbox, "myapp")
+    harness.run("kill -n myapp -l app=my-service --sample 2 --force")
+    wait_for(
+        lambda: len(set(before) - set(live_pods(sandbox, "myapp"))) == 2, what="two pods gone"
+    )
+
+
+def test_stop_stops_the_machine_and_undo_starts_it(harness: Harness, sandbox: Sandbox) -> None:
+    out = harness.run("stop worker-3")
+    assert "1 machine(s) stopped" in out, out
+    assert not machine_running(sandbox, "worker-3")
+    assert "start machine" in harness.run("pending")
+    out = harness.run("undo")
+    assert "undid action 1 (stop worker-3): 1 change(s)" in out, out
+    assert machine_running(sandbox, "worker-3")
+    assert "nothing pending" in harness.run("pending")
+
+
+def test_stop_by_zone_with_a_sample(harness: Harness, sandbox: Sandbox) -> None:
+    harness.run("stop --az EAST-1 --sample 1")
+    east = [m for m in sandbox.machines.by_id.values() if m.zone == "EAST-1"]
+    assert sum(not m.running for m in east) == 1
+    harness.run("undo all")
+    assert all(m.running for m in sandbox.machines.by_id.values())
+
+
+def test_protected_namespaces_and_seals_own_node_are_left_alone(
+    make_harness: Make, sandbox: Sandbox
+) -> None:
+    harness = make_harness(protected_namespaces=("myapp",), environ={"NODE_NAME": "worker-3"})
+    before = live_pods(sandbox, "myapp")
+    out = harness.run(f"kill myapp/{sorted(before)[0]} --force")
+    assert "leaving myapp/" in out and "protectedNamespaces" in out, out
+    assert "nothing done" in out
+    out = harness.run("stop worker-3")
+    assert "leaving node worker-3 alone: seal runs on it" in out, out
+    assert machine_running(sandbox, "worker-3")
+    assert live_pods(sandbox, "myapp") == before
+
+
+def test_dry_run_changes_nothing(make_harness: Make, sandbox: Sandbox) -> None:
+    harness = make_harness(dry_run=True)
+    before = live_pods(sandbox, "myapp")
+    out = harness.run("kill -n myapp -l app=my-service --force")
+    assert "dry run: would kill" in out, out
+    out = harness.run("stop worker-4")
+    assert "dry run: would stop" in out, out
+    assert machine_running(sandbox, "worker-4")
+    assert live_pods(sandbox, "myapp") == before
+
+
+def test_mistakes_are_explained_not_raised(harness: Harness) -> None:
+    assert "frobnicate: no such command" in harness.run("frobnicate")
+    assert "unrecognized arguments: --bogus" in harness.run("kill --bogus")
+    assert "expected seconds" in harness.run("wait soon")
+    assert "no pod named nope" in harness.run("kill myapp/nope")
+    assert "name the pod(s), or give -l" in harness.run("kill")
+    assert "--sample 7x" in harness.run("kill -n myapp -l app=x --sample 7x")
+    assert "give the command after --" in harness.run("exec worker-1 uptime")
+    assert "cannot read that line" in harness.run('kill "unclosed')
+    out = harness.run("silence 10m")
+    assert "--alertmanager-url" in out and "SEAL_ALERTMANAGER_URL" in out
+    assert "not a valid step" in harness.run("kill -n myapp -l 'a in (' --force")
+
+
+def test_every_command_has_help(harness: Harness) -> None:
+    from seal.interactive.grammar import PARSERS
+
+    listing = harness.run("help")
+    for name in PARSERS:
+        assert name in listing
+        assert f"usage: {name}" in harness.run(f"help {name}")
+    assert "usage: kill" in harness.run("kill --help")
+    assert "exec worker-1 -- uptime" in harness.run("exec -h")
