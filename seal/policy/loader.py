@@ -21,6 +21,7 @@ from seal.policy.model import (
     RunStrategy,
     Safety,
     ScenarioSpec,
+    SteadyState,
     StepBuilder,
     StepSpec,
 )
@@ -28,6 +29,8 @@ from seal.policy.problems import sorted_problems
 from seal.policy.schema import Schema, array, boolean, number, obj, one_key, string
 
 StepTable = Sequence[StepBuilder]
+#: the steps a steady-state hypothesis may hold: those whose key starts with this
+PROBE_PREFIX = "probe"
 
 CONFIG_SCHEMA = obj(
     {
@@ -83,10 +86,26 @@ def _schema(step_types: tuple[StepBuilder, ...]) -> Schema:
         {s.key: s.schema for s in step_types},
         description="a step: exactly one of " + ", ".join(s.key for s in step_types),
     )
+    probe = one_key(
+        "probe",
+        {s.key: s.schema for s in step_types if s.key.startswith(PROBE_PREFIX)},
+        description="a probe: exactly one of "
+        + ", ".join(s.key for s in step_types if s.key.startswith(PROBE_PREFIX)),
+    )
+    steady_state = obj(
+        {
+            "title": string("what the hypothesis says, for logs and reports"),
+            "probes": array(probe, "every one must pass", minItems=1),
+        },
+        required=["probes"],
+        description="checked before the steps (not met: no chaos, not-steady) and after "
+        "them and their undos (not met: deviated); a seal extension",
+    )
     scenario = obj(
         {
             "name": string("used in logs and metric labels", minLength=3, maxLength=80),
             "description": string(),
+            "steadyState": steady_state,
             "steps": array(step, "run in order; the first failing step fails the scenario"),
         },
         required=["name", "steps"],
@@ -154,6 +173,18 @@ def _build_steps(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[
     return tuple(steps)
 
 
+def _build_steady_state(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> SteadyState | None:
+    node = scenario.child("steadyState")
+    if not node.scalar():
+        return None
+    probes: list[StepSpec] = []
+    for probe in node.children("probes"):
+        key, body = probe.only_key()
+        if key in by_key:
+            probes.append(by_key[key].build(body))
+    return SteadyState(str(node.get("title", "")), tuple(probes), node.location)
+
+
 def _build_scenarios(root: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[ScenarioSpec, ...]:
     scenarios: list[ScenarioSpec] = []
     first_seen: dict[str, int] = {}
@@ -172,6 +203,7 @@ def _build_scenarios(root: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[
                 _build_steps(scenario, by_key),
                 str(scenario.get("description", "")),
                 scenario.location,
+                _build_steady_state(scenario, by_key),
             )
         )
     return tuple(scenarios)

@@ -82,6 +82,15 @@ class StepBuilder(Protocol):
 
 
 @frozen
+class SteadyState:
+    """A scenario's steady-state hypothesis: probes that must pass before and after it."""
+
+    title: str
+    probes: tuple[StepSpec, ...]
+    location: Location = Location("-")
+
+
+@frozen
 class ScenarioSpec:
     """One scenario: a name and its steps, run in order."""
 
@@ -89,6 +98,7 @@ class ScenarioSpec:
     steps: tuple[StepSpec, ...]
     description: str = ""
     location: Location = Location("-")
+    steady_state: SteadyState | None = None
 
 
 @frozen

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from seal.errors import PolicyError, ShutdownRequested
-from seal.outcomes import ScenarioOutcome
+from seal.outcomes import FAILING_RESULTS, ScenarioOutcome
 from seal.policy.model import Policy, ScenarioSpec
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,8 @@ class RunSummary:
 
     @property
     def failed(self) -> int:
-        return self.count("failed")
+        """Runs that failed: `failed`, and `not-steady` and `deviated` too."""
+        return sum(self.count(result) for result in FAILING_RESULTS)
 
     @property
     def exit_code(self) -> int:
@@ -141,7 +142,9 @@ class PolicyRunner:
             if outcome.result == "interrupted":
                 summary.interrupted = True
                 return True
-            if outcome.result == "failed" and policy.fail_fast:
-                log.error("scenario %r failed; exitStrategy is fail-fast", scenario.name)
+            if outcome.failing and policy.fail_fast:
+                log.error(
+                    "scenario %r %s; exitStrategy is fail-fast", scenario.name, outcome.result
+                )
                 return True
         return False

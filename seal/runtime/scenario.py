@@ -9,7 +9,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seal.errors import SealError, ShutdownRequested
@@ -127,14 +127,26 @@ class ScenarioExecutor:
         ctx = services.context(scenario.name, undo, self._safety(policy))
         started = services.clock.monotonic()
         steps: list[StepOutcome] = []
+        steady = SteadyCheck()
         with log_context(scenario=scenario.name):
             log.info("scenario starts: %d step(s)", len(scenario.steps))
             try:
-                self._run_steps(scenario, ctx, steps)
+                steady.before = self._steady_state(scenario, ctx, "before", steady.outcomes)
+                if steady.before is None:
+                    self._run_steps(scenario, ctx, steps)
+            except ShutdownRequested:
+                steps.append(StepOutcome("interrupted", "steady state: shutdown"))
             finally:
                 with log_context(step="cleanup"):
                     cleanup = replay_undos(services.journal, ctx, services.metrics, run_id)
-            outcome = _outcome(scenario, steps, cleanup, services.clock.monotonic() - started)
+            if steady.before is None and all(s.ok for s in steps) and cleanup.ok:
+                try:
+                    steady.after = self._steady_state(scenario, ctx, "after", steady.outcomes)
+                except ShutdownRequested:
+                    steps.append(StepOutcome("interrupted", "steady state: shutdown"))
+            outcome = _outcome(
+                scenario, steps, cleanup, services.clock.monotonic() - started, steady
+            )
             services.metrics.scenario_finished(scenario.name, outcome.result, outcome.duration)
             log.info(
                 "scenario %s in %.1fs%s",
@@ -144,6 +156,33 @@ class ScenarioExecutor:
                 extra={"outcome": outcome.result},
             )
         return outcome
+
+    def _steady_state(
+        self, scenario: ScenarioSpec, ctx: StepContext, when: str, seen: list[StepOutcome]
+    ) -> str | None:
+        """Check the scenario's steady-state hypothesis (every probe, each once): None when
+        it holds (or there is none), else what did not hold."""
+        hypothesis = scenario.steady_state
+        if hypothesis is None:
+            return None
+        problems: list[str] = []
+        for index, probe in enumerate(hypothesis.probes, 1):
+            with log_context(step=f"steady-state {when}:{index}:{probe.key}"):
+                try:
+                    outcome = self.step_types[probe.key].run(probe, ctx)
+                except ShutdownRequested:
+                    raise
+                except SealError as exc:
+                    outcome = StepOutcome.failed(f"probe {index} ({probe.key}): {exc}")
+                    log.warning("steady-state probe not met: %s", exc, extra={"outcome": "failed"})
+            seen.append(outcome)
+            if not outcome.ok:
+                problems.append(outcome.reason)
+        title = f" '{hypothesis.title}'" if hypothesis.title else ""
+        if not problems:
+            log.info("steady state%s holds %s the steps", title, when)
+            return None
+        return f"steady state{title} not met {when} the steps: " + "; ".join(problems)
 
     def _run_steps(
         self, scenario: ScenarioSpec, ctx: StepContext, steps: list[StepOutcome]
@@ -188,16 +227,41 @@ class ScenarioExecutor:
         return outcome
 
 
+@dataclass
+class SteadyCheck:
+    """What the steady-state hypothesis came to before and after the steps."""
+
+    before: str | None = None
+    after: str | None = None
+    outcomes: list[StepOutcome] = field(default_factory=list)
+
+
 def _outcome(
-    scenario: ScenarioSpec, steps: list[StepOutcome], cleanup: ReplayReport, duration: float
+    scenario: ScenarioSpec,
+    steps: list[StepOutcome],
+    cleanup: ReplayReport,
+    duration: float,
+    steady: SteadyCheck,
 ) -> ScenarioOutcome:
     bad = next((s for s in steps if not s.ok), None)
     result: ScenarioResult
     if bad is not None:
         result = "interrupted" if bad.result == "interrupted" else "failed"
         reason = bad.reason
+    elif steady.before is not None:
+        result, reason = "not-steady", f"{steady.before}; no chaos done"
     elif not cleanup.ok:
         result, reason = "failed", f"{len(cleanup.failed)} undo(s) failed"
+    elif steady.after is not None:
+        result, reason = "deviated", steady.after
     else:
         result, reason = "passed", ""
-    return ScenarioOutcome(scenario.name, result, reason, duration, tuple(steps), cleanup)
+    return ScenarioOutcome(
+        scenario.name,
+        result,
+        reason,
+        duration,
+        tuple(steps),
+        cleanup,
+        steady_state=tuple(steady.outcomes),
+    )

@@ -21,6 +21,8 @@ class ScenarioRow:
     failed: int
     interrupted: int
     skipped: int
+    not_steady: int
+    deviated: int
     duration_seconds: float
     targets: int
     undos_done: int
@@ -35,6 +37,8 @@ class ScenarioRow:
             (self.failed, "failed"),
             (self.interrupted, "interrupted"),
             (self.skipped, "skipped"),
+            (self.not_steady, "not-steady"),
+            (self.deviated, "deviated"),
         ]
         present = [(n, word) for n, word in counts if n]
         if len(present) == 1 and present[0][0] == self.runs:
@@ -57,6 +61,8 @@ def rows(summary: RunSummary) -> list[ScenarioRow]:
                 failed=sum(o.result == "failed" for o in runs),
                 interrupted=sum(o.result == "interrupted" for o in runs),
                 skipped=sum(o.result == "skipped" for o in runs),
+                not_steady=sum(o.result == "not-steady" for o in runs),
+                deviated=sum(o.result == "deviated" for o in runs),
                 duration_seconds=round(sum(o.duration for o in runs), 3),
                 targets=sum(o.targets for o in runs),
                 undos_done=sum(o.cleanup.undone for o in runs),

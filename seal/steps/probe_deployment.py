@@ -12,6 +12,7 @@ from seal.policy.problems import Location
 from seal.policy.schema import obj, string
 from seal.steps import tolerance
 from seal.steps.base import ApiCall, StepContext, StepType
+from seal.steps.probe_pods import meets
 from seal.steps.tolerance import Tolerance
 
 
@@ -56,7 +57,13 @@ def run(spec: ProbeDeploymentSpec, ctx: StepContext) -> StepOutcome:
     if spec.available is not None:
         held = spec.available.holds(available)
         problem = None if held else f"{seen}; expected available {spec.available}"
-    elif available == desired and ready == desired:
+        return tolerance.verdict(ctx, what, problem, seen)
+    # The status lags a pod's deletion: its Ready pods, not being deleted, are counted too.
+    selector = ctx.kube.deployment_selector(spec.namespace, spec.name)
+    pods = ctx.kube.list_pod_objects(spec.namespace, label_selector=selector or None)
+    ready_pods = sum(meets(pod, "Ready") for pod in pods)
+    seen += f", {ready_pods} Ready pod(s)"
+    if available == desired and ready == desired and ready_pods >= desired:
         problem = None
     else:
         problem = f"{seen}; expected all {desired} available and ready"
@@ -64,7 +71,10 @@ def run(spec: ProbeDeploymentSpec, ctx: StepContext) -> StepOutcome:
 
 
 def api_calls(spec: ProbeDeploymentSpec) -> tuple[ApiCall, ...]:
-    return (ApiCall("get", "deployments", group="apps", namespace=spec.namespace, name=spec.name),)
+    return (
+        ApiCall("get", "deployments", group="apps", namespace=spec.namespace, name=spec.name),
+        ApiCall("list", "pods", namespace=spec.namespace),
+    )
 
 
 DESCRIPTION = "check a Deployment's available replicas against its desired ones"

@@ -55,13 +55,18 @@ def test_probe_deployment_compares_available_with_desired(harness: StepHarness) 
         probe_deployment.STEP, "- probeDeployment: {name: goldpinger, namespace: default}"
     )
     assert outcome.result == "passed"
-    assert outcome.reason.endswith("3 available and 3 ready of 3 desired replica(s)")
+    assert outcome.reason.endswith(
+        "3 available and 3 ready of 3 desired replica(s), 3 Ready pod(s)"
+    )
     scale(harness.box, "default", "goldpinger", 5)
     with pytest.raises(StepFailed) as failure:
         harness.run(
             probe_deployment.STEP, "- probeDeployment: {name: goldpinger, namespace: default}"
         )
-    assert "of 5 desired replica(s); expected all 5 available and ready" in str(failure.value)
+    assert str(failure.value) == (
+        "probeDeployment default/goldpinger: 3 available and 3 ready of 5 desired replica(s), "
+        "3 Ready pod(s); expected all 5 available and ready"
+    )
     # a tolerance on the available replicas alone
     tolerant = harness.run(
         probe_deployment.STEP,
