@@ -28,12 +28,12 @@ def test_a_status_tolerance_replaces_the_code(harness: StepHarness) -> None:
 
 
 def test_a_body_tolerance_checks_the_answer_text(harness: StepHarness) -> None:
-    outcome = harness.run(STEP, probe("{body: {regex: '\"path\": \"/ping\"'}}"))
+    outcome = harness.run(STEP, probe('{body: {regex: \'"path": "/ping"\'}}'))
     assert outcome.result == "passed"
     with pytest.raises(StepFailed) as failure:
         harness.run(STEP, probe("{body: {regex: healthy}}", ", retries: 1"))
     message = str(failure.value)
-    assert "last: body: observed '{\"pod\": \"goldpinger-" in message
+    assert 'last: body: observed \'{"pod": "goldpinger-' in message
     assert message.endswith("expected matching /healthy/")
     assert harness.metrics.named("probe_finished")[-1][1] == "out-of-tolerance"
 

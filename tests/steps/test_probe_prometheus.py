@@ -107,7 +107,7 @@ def test_a_value_within_its_tolerance_passes(harness: StepHarness, prometheus: s
         STEP,
         probe(
             prometheus,
-            'sum(demo_requests_total{code=\"500\"}) / sum(demo_requests_total)',
+            'sum(demo_requests_total{code="500"}) / sum(demo_requests_total)',
             "{to: 0.05}",
         ),
     )
