@@ -20,11 +20,57 @@ def _ready(pod: Obj) -> bool:
     )
 
 
+def _address(pod: Obj) -> Obj | None:
+    """The pod's entry in Endpoints, or None when it is not to receive traffic."""
+    ip = pod.get("status", {}).get("podIP")
+    if not ip or pod_terminating(pod) or not _ready(pod):
+        return None
+    meta = pod["metadata"]
+    return {
+        "ip": ip,
+        "nodeName": pod["spec"].get("nodeName"),
+        "targetRef": {
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta.get("namespace", ""),
+            "uid": meta["uid"],
+        },
+    }
+
+
+class _Members:
+    """A service's selector and the addresses of the pods it selects, kept from changes."""
+
+    def __init__(self, raw: Obj) -> None:
+        self.raw = raw
+        self.selector = selector_from_match(raw)
+        self.addresses: dict[Key, Obj] = {}
+
+    def update(self, key: Key, pod: Obj | None) -> bool:
+        """Take the pod's change (None: it is gone); whether the addresses changed."""
+        selected = pod is not None and self.selector.matches(pod["metadata"].get("labels") or {})
+        address = _address(pod) if pod is not None and selected else None
+        if address is None:
+            return self.addresses.pop(key, None) is not None
+        if self.addresses.get(key) == address:
+            return False
+        self.addresses[key] = address
+        return True
+
+
 class EndpointsController(Controller):
+    """Each pod change touches only the services of its namespace whose selector picks it
+    (or picked it); a service's Endpoints are written from addresses kept as pods change."""
+
     def __init__(self, context: Context) -> None:
         super().__init__(context)
-        self.dirty_namespaces: set[str] = set()
         self._used_cluster_ips: set[str] = set()
+        #: namespace -> service name -> its members (services with a selector only)
+        self._services: dict[str, dict[str, _Members]] = {}
+        #: services whose members are to be found again from the pods (new selector)
+        self._rebuild: set[Key] = set()
+        #: services whose Endpoints are to be written
+        self.dirty: set[Key] = set()
 
     def seed(self) -> None:
         for _, entry in self.store.entries("services"):
@@ -33,12 +79,14 @@ class EndpointsController(Controller):
                 self._used_cluster_ips.add(ip)
         for _, entry in self.store.entries("services"):
             self.observe("ADDED", "services", entry.obj)
-        for _, entry in self.store.entries("namespaces"):
-            self.dirty_namespaces.add(entry.obj["metadata"]["name"])
 
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "pods":
-            self.dirty_namespaces.add(key_of(obj)[0])
+            key = key_of(obj)
+            pod = None if event_type == "DELETED" else obj
+            for name, members in self._services.get(key[0], {}).items():
+                if members.update(key, pod):
+                    self.dirty.add((key[0], name))
         elif resource == "services":
             key = key_of(obj)
             if event_type == "ADDED" and not obj.get("spec", {}).get("clusterIP"):
@@ -46,13 +94,35 @@ class EndpointsController(Controller):
             if event_type == "DELETED":
                 self._used_cluster_ips.discard(obj.get("spec", {}).get("clusterIP", ""))
                 self.context.later(0, self._drop_endpoints, key)
-            self.dirty_namespaces.add(key[0])
+            self._service_changed(event_type, key, obj)
+
+    def _service_changed(self, event_type: str, key: Key, service: Obj) -> None:
+        namespace, name = key
+        services = self._services.setdefault(namespace, {})
+        raw = service.get("spec", {}).get("selector")
+        if event_type == "DELETED" or not raw:
+            services.pop(name, None)
+            self._rebuild.discard(key)
+            self.dirty.discard(key)
+            return
+        known = services.get(name)
+        if known is None or known.raw != raw:
+            services[name] = _Members(raw)
+            self._rebuild.add(key)
+        self.dirty.add(key)  # its ports or labels may have changed
 
     def reconcile(self) -> None:
-        if self.dirty_namespaces:
-            namespaces, self.dirty_namespaces = self.dirty_namespaces, set()
-            for namespace in sorted(namespaces - {""}):
-                self._sync(namespace)
+        if self._rebuild:
+            rebuild, self._rebuild = self._rebuild, set()
+            for namespace, name in rebuild:
+                members = self._services.get(namespace, {}).get(name)
+                if members is not None:
+                    for key, entry in self.store.entries("pods", namespace):
+                        members.update(key, entry.obj)
+        if self.dirty:
+            dirty, self.dirty = self.dirty, set()
+            for key in sorted(dirty):
+                self._sync(key)
 
     def _assign_cluster_ip(self, key: Key) -> None:
         service = self.store.peek("services", *key)
@@ -79,46 +149,26 @@ class EndpointsController(Controller):
         if self.store.peek("endpoints", *key) is not None:
             self.store.remove("endpoints", *key)
 
-    def _sync(self, namespace: str) -> None:
+    def _sync(self, key: Key) -> None:
+        namespace, name = key
         home = self.store.peek("namespaces", "", namespace)
+        members = self._services.get(namespace, {}).get(name)
+        service = self.store.peek("services", namespace, name)
         if home is None or home["metadata"].get("deletionTimestamp"):
             return
-        services = [e.obj for _, e in self.store.entries("services", namespace)]
-        if not services:
+        if members is None or service is None:
             return
-        pods = [e.obj for _, e in self.store.entries("pods", namespace)]
-        for service in services:
-            raw = service.get("spec", {}).get("selector")
-            if not raw:
-                continue
-            selector = selector_from_match(raw)
-            addresses = [
-                {
-                    "ip": p["status"]["podIP"],
-                    "nodeName": p["spec"].get("nodeName"),
-                    "targetRef": {
-                        "kind": "Pod",
-                        "name": p["metadata"]["name"],
-                        "namespace": namespace,
-                        "uid": p["metadata"]["uid"],
-                    },
-                }
-                for p in pods
-                if selector.matches(p["metadata"].get("labels") or {})
-                and not pod_terminating(p)
-                and _ready(p)
-                and p.get("status", {}).get("podIP")
-            ]
-            ports = [
-                {
-                    "name": p.get("name", ""),
-                    "port": p.get("targetPort", p.get("port")),
-                    "protocol": p.get("protocol", "TCP"),
-                }
-                for p in service.get("spec", {}).get("ports") or []
-            ]
-            subsets = [{"addresses": addresses, "ports": ports}] if addresses else []
-            self._write(service, subsets)
+        addresses = [members.addresses[k] for k in sorted(members.addresses)]
+        ports = [
+            {
+                "name": p.get("name", ""),
+                "port": p.get("targetPort", p.get("port")),
+                "protocol": p.get("protocol", "TCP"),
+            }
+            for p in service.get("spec", {}).get("ports") or []
+        ]
+        subsets = [{"addresses": addresses, "ports": ports}] if addresses else []
+        self._write(service, subsets)
 
     def _write(self, service: Obj, subsets: list[Obj]) -> None:
         namespace, name = key_of(service)
@@ -140,4 +190,3 @@ class EndpointsController(Controller):
             updated["subsets"] = subsets
             updated["metadata"].pop("resourceVersion", None)
             self.store.update("endpoints", updated)
-

@@ -139,3 +139,57 @@ def test_the_scheduler_sees_nodes_change_between_placements(
     scale(11)
     spread = wait_for(lambda: placed(11), what="pods placed after node-0 is back")
     assert spread["node-0"] - after_cordon["node-0"] == 4  # the least loaded takes them all
+
+
+def _endpoint_pods(store: Store, name: str) -> list[str]:
+    endpoints = store.peek("endpoints", "default", name)
+    if endpoints is None:
+        return []
+    return [a["targetRef"]["name"] for s in endpoints.get("subsets") or [] for a in s["addresses"]]
+
+
+def test_endpoints_follow_labels_readiness_and_selectors(sandbox: Sandbox) -> None:
+    pods = sandbox.call(
+        lambda s: sorted(p["metadata"]["name"] for p in _live(s, "default", "app=goldpinger"))
+    )
+    wait_for(
+        lambda: sandbox.call(lambda s: _endpoint_pods(s, "goldpinger")) == pods,
+        what="the three pods in the endpoints, in name order",
+    )
+    first = pods[0]
+    sandbox.call(
+        lambda s: s.mutate(
+            "pods", "default", first, lambda p: p["metadata"]["labels"].__setitem__("app", "other")
+        )
+    )
+    wait_for(
+        lambda: first not in sandbox.call(lambda s: _endpoint_pods(s, "goldpinger")),
+        what="a relabelled pod to leave the endpoints",
+    )
+
+    def unready(pod: Obj) -> None:
+        for condition in pod["status"]["conditions"]:
+            if condition["type"] == "Ready":
+                condition["status"] = "False"
+
+    sandbox.call(lambda s: s.mutate("pods", "default", pods[1], unready))
+    wait_for(
+        lambda: pods[1] not in sandbox.call(lambda s: _endpoint_pods(s, "goldpinger")),
+        what="an unready pod to leave the endpoints",
+    )
+
+    def select_other(service: Obj) -> None:
+        service["spec"]["selector"] = {"app": "other"}
+        service["spec"]["ports"][0]["targetPort"] = 9090
+
+    sandbox.call(lambda s: s.mutate("services", "default", "goldpinger", select_other))
+
+    def switched(store: Store) -> bool:
+        endpoints = store.peek("endpoints", "default", "goldpinger") or {}
+        subsets = endpoints.get("subsets") or [{}]
+        return (
+            _endpoint_pods(store, "goldpinger") == [first]
+            and subsets[0]["ports"][0]["port"] == 9090
+        )
+
+    wait_for(lambda: sandbox.call(switched), what="the endpoints of the new selector and port")
