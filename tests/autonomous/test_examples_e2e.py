@@ -26,6 +26,11 @@ EXPECTED = {
         "default/goldpinger (",
     ),
     "silence-alerts-during-chaos": (0, "done: 1 loop(s), 1 scenario run(s) passed, 0 failed"),
+    "pod-healing-slo": (0, "waitFor goldpinger-healed: held after "),
+    "greeter-steady-state": (
+        0,
+        "steady state 'the greeter greets, quickly, from every replica' holds after the steps",
+    ),
 }
 
 
