@@ -310,11 +310,11 @@ def _plural(kind: str) -> str:
 
 def api_calls(spec: KubectlSpec) -> tuple[ApiCall, ...]:
     """kubectl reads each object first (the safety screen; apply's own look), then creates
-    or patches it (client-side apply), or deletes it; an applied object is deleted again
-    at cleanup unless autoDelete is off."""
-    named: tuple[str, ...] = ("get", "patch") if spec.action == "apply" else ("get", "delete")
-    if spec.action == "apply" and spec.auto_delete:
-        named += ("delete",)
+    or patches it (client-side apply), or deletes it and watches it go (a list and watch
+    of that one name); an applied object is deleted so at cleanup unless autoDelete is off."""
+    named: tuple[str, ...] = ("get", "patch") if spec.action == "apply" else ("get",)
+    if spec.action == "delete" or spec.auto_delete:
+        named += ("delete", "list", "watch")
     calls: list[ApiCall] = []
     for group, resource, namespace, name in _kinds(spec.payload):
         calls += [ApiCall(verb, resource, group, "", namespace, name) for verb in named]
