@@ -5,10 +5,11 @@ the consequences of chaos; and their expiry after the API server's --event-ttl. 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import itertools
 import time
 
-from sandbox.controllers.base import Controller
+from sandbox.controllers.base import Context, Controller, Key, key_of
 from sandbox.store import ApiError, Obj, Store, now_rfc3339
 
 #: makes event names unique even within one clock tick (names are not drawn from the
@@ -105,25 +106,39 @@ def _stamp(text: object) -> float:
         return 0.0
 
 
+def _last_seen(event: Obj) -> float:
+    return max(
+        _stamp(event.get("lastTimestamp")),
+        _stamp(event.get("eventTime")),
+        _stamp(event["metadata"].get("creationTimestamp")),
+    )
+
+
 class EventExpiry(Controller):
     """Events older than the TTL go, as the API server drops them; checked every tenth of
-    the TTL (at most every minute)."""
+    the TTL (at most every minute). Events are kept in a heap by when they were last seen,
+    so a check looks only at those that expired (an event seen again has a newer entry;
+    its older ones are dropped when they come up)."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        self._heap: list[tuple[float, Key]] = []
 
     def seed(self) -> None:
+        for key, entry in self.store.entries("events"):
+            self._heap.append((_last_seen(entry.obj), key))
+        heapq.heapify(self._heap)
         self.expire()
+
+    def observe(self, event_type: str, resource: str, obj: Obj) -> None:
+        if resource == "events" and event_type != "DELETED":
+            heapq.heappush(self._heap, (_last_seen(obj), key_of(obj)))
 
     def expire(self) -> None:
         cutoff = self.store.clock() - self.context.timing.event_ttl_seconds
-        old = [
-            key
-            for key, entry in self.store.entries("events")
-            if max(
-                _stamp(entry.obj.get("lastTimestamp")),
-                _stamp(entry.obj.get("eventTime")),
-                _stamp(entry.obj["metadata"].get("creationTimestamp")),
-            )
-            < cutoff
-        ]
-        for namespace, name in old:
-            self.store.remove("events", namespace, name)
+        while self._heap and self._heap[0][0] < cutoff:
+            _, key = heapq.heappop(self._heap)
+            event = self.store.peek("events", *key)
+            if event is not None and _last_seen(event) < cutoff:
+                self.store.remove("events", *key)
         self.context.later(min(60.0, self.context.timing.event_ttl_seconds / 10), self.expire)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from dataclasses import replace
 
 from sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup
 from sandbox.sandbox import Sandbox
-from sandbox.store import Obj, Store
+from sandbox.store import Obj, Store, rfc3339
+from sandbox.timing import SandboxTiming
 from tests.conftest import SandboxFactory, wait_for
 
 
@@ -193,3 +196,35 @@ def test_endpoints_follow_labels_readiness_and_selectors(sandbox: Sandbox) -> No
         )
 
     wait_for(lambda: sandbox.call(switched), what="the endpoints of the new selector and port")
+
+
+def test_an_event_seen_again_outlives_one_seen_once(sandbox_factory: SandboxFactory) -> None:
+    box = sandbox_factory(timing=replace(SandboxTiming.fast(), event_ttl_seconds=4.0))
+
+    def record(name: str) -> None:
+        event = {
+            "metadata": {"name": name, "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "x", "namespace": "default"},
+            "reason": "Testing",
+            "lastTimestamp": rfc3339(time.time()),
+        }
+        box.call(lambda s: s.create("events", event))
+
+    def names() -> set[str]:
+        found = box.call(lambda s: s.list("events", "default"))
+        return {e["metadata"]["name"] for e in found if e["reason"] == "Testing"}
+
+    record("once")
+    record("again")
+    time.sleep(2)
+    box.call(
+        lambda s: s.mutate(
+            "events",
+            "default",
+            "again",
+            lambda e: e.update({"lastTimestamp": rfc3339(time.time()), "count": 2}),
+        )
+    )
+    wait_for(lambda: "once" not in names(), timeout=10, what="the event seen once to expire")
+    assert "again" in names()
+    wait_for(lambda: not names(), timeout=10, what="the event seen again to expire later")
