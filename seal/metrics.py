@@ -189,10 +189,13 @@ class PrometheusMetrics:
             "seal_policy_reload_failed", "Policy re-reads that found the file invalid", registry=r
         )
 
-    def serve(self, host: str, port: int) -> None:
+    def serve(self, host: str, port: int, start: Any = None) -> None:
+        """Serve /metrics; `start` (prometheus-client's `start_http_server` by default) may
+        serve more paths beside it, as seal's health endpoints do."""
         import prometheus_client as prom
 
-        self._server, _ = prom.start_http_server(port, addr=host, registry=self.registry)
+        start = start or prom.start_http_server
+        self._server, _ = start(port, addr=host, registry=self.registry)
 
     def close(self) -> None:
         """Stop serving metrics (a no-op when `serve` was never called)."""

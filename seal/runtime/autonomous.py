@@ -28,8 +28,11 @@ def read_policy(policy_file: str) -> Policy:
 def run_policy(services: Services, policy_file: str, first: Policy) -> RunSummary:
     """Loop over the policy (re-read every loop) until it is done or shutdown is asked."""
     executor = ScenarioExecutor(services)
+    health = services.health
+    if health is not None:  # /readyz needs a valid policy; its waits bound /healthz
+        health.watch(first)
     runner = PolicyRunner(
-        lambda: read_policy(policy_file),
+        lambda: health.watch(read_policy(policy_file)) if health else read_policy(policy_file),
         executor.run,
         clock=services.clock,
         rng=services.rng,

@@ -27,6 +27,7 @@ from seal.clock import SystemClock
 from seal.errors import ClusterUnreachable, KubeError, UsageError
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
 from seal.policy.model import Safety
+from seal.runtime.health import Health, stall_seconds
 from seal.runtime.journal import UndoJournal, default_state_dir, journal_name
 from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext
@@ -74,8 +75,11 @@ class RunOptions:
         return Path(self.state_dir) if self.state_dir else default_state_dir(self.environ)
 
 
-def open_metrics(options: MetricsOptions) -> tuple[Metrics, PrometheusMetrics | None]:
-    """The metrics sink the options ask for, and the Prometheus endpoint when one is served."""
+def open_metrics(
+    options: MetricsOptions, health: Health | None = None
+) -> tuple[Metrics, PrometheusMetrics | None]:
+    """The metrics sink the options ask for, and the Prometheus endpoint when one is served
+    (with `health`'s /healthz and /readyz beside /metrics, and its events)."""
     collectors: list[Any] = []
     prometheus = None
     if options.address:
@@ -84,13 +88,14 @@ def open_metrics(options: MetricsOptions) -> tuple[Metrics, PrometheusMetrics | 
             raise UsageError(f"--metrics-address {options.address!r}: expected HOST:PORT")
         prometheus = PrometheusMetrics()
         try:
-            prometheus.serve(bind or "127.0.0.1", int(port_text))
+            prometheus.serve(bind or "127.0.0.1", int(port_text), health and health.start_server)
         except OSError as exc:
             raise UsageError(
                 f"cannot serve metrics on {options.address}: {exc.strerror}"
             ) from exc
         log.info("metrics served on http://%s/metrics", options.address)
         collectors.append(prometheus)
+        collectors.extend([health] if health is not None else [])
     if options.stdout:
         collectors.append(StdoutCollector())
     if not collectors:
@@ -118,6 +123,8 @@ class Services:
     executor: Executor | None = None
     #: the inventory file's hosts instead of the cluster's nodes
     nodes: NodeSource | None = None
+    #: liveness and readiness, served beside the metrics (None: no metrics endpoint)
+    health: Health | None = None
 
     def safety(self, policy: Safety | None = None) -> SafetyRules:
         """The policy's safety rules (the defaults without a policy) merged with the flags'."""
@@ -164,8 +171,9 @@ def open_services(
 ) -> Iterator[Services]:
     """Open every service of a run; close them all, in reverse order, however it ends."""
     with ExitStack() as stack:
+        health = Health(stall_seconds=stall_seconds(options.environ))
         if metrics is None:
-            metrics, prometheus = open_metrics(options.metrics)
+            metrics, prometheus = open_metrics(options.metrics, health)
             if prometheus is not None:
                 stack.callback(prometheus.close)
         clock = clock or SystemClock()
@@ -197,7 +205,9 @@ def open_services(
             cloud=cloud,
             executor=executor(kube) if executor is not None else None,
             nodes=nodes,
+            health=health if options.metrics.address else None,
         )
+        health.connected()  # `identify` above had the cluster's answer
         metrics.pending_undos(len(journal))
         metrics.undo_kinds_known(sorted(undo_handlers()))
         yield services
