@@ -17,6 +17,8 @@ from sandbox.podutil import condition, pod_terminating, set_condition
 from sandbox.store import ApiError, Obj, now_rfc3339
 
 POD_NETWORK = ipaddress.ip_network("127.20.0.0/14")
+#: the exit code of a container killed (SIGKILL)
+KILLED = 137
 
 
 def _bound_and_waiting(pod: Obj) -> bool:
@@ -170,15 +172,19 @@ class Kubelet(Controller):
         except ApiError:
             return
         events.container_started(self.store, running)
-        self.context.later(
-            seconds,
-            self._command_done,
-            key,
-            running["metadata"]["uid"],
-            exit_codes,
-        )
+        deadline = running["spec"].get("activeDeadlineSeconds")
+        if isinstance(deadline, int | float) and 0 < deadline < seconds:
+            # The kubelet kills what outlives the pod's deadline.
+            killed = {name: KILLED for name in exit_codes}
+            self.context.later(
+                deadline, self._command_done, key, running["metadata"]["uid"], killed, True
+            )
+            return
+        self.context.later(seconds, self._command_done, key, running["metadata"]["uid"], exit_codes)
 
-    def _command_done(self, key: Key, uid: str, exit_codes: dict[str, int]) -> None:
+    def _command_done(
+        self, key: Key, uid: str, exit_codes: dict[str, int], deadline: bool = False
+    ) -> None:
         pod = self.store.peek("pods", *key)
         if pod is None or pod["metadata"]["uid"] != uid or pod_terminating(pod):
             return
@@ -201,6 +207,9 @@ class Kubelet(Controller):
                 statuses.append(_container_status(container, {"terminated": terminated}))
             status["containerStatuses"] = statuses
             status["phase"] = "Failed" if failed else "Succeeded"
+            if deadline:
+                status["reason"] = "DeadlineExceeded"
+                status["message"] = "Pod was active on the node longer than the specified deadline"
             for kind in ("ContainersReady", "Ready"):
                 set_condition(pod, kind, "False", "PodCompleted")
 

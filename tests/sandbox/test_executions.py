@@ -230,3 +230,15 @@ def test_seal_runs_a_command_on_a_node_through_the_sandbox(sandbox: Sandbox) -> 
         lambda: call(sandbox, "GET", f"/api/v1/namespaces/default/pods/{run['pod']}")[0] == 404,
         what="seal to delete its exec pod",
     )
+
+
+def test_a_command_outliving_the_pods_deadline_is_killed(sandbox: Sandbox) -> None:
+    manifest = exec_pod("overdue", "worker-0", "sleep 600")
+    manifest["spec"]["activeDeadlineSeconds"] = 1
+    assert call(sandbox, "POST", "/api/v1/namespaces/default/pods", manifest)[0] == 201
+    started = time.monotonic()
+    done = wait_for(lambda: finished(sandbox, "overdue"), what="the deadline to kill it")
+    assert time.monotonic() - started >= 0.5
+    assert (done["status"]["phase"], done["status"]["reason"]) == ("Failed", "DeadlineExceeded")
+    terminated = done["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 137
