@@ -168,13 +168,7 @@ class PrometheusMetrics:
         self._probes = prom.Counter(
             "seal_probes", "Probe requests", ["target", "outcome"], registry=r
         )
-        self._wait_for_seconds = prom.Histogram(
-            "seal_wait_for_seconds",
-            "How long waitFor steps waited until their condition held",
-            ["scenario", "step"],
-            registry=r,
-            buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600),
-        )
+        self._add_run_metrics(prom)
         self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
         self._undo_failed = prom.Counter(
             "seal_undo_failed", "Undos that failed", ["kind"], registry=r
@@ -185,8 +179,20 @@ class PrometheusMetrics:
             ["name"],
             registry=r,
         )
+
+    def _add_run_metrics(self, prom: Any) -> None:
+        """Policy reloads, and the time waitFor steps waited."""
         self._reload = prom.Counter(
-            "seal_policy_reload_failed", "Policy re-reads that found the file invalid", registry=r
+            "seal_policy_reload_failed",
+            "Policy re-reads that found the file invalid",
+            registry=self.registry,
+        )
+        self._wait_for_seconds = prom.Histogram(
+            "seal_wait_for_seconds",
+            "How long waitFor steps waited until their condition held",
+            ["scenario", "step"],
+            registry=self.registry,
+            buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600),
         )
 
     def serve(self, host: str, port: int, start: Any = None) -> None:

@@ -96,6 +96,11 @@ def test_schema_is_json_schema_that_checks_the_examples() -> None:
         "wait",
         "clone",
         "alertManagerAction",
+        "probePods",
+        "probeDeployment",
+        "probePrometheus",
+        "probeLogs",
+        "waitFor",
     }
 
 
