@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -43,11 +45,19 @@ class Harness:
         self.commands.execute(line)
         return self.buffer.getvalue()[start:]
 
-    def shell(self, typed: str) -> tuple[int, str]:
-        """Type `typed` into the shell's prompt (through a pipe), run it to the end."""
+    def shell(self, *typed: str, pause: float = 0.3) -> tuple[int, str]:
+        """Type each piece of `typed` into the shell's prompt (through a pipe), a pause
+        between pieces as a person would leave; run the shell until it ends."""
         start = len(self.buffer.getvalue())
         with create_pipe_input() as pipe:
-            pipe.send_text(typed)
+
+            def typing() -> None:
+                for piece in typed:
+                    pipe.send_text(piece)
+                    time.sleep(pause)
+
+            typist = threading.Thread(target=typing, daemon=True)
+            typist.start()
             shell = Shell(
                 self.commands,
                 self.cache,
@@ -56,6 +66,7 @@ class Harness:
                 output=DummyOutput(),
             )
             status = shell.run()
+            typist.join(timeout=10)
         return status, self.buffer.getvalue()[start:]
 
 
