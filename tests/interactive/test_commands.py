@@ -39,14 +39,10 @@ def test_kill_by_name_kills_the_pod_and_its_controller_replaces_it(
     assert "nothing to undo" in harness.run("undo")
 
 
-def test_kill_by_selector_with_a_sample_kills_that_many(
-    harness: Harness, sandbox: Sandbox
-) -> None:
+def test_kill_by_selector_with_a_sample_kills_that_many(harness: Harness, sandbox: Sandbox) -> None:
     before = live_pods(sandbox, "myapp")
     harness.run("kill -n myapp -l app=my-service --sample 2 --force")
-    wait_for(
-        lambda: len(set(before) - set(live_pods(sandbox, "myapp"))) == 2, what="two pods gone"
-    )
+    wait_for(lambda: len(set(before) - set(live_pods(sandbox, "myapp"))) == 2, what="two pods gone")
 
 
 def test_stop_stops_the_machine_and_undo_starts_it(harness: Harness, sandbox: Sandbox) -> None:

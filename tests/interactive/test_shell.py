@@ -64,12 +64,14 @@ def test_more_targets_than_the_threshold_ask_first(make_harness: Make, sandbox: 
     harness = make_harness(confirm_above=2)
     before = live_pods(sandbox, "myapp")
     status, out = harness.shell("kill -n myapp -l app=my-service --force\n", "n\n", "exit\n")
+    assert status == 0
     assert "3 pods would be touched" in out
     for name in before:
         assert name in out
     assert "not confirmed; nothing done" in out
     assert live_pods(sandbox, "myapp") == before
     status, out = harness.shell("kill -n myapp -l app=my-service --force\n", "y\n", "exit\n")
+    assert status == 0
     assert "acted on 3 pod(s)" in out
     wait_for(lambda: not set(before) & set(live_pods(sandbox, "myapp")), what="all three gone")
 
@@ -85,6 +87,7 @@ def test_leaving_undoes_what_is_pending(harness: Harness, sandbox: Sandbox) -> N
 
 def test_keep_leaves_the_changes_for_cleanup(harness: Harness, sandbox: Sandbox) -> None:
     status, out = harness.shell("stop worker-1\nkeep\nexit\n")
+    assert status == 0
     assert "leaving 1 change(s) in place" in out, out
     assert not machine_running(sandbox, "worker-1")
     assert len(harness.services.journal.pending()) == 1
