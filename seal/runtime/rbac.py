@@ -143,9 +143,12 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
     """Every request a run of `policy` may make, with the steps that make it."""
     needs = _startup()
     for scenario in policy.scenarios:
-        for index, step in enumerate(scenario.steps, 1):
+        probes = scenario.steady_state.probes if scenario.steady_state else ()
+        steps = [(f"steady-state probe {i}", p) for i, p in enumerate(probes, 1)]
+        steps += [(f"step {i}", step) for i, step in enumerate(scenario.steps, 1)]
+        for which, step in steps:
             line = getattr(getattr(step, "location", None), "line", None)
-            why = f"scenario {scenario.name!r}, step {index} ({step.key}" + (
+            why = f"scenario {scenario.name!r}, {which} ({step.key}" + (
                 f", line {line})" if line else ")"
             )
             _add(needs, STEPS_BY_KEY[step.key].calls(step), scope, why)
