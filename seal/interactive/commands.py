@@ -187,12 +187,25 @@ class Commands:
             step["podAction"]["filters"] += steps.sample_filter(args.sample)
         self.act(args.line, step)
 
+    def _known_nodes(self, names: list[str]) -> list[str]:
+        if names:
+            ctx = self.session.reader()
+            known = {n.name for n in (ctx.nodes.nodes() if ctx.nodes else self.kube.list_nodes())}
+            missing = [n for n in names if n not in known]
+            if missing:
+                raise UsageError(f"no node named {', '.join(missing)} (nodes lists them)")
+        return names
+
     def stop(self, args: argparse.Namespace) -> None:
         action = {"stop": {"force": args.force, "autoRestart": True}}
-        self.act(args.line, steps.nodes_step(args.nodes, args.az, args.sample, action))
+        self.act(
+            args.line, steps.nodes_step(self._known_nodes(args.nodes), args.az, args.sample, action)
+        )
 
     def start(self, args: argparse.Namespace) -> None:
-        self.act(args.line, steps.nodes_step(args.nodes, args.az, None, {"start": {}}))
+        self.act(
+            args.line, steps.nodes_step(self._known_nodes(args.nodes), args.az, None, {"start": {}})
+        )
 
     def execute_on_nodes(self, words: list[str], line: str) -> None:
         options = words[: words.index("--")] if "--" in words else words
@@ -202,7 +215,7 @@ class Commands:
         before, command = split_exec(words)
         parsed = PARSERS["exec"].parse_args(before)
         action = {"execute": {"cmd": command, "timeout": parsed.timeout}}
-        self.act(line, steps.nodes_step(parsed.nodes, None, None, action))
+        self.act(line, steps.nodes_step(self._known_nodes(parsed.nodes), None, None, action))
 
     def probe(self, args: argparse.Namespace) -> None:
         namespace = args.namespace or self.default_namespace

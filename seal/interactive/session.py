@@ -8,6 +8,7 @@ Acts on the cluster and the cloud through the services it is given.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,7 @@ class Session:
                 outcome = STEPS_BY_KEY[spec.key].run(spec, ctx)
             except SealError as exc:
                 log.error("%s failed: %s", command, exc, extra={"outcome": "failed"})
-                return Result(False, str(exc))
+                return Result(False, _unlocated(str(exc)))
         return _from_outcome(outcome)
 
     def _go_ahead(self, what: str, names: list[str]) -> bool:
@@ -193,5 +194,11 @@ def _node_action(action: Any, targets: list[Node], ctx: StepContext) -> str:
     return ""
 
 
+def _unlocated(message: str) -> str:
+    """A step's message without the line of the one-step policy a command stands for."""
+    return re.sub(r"(^|\()line \d+(: |\))", r"\1", message)
+
+
 def _from_outcome(outcome: StepOutcome) -> Result:
-    return Result(outcome.ok, f"{outcome.result}: {outcome.reason}" if outcome.reason else "")
+    reason = _unlocated(outcome.reason)
+    return Result(outcome.ok, f"{outcome.result}: {reason}" if reason else "")

@@ -46,11 +46,19 @@ class ConsoleLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         outcome = getattr(record, "outcome", None)
+        if record.name.startswith("seal.interactive"):
+            return  # the shell says these itself
+        output = getattr(record, "output", None)
         dry_run = str(record.msg).startswith("dry run")
-        if record.levelno < logging.WARNING and outcome not in SHOWN_OUTCOMES and not dry_run:
+        shown = outcome in SHOWN_OUTCOMES or dry_run or output is not None
+        if record.levelno < logging.WARNING and not shown:
             return
         style = "red" if record.levelno >= logging.ERROR else "yellow"
+        if record.levelno < logging.WARNING and output is not None:
+            style = ""
         self.console.print(record.getMessage(), style=style, highlight=False, markup=False)
+        for line in output if isinstance(output, list) else ():
+            self.console.print(f"  {line}", highlight=False, markup=False)
 
 
 def history(path: Path | None) -> History:

@@ -20,6 +20,7 @@ from rich.console import Console
 from drivers.sandbox import create_driver
 from sandbox.sandbox import Sandbox
 from seal.adapters.kubeconfig import resolve
+from seal.adapters.node_exec import PodExecutor
 from seal.interactive.commands import Commands
 from seal.interactive.completion import NameCache, read_names
 from seal.interactive.session import Session
@@ -96,7 +97,9 @@ def make_harness(sandbox: Sandbox, tmp_path: Path) -> Iterator[Make]:
                 ca_file=connection.ca_file,
                 insecure=connection.insecure,
             )
-            services = stack.enter_context(open_services(options, connection, cloud=driver))
+            services = stack.enter_context(
+                open_services(options, connection, cloud=driver, executor=PodExecutor)
+            )
             buffer = io.StringIO()
             console = Console(file=buffer, width=160, force_terminal=False, highlight=False)
             session = Session(services, services.safety(), confirm_above=confirm_above)

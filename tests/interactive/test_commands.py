@@ -112,3 +112,18 @@ def test_every_command_has_help(harness: Harness) -> None:
         assert f"usage: {name}" in harness.run(f"help {name}")
     assert "usage: kill" in harness.run("kill --help")
     assert "exec worker-1 -- uptime" in harness.run("exec -h")
+
+
+def test_exec_runs_a_command_on_a_node_and_shows_what_it_printed(harness: Harness) -> None:
+    out = harness.run("exec worker-1 -- uptime")
+    assert "ran 'uptime' on node worker-1: exit 0" in out, out
+    assert "ran 'uptime' on 1 node(s)" in out
+    assert "no node named no-such-node" in harness.run("exec no-such-node -- uptime")
+    assert "no node named nope" in harness.run("stop worker-1 nope")
+
+
+def test_probe_a_service_and_a_url(harness: Harness) -> None:
+    assert "1 request(s) answered 200" in harness.run("probe myapp/my-service --endpoint /healthz")
+    out = harness.run("probe http://127.0.0.1:1/")
+    assert "connection refused" in out and "line " not in out
+    assert out.count("connection refused") == 1  # said once, not again by the log
