@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -87,4 +88,17 @@ def test_sandbox_flag_starts_a_cluster_to_play_with(tmp_path: Path) -> None:
     out = typed(child, "deployments -n myapp", r"deployment\(s\)")
     assert "my-service" in out
     child.sendcontrol("d")
+    assert finish(child) == 0
+
+
+def test_ctrl_c_cuts_an_action_short_and_the_shell_goes_on(sandbox: Sandbox, state: Path) -> None:
+    child = spawn("--kubeconfig", str(sandbox.kubeconfig_path), "--state-dir", str(state))
+    child.sendline("wait 60")
+    time.sleep(1.5)  # the wait is under way
+    child.sendintr()
+    child.expect("interrupted", timeout=10)
+    child.expect(PROMPT)
+    out = typed(child, "nodes --az EAST-1", r"node\(s\)")
+    assert "worker-2" in out
+    child.sendline("exit")
     assert finish(child) == 0
