@@ -28,12 +28,18 @@ from seal.interactive.grammar import PARSERS, flags_of
 log = logging.getLogger(__name__)
 
 PROMPT = "seal> "
+#: signals that make the shell leave, undoing what is pending
+LEAVING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 #: log lines worth showing in the shell as well as in the log file
 SHOWN_OUTCOMES = frozenset({"dry-run", "protected", "refused", "failure", "spared", "gone"})
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived: leave the shell, undoing what is pending."""
+    """SIGTERM (or SIGHUP: the terminal went away) arrived: leave, undoing what is pending."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class ConsoleLogHandler(logging.Handler):
@@ -109,7 +115,8 @@ class Shell:
         return answer.strip().lower() in ("y", "yes")
 
     def run(self) -> int:
-        """The loop; leaving undoes what is pending. The exit status: 0, or 143 on SIGTERM."""
+        """The loop; leaving undoes what is pending. The exit status: 0, or 128+N after
+        signal N (143 for SIGTERM, 129 for SIGHUP)."""
         status = 0
         self.console.print(
             "seal interactive: `help` lists the commands, Tab completes, `exit` or Ctrl-D "
@@ -119,9 +126,10 @@ class Shell:
         with _terminate_raises() as signals, _interrupt_raises():
             try:
                 self._loop()
-            except Terminated:
-                self.console.print("SIGTERM: leaving", highlight=False)
-                status = 128 + signal.SIGTERM
+            except Terminated as stop:
+                name = signal.Signals(stop.signum).name
+                self.console.print(f"{name}: leaving", highlight=False)
+                status = 128 + stop.signum
             finally:
                 signals["leaving"] = True
                 self.leave()
@@ -150,27 +158,32 @@ class Shell:
         if not pending:
             return
         if self.commands.keep:
-            self.console.print(
-                f"leaving {len(pending)} change(s) in place, as asked; `seal cleanup` undoes them",
-                highlight=False,
+            self._say(
+                f"leaving {len(pending)} change(s) in place, as asked; `seal cleanup` undoes them"
             )
             return
-        self.console.print(f"undoing {len(pending)} pending change(s)...", highlight=False)
+        self._say(f"undoing {len(pending)} pending change(s)...")
         report = session.undo_all()
         if report.ok:
-            self.console.print(f"undid {report.undone} change(s)", highlight=False)
+            self._say(f"undid {report.undone} change(s)")
         else:
-            self.console.print(
+            self._say(
                 f"{len(report.failed)} undo(s) failed and stay in the journal; "
                 "`seal cleanup` retries them",
                 style="red",
-                highlight=False,
             )
+
+    def _say(self, message: str, style: str = "") -> None:
+        """Tell the user, if the terminal is still there (after SIGHUP it may not be)."""
+        try:
+            self.console.print(message, style=style, highlight=False)
+        except OSError as exc:
+            log.info("could not show %r: %s", message, exc.strerror)
 
 
 @contextmanager
 def _terminate_raises() -> Iterator[dict[str, bool]]:
-    """The first SIGTERM leaves the shell (undoing); one while leaving exits at once
+    """The first SIGTERM or SIGHUP leaves the shell (undoing); one while leaving exits at once
     (the journal keeps what is left)."""
     state = {"leaving": False}
 
@@ -178,13 +191,14 @@ def _terminate_raises() -> Iterator[dict[str, bool]]:
         if state["leaving"]:
             os._exit(128 + signum)
         state["leaving"] = True
-        raise Terminated()
+        raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in LEAVING_SIGNALS}
     try:
         yield state
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, earlier in previous.items():
+            signal.signal(signum, earlier)
 
 
 @contextmanager

@@ -72,14 +72,17 @@ def test_a_person_lists_pods_and_leaves(sandbox: Sandbox, state: Path) -> None:
     assert (state / "interactive-history").read_text().count("pods -n") == 2
 
 
-def test_sigterm_undoes_what_is_pending(sandbox: Sandbox, state: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_undoes_what_is_pending(
+    sandbox: Sandbox, state: Path, signum: int
+) -> None:
     child = spawn("--kubeconfig", str(sandbox.kubeconfig_path), "--state-dir", str(state))
     out = typed(child, "stop worker-3", "stopped")
     assert "1 machine(s) stopped" in out, out
     assert not machine_running(sandbox, "worker-3")
-    child.kill(signal.SIGTERM)
+    child.kill(signum)
     child.expect("undid 1 change")
-    assert finish(child) == 128 + signal.SIGTERM
+    assert finish(child) == 128 + signum
     assert machine_running(sandbox, "worker-3")
 
 
