@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 from seal import bounded_yaml
-from seal.errors import ExecutionError, SafetyError, StepFailed
+from seal.errors import DocumentError, ExecutionError, SafetyError, StepFailed
 from seal.frozen import frozen
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
@@ -237,7 +237,7 @@ def payload_objects(payload: str) -> list[dict[str, Any]]:
     """The objects a payload names (none when it is not YAML: kubectl will say why)."""
     try:
         return objects_of(bounded_yaml.load_all(payload, unique_keys=False))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, DocumentError):
         return []
 
 
