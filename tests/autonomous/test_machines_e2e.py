@@ -4,9 +4,12 @@ machine is started again when the scenario ends."""
 
 from __future__ import annotations
 
+import json
 import signal
+import ssl
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +139,45 @@ def test_a_machine_stopped_by_a_killed_seal_is_started_by_seal_cleanup(
     assert "1 undo(s) carried out, 0 left" in result.stdout
     assert machine.running
     assert not already_down.running
+
+
+def admin(box: Sandbox, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        f"{box.url}/sandbox/v1/{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {box.token}", "Content-Type": "application/json"},
+    )
+    context = ssl.create_default_context(cafile=str(box.ca_path))
+    with urllib.request.urlopen(request, context=context, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+EXECUTE = """\
+scenarios:
+- name: run a command on the west workers
+  steps:
+  - nodeAction:
+      matches: [{property: {name: az, value: 'WEST-2'}}]
+      filters: [{property: {name: name, value: worker}}]
+      actions: [{execute: {cmd: "%s", timeout: 60}}]
+"""
+
+
+def test_execute_runs_in_a_pod_pinned_to_each_node_and_a_failure_fails_the_step(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    admin(sandbox, "POST", "executions/results", {"match": "df -h", "output": "/dev/sda1 10G\n"})
+    admin(sandbox, "POST", "executions/results", {"match": "false", "exitCode": 3, "output": "no"})
+    result = run_seal(sandbox, write_policy(tmp_path, EXECUTE % "df -h /"), tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    runs = admin(sandbox, "GET", "executions")["executions"]
+    assert sorted(r["node"] for r in runs) == ["worker-1", "worker-4"]
+    assert all("df -h /" in r["joined"] and "nsenter" in r["joined"] for r in runs)
+    # the exec pods are gone, and so is their undo
+    exec_pods = sandbox.call(lambda s: s.list("pods", None, label_selector="seal/role=exec"))
+    assert [p for p in exec_pods if not p["metadata"].get("deletionTimestamp")] == []
+
+    failed = run_seal(sandbox, write_policy(tmp_path, EXECUTE % "false", "f.yml"), tmp_path / "s2")
+    assert failed.returncode == 1, failed.stderr
+    assert "'false' failed on worker-1: exit 3 (no); worker-4: exit 3 (no)" in failed.stderr
