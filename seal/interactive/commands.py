@@ -173,18 +173,21 @@ class Commands:
         return targets
 
     def kill(self, args: argparse.Namespace) -> None:
-        if bool(args.pods) == bool(args.selector):
-            raise UsageError("kill: name the pod(s), or give -l SELECTOR (not both)")
+        ways = [bool(args.pods), bool(args.selector), bool(args.deployment)]
+        if sum(ways) != 1:
+            raise UsageError("kill: name the pod(s), or give -l SELECTOR or -d DEPLOYMENT (one)")
+        namespace = args.namespace or self.default_namespace
         if args.selector:
-            namespace = args.namespace or self.default_namespace
-            step = steps.kill_by_selector(
-                args.selector, namespace, args.force, args.evict, args.sample
-            )
+            matcher: Step = {"labels": {"selector": args.selector, "namespace": namespace}}
+            step = steps.kill_step(matcher, args.force, args.evict)
+        elif args.deployment:
+            matcher = {"deployment": {"name": args.deployment, "namespace": namespace}}
+            step = steps.kill_step(matcher, args.force, args.evict)
         else:
             step = steps.kill_by_names(
                 self._pod_targets(args.pods, args.namespace), args.force, args.evict
             )
-            step["podAction"]["filters"] += steps.sample_filter(args.sample)
+        step["podAction"]["filters"] += steps.sample_filter(args.sample)
         self.act(args.line, step)
 
     def _known_nodes(self, names: list[str]) -> list[str]:

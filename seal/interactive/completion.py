@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: seconds between two refreshes of the names
 REFRESH_SECONDS = 15.0
+#: seconds after an action's refresh until the next one
+AFTER_ACTION_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ def read_names(kube: KubeApi, list_all: Callable[[str], list[dict[str, Any]]]) -
 
 
 class NameCache:
-    """The latest `Names`, refreshed every `interval` seconds and after every action."""
+    """The latest `Names`, refreshed every `interval` seconds, and after every action at
+    once and again a little later."""
 
     def __init__(self, read: Callable[[], Names], interval: float = REFRESH_SECONDS) -> None:
         self._read = read
@@ -91,11 +94,15 @@ class NameCache:
         self._thread.start()
 
     def _loop(self) -> None:
+        wait = self._interval
         while not self._stop.is_set():
-            self._wake.wait(self._interval)
+            woken = self._wake.wait(wait)
             self._wake.clear()
-            if not self._stop.is_set():
-                self.refresh()
+            if self._stop.is_set():
+                return
+            self.refresh()
+            # an action's effects show over the next seconds (a killed pod's replacement)
+            wait = AFTER_ACTION_SECONDS if woken else self._interval
 
     def close(self) -> None:
         self._stop.set()
@@ -113,6 +120,8 @@ FLAG_VALUES = {
     "--node": "nodes",
     "--az": "zones",
     "--state": "states",
+    "-d": "deployments",
+    "--deployment": "deployments",
 }
 STATES = ("Running", "Pending", "Succeeded", "Failed", "Unknown", "Terminating", "UP", "DOWN")
 #: command -> what its positional arguments are

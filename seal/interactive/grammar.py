@@ -66,12 +66,14 @@ def _acting() -> dict[str, CommandParser]:
     kill = _parser(
         "kill",
         "Kill pods: by name (NAME with -n, NAMESPACE/NAME, or a name unique in the "
-        "cluster) or by label selector.",
-        "examples:\n  kill myapp/web-1\n  kill -n myapp -l app=web --sample 2 --force",
+        "cluster), by label selector or by deployment.",
+        "examples:\n  kill myapp/web-1\n  kill -n myapp -l app=web --sample 2 --force\n"
+        "  kill -n myapp -d web --sample 0.5",
     )
     kill.add_argument("pods", nargs="*", metavar="POD")
     _namespace(kill, "the namespace of the pods named, or of -l (default: the context's)")
     kill.add_argument("-l", "--selector", metavar="SELECTOR", help="kill the pods it selects")
+    kill.add_argument("-d", "--deployment", metavar="NAME", help="kill the deployment's pods")
     kill.add_argument("--force", action="store_true", help="at once, grace period 0")
     kill.add_argument("--evict", action="store_true", help="through the Eviction API")
     kill.add_argument("--sample", metavar="N|RATIO", help="only N of them, or this ratio")

@@ -77,13 +77,12 @@ def kill_by_names(pods: Sequence[tuple[str, str]], force: bool, evict: bool) -> 
     }
 
 
-def kill_by_selector(
-    selector: str, namespace: str, force: bool, evict: bool, sample: str | None
-) -> Step:
+def kill_step(matcher: Step, force: bool, evict: bool) -> Step:
+    """Kill the pods one matcher (labels, deployment) finds."""
     return {
         "podAction": {
-            "matches": [{"labels": {"selector": selector, "namespace": namespace}}],
-            "filters": sample_filter(sample),
+            "matches": [matcher],
+            "filters": [],
             "actions": [{"kill": {"force": force, "evict": evict}}],
         }
     }

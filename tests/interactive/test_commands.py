@@ -45,6 +45,13 @@ def test_kill_by_selector_with_a_sample_kills_that_many(harness: Harness, sandbo
     wait_for(lambda: len(set(before) - set(live_pods(sandbox, "myapp"))) == 2, what="two pods gone")
 
 
+def test_kill_by_deployment_with_a_ratio(harness: Harness, sandbox: Sandbox) -> None:
+    before = live_pods(sandbox, "myapp")
+    out = harness.run("kill -n myapp -d my-service --sample 0.34 --force")
+    assert "acted on 1 pod(s)" in out, out
+    wait_for(lambda: len(set(before) - set(live_pods(sandbox, "myapp"))) == 1, what="one gone")
+
+
 def test_stop_stops_the_machine_and_undo_starts_it(harness: Harness, sandbox: Sandbox) -> None:
     out = harness.run("stop worker-3")
     assert "1 machine(s) stopped" in out, out
@@ -95,6 +102,8 @@ def test_mistakes_are_explained_not_raised(harness: Harness) -> None:
     assert "expected seconds" in harness.run("wait soon")
     assert "no pod named nope" in harness.run("kill myapp/nope")
     assert "name the pod(s), or give -l" in harness.run("kill")
+    assert "(one)" in harness.run("kill -l a=b -d web")
+    assert "deployment myapp/nope" in harness.run("kill -n myapp -d nope")
     assert "--sample 7x" in harness.run("kill -n myapp -l app=x --sample 7x")
     assert "give the command after --" in harness.run("exec worker-1 uptime")
     assert "cannot read that line" in harness.run('kill "unclosed')

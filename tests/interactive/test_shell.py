@@ -28,6 +28,7 @@ def test_completion_offers_the_sandbox_names(harness: Harness, sandbox: Sandbox)
     assert "worker-3" in completions(harness, "stop ")
     assert "WEST-1" in completions(harness, "stop --az ")
     assert "--force" in completions(harness, "kill --f")
+    assert "my-service" in completions(harness, "kill -n myapp -d ")
     assert completions(harness, "exec worker-1 -- up") == []
 
 
@@ -43,7 +44,7 @@ def test_completion_is_refreshed_after_an_action(harness: Harness, sandbox: Sand
             offered = set(completions(harness, "kill -n myapp "))
             return victim not in offered and offered == now and len(now) == 3
 
-        wait_for(replaced, what="completion to offer the replacement pod")
+        wait_for(replaced, timeout=40, what="completion to offer the replacement pod")
     finally:
         harness.cache.close()
 
