@@ -26,6 +26,7 @@ from seal.interactive.completion import NameCache, read_names
 from seal.interactive.session import Session
 from seal.interactive.shell import ConsoleLogHandler, Shell
 from seal.runtime.services import RunOptions, SafetyFlags, Services, open_services
+from tests.autonomous.conftest import alertmanager  # noqa: F401 - a real Alertmanager
 
 
 @dataclass

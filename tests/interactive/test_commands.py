@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sandbox.sandbox import Sandbox
+from tests.autonomous.test_alertmanager_e2e import states
 from tests.conftest import wait_for
 from tests.interactive.conftest import Harness, Make, live_pods, machine_running
 
@@ -136,3 +137,15 @@ def test_probe_a_service_and_a_url(harness: Harness) -> None:
     out = harness.run("probe http://127.0.0.1:1/")
     assert "connection refused" in out and "line " not in out
     assert out.count("connection refused") == 1  # said once, not again by the log
+
+
+def test_silence_silences_the_alertmanager_and_undo_lifts_it(
+    harness: Harness, alertmanager: str
+) -> None:
+    harness.commands.alertmanager_url = alertmanager
+    assert "from 1m to 1d" in harness.run("silence 30s")
+    out = harness.run("silence 10m")
+    assert "1 silence(s) made" in out, out
+    assert states(alertmanager) == ["active"]
+    assert "undid action 1 (silence 10m): 1 change(s)" in harness.run("undo")
+    assert states(alertmanager) == ["expired"]
