@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -20,11 +21,11 @@ PROMPT = "seal>"
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def spawn(*args: str) -> pexpect.spawn:
+def spawn(*args: str, options: tuple[str, ...] = ()) -> pexpect.spawn:
     env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", "COLUMNS": "160"}
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "seal", "interactive", *args],
+        ["-m", "seal", *options, "interactive", *args],
         cwd=str(REPO),
         env=env,
         encoding="utf-8",
@@ -105,3 +106,25 @@ def test_ctrl_c_cuts_an_action_short_and_the_shell_goes_on(sandbox: Sandbox, sta
     assert "worker-2" in out
     child.sendline("exit")
     assert finish(child) == 0
+
+
+def test_the_log_file_has_the_structured_lines_of_autonomous_mode(
+    sandbox: Sandbox, state: Path
+) -> None:
+    child = spawn(
+        "--kubeconfig",
+        str(sandbox.kubeconfig_path),
+        "--state-dir",
+        str(state),
+        options=("--log-format", "json"),
+    )
+    victim = sorted(live_pods(sandbox, "myapp"))[0]
+    out = typed(child, f"kill myapp/{victim} --force", r"acted on \d+ pod")
+    assert "acted on 1 pod" in out
+    child.sendline("exit")
+    assert finish(child) == 0
+    lines = [json.loads(line) for line in (state / "interactive.log").read_text().splitlines()]
+    (kill,) = [line for line in lines if line.get("action") == "kill"]
+    assert kill["scenario"] == "interactive"
+    assert kill["step"] == "1:podAction"
+    assert (kill["target"], kill["outcome"]) == (f"myapp/{victim}", "success")
