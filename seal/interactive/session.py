@@ -94,17 +94,24 @@ class Session:
     def run(self, command: str, spec: StepSpec) -> Result:
         """Carry out one step; its undos go to the journal before each change."""
         action, ctx = self._new_action(command)
+        started = self.services.clock.monotonic()
         with log_context(scenario=SCENARIO, step=f"{action.number}:{spec.key}"):
             try:
-                if isinstance(spec, PodActionSpec):
-                    return self._pods(spec, ctx)
-                if isinstance(spec, NodeActionSpec):
-                    return self._nodes(spec, ctx)
-                outcome = STEPS_BY_KEY[spec.key].run(spec, ctx)
+                result = self._run(spec, ctx)
             except SealError as exc:
                 log.error("%s failed: %s", command, exc, extra={"outcome": "failed"})
-                return Result(False, _unlocated(str(exc)))
-        return _from_outcome(outcome)
+                result = Result(False, _unlocated(str(exc)))
+        took = self.services.clock.monotonic() - started
+        outcome = "passed" if result.ok else "failed"
+        self.services.metrics.step_finished(SCENARIO, spec.key, outcome, took)
+        return result
+
+    def _run(self, spec: StepSpec, ctx: StepContext) -> Result:
+        if isinstance(spec, PodActionSpec):
+            return self._pods(spec, ctx)
+        if isinstance(spec, NodeActionSpec):
+            return self._nodes(spec, ctx)
+        return _from_outcome(STEPS_BY_KEY[spec.key].run(spec, ctx))
 
     def _go_ahead(self, what: str, names: list[str]) -> bool:
         if len(names) <= self.confirm_above:
@@ -116,9 +123,9 @@ class Session:
         if not pods:
             return Result(True, "no pod matched (or the safety rules left none); nothing done")
         names = [p.key for p in pods]
+        ctx.safety.check_target_count(len(pods), "pods")
         if not self._go_ahead("pods", names):
             return Result(False, "not confirmed; nothing done")
-        ctx.safety.check_target_count(len(pods), "pods")
         acted = 0
         for step_action in spec.actions:
             acted = max(acted, run_action(step_action, pods, ctx))
@@ -130,9 +137,9 @@ class Session:
         if not targets:
             return Result(True, f"{why_none}; nothing done")
         names = [n.name for n in targets]
+        ctx.safety.check_target_count(len(targets), "nodes")
         if not self._go_ahead("nodes", names):
             return Result(False, "not confirmed; nothing done")
-        ctx.safety.check_target_count(len(targets), "nodes")
         done = [_node_action(a, targets, ctx) for a in spec.actions]
         if ctx.dry_run:
             return Result(True, f"dry run: {len(names)} node(s) selected, nothing changed", names)

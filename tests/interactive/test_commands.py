@@ -86,6 +86,14 @@ def test_protected_namespaces_and_seals_own_node_are_left_alone(
     assert live_pods(sandbox, "myapp") == before
 
 
+def test_max_targets_per_step_refuses_before_asking(make_harness: Make, sandbox: Sandbox) -> None:
+    harness = make_harness(max_targets_per_step=2, confirm_above=1)
+    before = live_pods(sandbox, "myapp")
+    out = harness.run("kill -n myapp -l app=my-service --force")
+    assert "3 pods selected, more than maxTargetsPerStep=2; nothing was touched" in out, out
+    assert live_pods(sandbox, "myapp") == before
+
+
 def test_dry_run_changes_nothing(make_harness: Make, sandbox: Sandbox) -> None:
     harness = make_harness(dry_run=True)
     before = live_pods(sandbox, "myapp")
