@@ -66,6 +66,8 @@ def run(spec: ProbeLogsSpec, ctx: StepContext) -> StepOutcome:
                 spec.namespace, name, container=spec.container, tail_lines=spec.tail_lines
             )
         except KubeError as exc:
+            if exc.status in (401, 403):
+                raise
             return tolerance.verdict(ctx, what, f"cannot read the log of {name}: {exc}", "")
         for line in text.splitlines():
             if pattern.search(line):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from seal.errors import SealError, StepFailed
+from seal.errors import StepFailed
 from seal.frozen import frozen
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
@@ -92,7 +92,9 @@ def run(spec: WaitForSpec, ctx: StepContext) -> StepOutcome:
     for check in range(1, MAX_CHECKS + 1):
         try:
             outcome = probe.run(spec.probe, ctx)
-        except SealError as exc:
+        except StepFailed as exc:
+            # Out of tolerance: polled again. Any other error (the API refusing the
+            # request, say) will not go away by waiting, and fails the step at once.
             last = str(exc)
         else:
             if outcome.result == "passed":
