@@ -82,7 +82,7 @@ def interactive(
     run_flags = RunFlags(**flags)
     state = run_flags.options().state_path
     _log_to_file(Path(log_file) if log_file else state / "interactive.log")
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)
     handler = ConsoleLogHandler(console)
     logging.getLogger("seal").addHandler(handler)
     with _services(run_flags, machines) as running:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from seal.errors import SealError, UsageError
 from seal.interactive import render, steps
@@ -111,7 +112,7 @@ class Commands:
             self.error(str(exc))
 
     def error(self, message: str) -> None:
-        self.console.print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+        self.console.print(Text.assemble(("error: ", "red"), message), highlight=False)
 
     # ------------------------------------------------------------- looking
     def pods(self, args: argparse.Namespace) -> None:
@@ -148,7 +149,7 @@ class Commands:
         result = self.session.run(line, spec)
         style = "green" if result.ok else "red"
         if result.message:
-            self.console.print(f"[{style}]{result.message}[/{style}]", highlight=False)
+            self.console.print(result.message, style=style, highlight=False, markup=False)
         if result.ok and self.recorder is not None:
             self.recorder.add(line, step)
         self.after_action()
@@ -262,7 +263,8 @@ class Commands:
 
     def _report_undo(self, what: str, report: Any) -> None:
         if report.ok:
-            self.console.print(f"[green]undid {what}: {report.undone} change(s)[/green]")
+            message = f"undid {what}: {report.undone} change(s)"
+            self.console.print(message, style="green", highlight=False, markup=False)
             return
         for failure in report.failed:
             self.error(f"undo failed: {failure.description}: {failure.reason}")

@@ -102,7 +102,9 @@ def make_harness(sandbox: Sandbox, tmp_path: Path) -> Iterator[Make]:
                 open_services(options, connection, cloud=driver, executor=PodExecutor)
             )
             buffer = io.StringIO()
-            console = Console(file=buffer, width=160, force_terminal=False, highlight=False)
+            console = Console(
+                file=buffer, width=160, force_terminal=False, highlight=False, markup=False
+            )
             session = Session(services, services.safety(), confirm_above=confirm_above)
             commands = Commands(session, console, alertmanager_url=None)
             cache = NameCache(lambda: read_names(services.kube, services.kube.list_all))

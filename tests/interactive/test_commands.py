@@ -116,6 +116,7 @@ def test_mistakes_are_explained_not_raised(harness: Harness) -> None:
     assert "--sample 7x" in harness.run("kill -n myapp -l app=x --sample 7x")
     assert "give the command after --" in harness.run("exec worker-1 uptime")
     assert "cannot read that line" in harness.run('kill "unclosed')
+    assert "no pod named [bold]x[/bold]" in harness.run("kill 'myapp/[bold]x[/bold]'")
     out = harness.run("silence 10m")
     assert "--alertmanager-url" in out and "SEAL_ALERTMANAGER_URL" in out
     assert "not a valid step" in harness.run("kill -n myapp -l 'a in (' --force")
