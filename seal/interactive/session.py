@@ -203,7 +203,7 @@ def _node_action(action: Any, targets: list[Node], ctx: StepContext) -> str:
 
 def _unlocated(message: str) -> str:
     """A step's message without the line of the one-step policy a command stands for."""
-    return re.sub(r"(^|\()line \d+(: |\))", r"\1", message)
+    return re.sub(r"^line \d+: | \(line \d+\)", "", message)
 
 
 def _from_outcome(outcome: StepOutcome) -> Result:

@@ -112,11 +112,11 @@ def test_mistakes_are_explained_not_raised(harness: Harness) -> None:
     assert "no pod named nope" in harness.run("kill myapp/nope")
     assert "name the pod(s), or give -l" in harness.run("kill")
     assert "(one)" in harness.run("kill -l a=b -d web")
-    assert "deployment myapp/nope" in harness.run("kill -n myapp -d nope")
+    assert "deployment myapp/nope does not exist" in harness.run("kill -n myapp -d nope")
     assert "--sample 7x" in harness.run("kill -n myapp -l app=x --sample 7x")
     assert "give the command after --" in harness.run("exec worker-1 uptime")
     assert "cannot read that line" in harness.run('kill "unclosed')
-    assert "no pod named [bold]x[/bold]" in harness.run("kill 'myapp/[bold]x[/bold]'")
+    assert "no pod named [bold]x in namespace myapp" in harness.run("kill -n myapp '[bold]x'")
     out = harness.run("silence 10m")
     assert "--alertmanager-url" in out and "SEAL_ALERTMANAGER_URL" in out
     assert "not a valid step" in harness.run("kill -n myapp -l 'a in (' --force")
