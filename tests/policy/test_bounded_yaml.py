@@ -187,8 +187,10 @@ def test_a_kubectl_payload_is_read_within_bounds() -> None:
     assert payload_objects("kind: Pod\nmetadata: {name: a}\n---\nkind: List\nitems: []\n") == [
         {"kind": "Pod", "metadata": {"name": "a"}}
     ]
-    with pytest.raises(DocumentError, match="nested more than 100"):
-        payload_objects(DEEP_FLOW)
+    started = time.monotonic()
+    assert payload_objects(DEEP_FLOW) == []  # not read: kubectl says why
+    assert payload_objects(BILLION_LAUGHS) == []
+    assert time.monotonic() - started < 2
 
 
 class Clock:
