@@ -13,7 +13,7 @@ import yaml
 from sandbox.sandbox import Sandbox
 from tests.autonomous.helpers import REPO, run_seal
 from tests.conftest import wait_for
-from tests.interactive.conftest import Harness, live_pods, machine_running
+from tests.interactive.conftest import Harness, Make, live_pods, machine_running
 
 
 def node_events(box: Sandbox, node: str) -> list[str]:
@@ -84,3 +84,16 @@ def test_recording_twice_or_stopping_when_not_recording_is_explained(
     harness.run("stop-recording")
     out = harness.run(f"record {tmp_path / 'missing' / 'dir' / 'c.yml'}")
     assert "cannot write the recording" in out, out
+
+
+def test_protected_namespaces_of_the_session_go_into_the_recording(
+    make_harness: Make, tmp_path: Path
+) -> None:
+    harness = make_harness(protected_namespaces=("payments",))
+    policy = tmp_path / "careful.yml"
+    harness.run(f"record {policy}")
+    harness.run("wait 0")
+    harness.run("stop-recording")
+    document = yaml.safe_load(policy.read_text())
+    assert document["config"]["safety"]["protectedNamespaces"] == ["kube-system", "payments"]
+    assert document["scenarios"][0]["steps"] == [{"wait": {"seconds": 0.0}}]
