@@ -206,3 +206,19 @@ def test_a_bad_hypothesis_is_a_located_policy_error(hypothesis: str, message: st
     [problem] = failure.value.problems
     assert problem.startswith("steady.yml:3:")
     assert message in problem
+
+
+def test_prometheus_has_the_new_results_from_the_start_and_the_wait_histogram() -> None:
+    from prometheus_client import generate_latest
+
+    from seal.metrics import PrometheusMetrics
+
+    metrics = PrometheusMetrics()
+    metrics.scenarios_known(["heal"])
+    metrics.wait_for_seconds("heal", "healed", 4.2)
+    text = generate_latest(metrics.registry).decode()
+    for result in ("passed", "failed", "interrupted", "not-steady", "deviated"):
+        assert f'seal_scenario_runs_total{{name="heal",result="{result}"}} 0.0' in text
+    assert 'seal_wait_for_seconds_bucket{le="2.5",scenario="heal",step="healed"} 0.0' in text
+    assert 'seal_wait_for_seconds_bucket{le="5.0",scenario="heal",step="healed"} 1.0' in text
+    assert 'seal_wait_for_seconds_sum{scenario="heal",step="healed"} 4.2' in text
