@@ -175,7 +175,7 @@ def _build_steps(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[
 
 def _build_steady_state(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> SteadyState | None:
     node = scenario.child("steadyState")
-    if not node.scalar():
+    if not isinstance(node.value, dict):
         return None
     probes: list[StepSpec] = []
     for probe in node.children("probes"):

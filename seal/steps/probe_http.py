@@ -117,7 +117,9 @@ def build(node: DocNode) -> ProbeHTTPSpec:
         timeout_ms=int(node.get("timeout", 1000)),
         proxy=node.get("proxy"),
         insecure=bool(node.get("insecure", False)),
-        tolerance=_tolerance(node.child("tolerance")) if node.has("tolerance") else None,
+        tolerance=_tolerance(node.child("tolerance"))
+        if isinstance(node.child("tolerance").value, dict)
+        else None,
     )
 
 

@@ -222,3 +222,32 @@ def test_prometheus_has_the_new_results_from_the_start_and_the_wait_histogram() 
     assert 'seal_wait_for_seconds_bucket{le="2.5",scenario="heal",step="healed"} 0.0' in text
     assert 'seal_wait_for_seconds_bucket{le="5.0",scenario="heal",step="healed"} 1.0' in text
     assert 'seal_wait_for_seconds_sum{scenario="heal",step="healed"} 4.2' in text
+
+
+def test_every_problem_of_a_hypothesis_is_reported_at_its_line() -> None:
+    with pytest.raises(PolicyError) as failure:
+        load(
+            """\
+            scenarios:
+            - name: many problems
+              steadyState:
+                probes:
+                - probeHTTP:
+                    target: {url: 'http://x'}
+                    tolerance: {status: {from: 500, to: 200}, latency: 3}
+                - podAction: {matches: [], actions: []}
+                - probePrometheus: {url: 'http://p', query: up, value: {regex: '('}}
+              steps: []
+            """
+        )
+    problems = failure.value.problems
+    assert [p.split(": ")[0] for p in problems] == [
+        "steady.yml:7:29",
+        "steady.yml:7:51",
+        "steady.yml:8:7",
+        "steady.yml:9:68",
+    ]
+    assert "the range is empty: from (500) is more than to (200)" in problems[0]
+    assert "unknown key 'latency'; did you mean 'latencyMs'?" in problems[1]
+    assert "unknown probe 'podAction'" in problems[2]
+    assert "'(' is not a valid regular expression" in problems[3]
