@@ -31,7 +31,8 @@ RUN case "${TARGETARCH}" in \
         "https://dl.k8s.io/release/${KUBECTL_VERSION}/bin/linux/${TARGETARCH}/kubectl" \
     && echo "${sha256}  kubectl" | sha256sum --check --strict \
     && install -m 0755 kubectl /usr/local/bin/kubectl \
-    && rm kubectl
+    && rm kubectl \
+    && kubectl version --client
 
 COPY setup.cfg pyproject.toml README.md ./
 COPY seal ./seal

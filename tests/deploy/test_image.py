@@ -14,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+# Building and installing the wheel fetches its dependencies from the package index: a
+# minute or two, bounded by each command's timeout rather than the suite's 300 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 NOBODY = 65534
