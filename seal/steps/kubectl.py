@@ -55,6 +55,9 @@ def build(node: DocNode) -> KubectlSpec:
 def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
     """kubectl apply or delete of the payload. In a dry run the API server checks the
     payload and says what it would do (`--dry-run=server`); nothing changes."""
+    # The safety rules first: a refused payload changes nothing and leaves no undo behind
+    # (its delete at cleanup would touch what the rules protect).
+    _screen(spec, ctx)
     if spec.action == "apply" and spec.auto_delete and not ctx.dry_run:
         # Recorded first: even a partial apply is deleted again at cleanup.
         ctx.undo.record(
@@ -67,7 +70,6 @@ def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
             },
             applied_description(spec, ctx.kubectl.default_namespace),
         )
-    _screen(spec, ctx)
     try:
         output = _run_kubectl(spec, ctx, spec.action)
     except ExecutionError as exc:
@@ -241,6 +243,15 @@ def payload_objects(payload: str) -> list[dict[str, Any]]:
         return []
 
 
+def _unreadable(payload: str) -> str:
+    """Why a payload names no object seal can read."""
+    try:
+        bounded_yaml.load_all(payload, unique_keys=False)
+    except (yaml.YAMLError, DocumentError) as exc:
+        return f"its payload is not readable YAML ({str(exc).splitlines()[0]})"
+    return "its payload names no object with a kind"
+
+
 def _describe(item: dict[str, Any], namespace: str | None) -> str:
     name = str((item.get("metadata") or {}).get("name", "?"))
     return f"{item.get('kind', '?')} {namespace + '/' if namespace else ''}{name}"
@@ -261,7 +272,11 @@ def _screen(spec: KubectlSpec, ctx: StepContext) -> None:
     namespaces, namespaces labelled seal/protected=true, and live objects so labelled."""
     wanted = payload_objects(spec.payload)
     if not wanted:
-        return
+        # What seal cannot read it cannot check: kubectl never gets such a payload.
+        raise SafetyError(
+            f"kubectl {spec.action} at line {spec.location.line} refused, nothing was changed: "
+            f"{_unreadable(spec.payload)}, so seal cannot check it against the safety rules"
+        )
     default = ctx.kubectl.default_namespace
     labelled = set(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
     problems = []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from seal.errors import ExecutionError, NotFoundError, StepFailed
+from seal.errors import ExecutionError, NotFoundError, SafetyError, StepFailed
 from seal.runtime.scenario import replay_undos
 from seal.steps.kubectl import KUBECTL_DELETE, STEP
 from seal.steps.ports import RecordedUndo, UndoRecorder
@@ -159,3 +159,30 @@ def test_dry_run_asks_the_server_and_changes_nothing(harness: StepHarness) -> No
         )
     assert not exists(harness, CONFIGMAP) and len(harness.journal) == 0
     assert harness.clock.slept == []
+
+
+def test_a_refused_apply_changes_nothing_and_leaves_no_undo(harness: StepHarness) -> None:
+    steps = (PAYLOAD % ("apply", 8081)).replace("namespace: default}", "namespace: kube-system}")
+    with pytest.raises(SafetyError, match="kube-system is a protected namespace"):
+        harness.run(STEP, steps)
+    # no pending delete of what the rules protect
+    assert len(harness.journal) == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        ("'{not: [closed'", "its payload is not readable YAML"),
+        ("'just words'", "its payload names no object with a kind"),
+    ],
+)
+def test_a_payload_seal_cannot_read_is_refused_before_kubectl_sees_it(
+    harness: StepHarness, payload: str, why: str
+) -> None:
+    with pytest.raises(SafetyError) as refused:
+        harness.run(STEP, f"- kubectl:\n    action: apply\n    payload: {payload}\n")
+    line = harness.line("action: apply")
+    assert str(refused.value).startswith(f"kubectl apply at line {line} refused, nothing was ")
+    assert why in str(refused.value)
+    assert "cannot check it against the safety rules" in str(refused.value)
+    assert len(harness.journal) == 0
