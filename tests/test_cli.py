@@ -57,3 +57,16 @@ def test_flags_come_from_seal_environment_variables() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "pod-start-slo.yml: OK" in result.stdout
+
+
+def test_no_float_flag_takes_nan_or_infinity() -> None:
+    cases = [
+        ("label", "--max-seconds-between-runs", "nan"),
+        ("label", "--min-seconds-between-runs", "inf"),
+        ("autonomous", "--ssh-connect-timeout", "nan"),
+        ("sandbox", "--api-error-rate", "nan"),
+    ]
+    for command, flag, value in cases:
+        result = run_seal(command, flag, value)
+        assert result.returncode == 2, (flag, result.stderr)
+        assert f"{value!r} is not a finite number" in result.stderr, (flag, result.stderr)
