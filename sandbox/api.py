@@ -23,6 +23,8 @@ from sandbox.resources import BY_PLURAL, ResourceType, find
 from sandbox.store import ApiError, Entry, Obj, Store
 from sandbox.validation import validate
 from sandbox.watch import serve_watch
+from seal import bounded_yaml
+from seal.errors import DocumentError
 
 if TYPE_CHECKING:
     from sandbox.access import Access
@@ -91,11 +93,14 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         if "yaml" in (request.content_type or ""):
-            return yaml.safe_load(raw)
+            # bounded: no alias bomb or deep nesting reaches the sandbox's memory or stack
+            return bounded_yaml.load(raw.decode("utf-8"), unique_keys=False)
         return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "BadRequest", f"the request body is not valid JSON: {exc}") from exc
-    except yaml.YAMLError as exc:
+    except RecursionError as exc:
+        raise ApiError(400, "BadRequest", "the request body is nested too deeply") from exc
+    except (yaml.YAMLError, DocumentError) as exc:
         raise ApiError(400, "BadRequest", f"the request body is not valid YAML: {exc}") from exc
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from sandbox.cluster import ClusterDescription, DeploymentSpec, NodeGroup, ServiceSpec
-from seal.errors import UsageError
+from seal import bounded_yaml
+from seal.errors import DocumentError, UsageError
 
 
 def _require(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
@@ -110,9 +111,13 @@ def from_mapping(data: Any, source: str) -> ClusterDescription:
 
 def load_file(path: str) -> ClusterDescription:
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = bounded_yaml.load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the cluster description: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: the cluster description is not UTF-8 ({exc.reason})") from exc
+    except DocumentError as exc:
+        raise UsageError(exc.located(path)) from exc
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: not valid YAML: {exc}") from exc
     try:

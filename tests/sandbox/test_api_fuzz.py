@@ -228,3 +228,41 @@ def test_wrong_types_are_refused_naming_the_field(
             o for o in store.list(path.rsplit("/", 1)[1]) if o["metadata"]["name"] == name
         ]
     )
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/yaml", BOMB),
+        ("application/yaml", "[" * 30_000 + "]" * 30_000),
+        ("application/json", "[" * 30_000 + "]" * 30_000),
+    ],
+    ids=["alias-bomb", "deep-yaml", "deep-json"],
+)
+def test_hostile_bodies_are_a_400_and_the_sandbox_keeps_serving(
+    sandbox: Sandbox, content_type: str, body: str
+) -> None:
+    request = urllib.request.Request(
+        f"{sandbox.url}/api/v1/namespaces/default/configmaps",
+        method="POST",
+        data=body.encode(),
+        headers={"Authorization": f"Bearer {sandbox.token}", "Content-Type": content_type},
+    )
+    context = ssl.create_default_context(cafile=str(sandbox.ca_path))
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, context=context, timeout=30)
+    assert answer.value.code == 400
+    assert json.loads(answer.value.read())["reason"] == "BadRequest"
+    listing = urllib.request.Request(
+        f"{sandbox.url}/api/v1/namespaces/default/pods",
+        headers={"Authorization": f"Bearer {sandbox.token}"},
+    )
+    with urllib.request.urlopen(listing, context=context, timeout=10) as pods:
+        assert pods.status == 200
