@@ -203,7 +203,9 @@ def execute(
 
     each(ctx, list(nodes), run)
     if failures:
-        raise StepFailed(f"line {location.line}: {command!r} failed on " + "; ".join(failures))
+        raise StepFailed(
+            f"line {location.line}: {command!r} failed on " + "; ".join(sorted(failures))
+        )
     return len(nodes)
 
 

@@ -57,6 +57,18 @@ def run_seal(
     )
 
 
+def seal(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`seal ARGS...` run from the repository as a user would, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "seal", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=REPO,
+    )
+
+
 def start(box: Sandbox, policy: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
     """seal in the background, as a user would start it."""
     return subprocess.Popen(

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 import signal
 import ssl
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import REPO, run_seal, start, write_policy
+from tests.autonomous.helpers import run_seal, seal, start, write_policy
 from tests.conftest import wait_for
 
 STOP_ONE_IN_WEST = """\
@@ -111,29 +109,19 @@ def test_a_machine_stopped_by_a_killed_seal_is_started_by_seal_cleanup(
     [machine] = [m for m in sandbox.machines.by_id.values() if m.node_name == "worker-2"]
     already_down = next(m for m in sandbox.machines.by_id.values() if m.node_name == "worker-4")
     already_down.running = False  # down before seal ran: cleanup must leave it down
-    seal = start(sandbox, policy, tmp_path / "state", "--cloud", "sandbox")
+    running = start(sandbox, policy, tmp_path / "state", "--cloud", "sandbox")
     try:
         wait_for(lambda: not machine.running, timeout=30, what="seal to stop worker-2's machine")
     finally:
-        seal.send_signal(signal.SIGKILL)
-        seal.communicate(timeout=30)
+        running.send_signal(signal.SIGKILL)
+        running.communicate(timeout=30)
     assert not machine.running
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seal",
-            "cleanup",
-            "--kubeconfig",
-            str(sandbox.kubeconfig_path),
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=REPO,
+    result = seal(
+        "cleanup",
+        "--kubeconfig",
+        str(sandbox.kubeconfig_path),
+        "--state-dir",
+        str(tmp_path / "state"),
     )
     assert result.returncode == 0, result.stderr
     assert "1 undo(s) carried out, 0 left" in result.stdout
