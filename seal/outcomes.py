@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 StepResult = Literal["passed", "failed", "skipped", "interrupted"]
-ScenarioResult = Literal[
-    "passed", "failed", "skipped", "interrupted", "not-steady", "deviated"
-]
+ScenarioResult = Literal["passed", "failed", "skipped", "interrupted", "not-steady", "deviated"]
 #: results that make a run fail (exit status 1, and fail-fast stops there): `not-steady`
 #: (the steady state did not hold before the chaos) and `deviated` (nor after it) too
 FAILING_RESULTS: tuple[ScenarioResult, ...] = ("failed", "not-steady", "deviated")
