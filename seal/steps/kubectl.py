@@ -243,13 +243,22 @@ def payload_objects(payload: str) -> list[dict[str, Any]]:
         return []
 
 
-def _unreadable(payload: str) -> str:
-    """Why a payload names no object seal can read."""
+def _unreadable(payload: str) -> str | None:
+    """Why seal cannot read the objects of a payload, or None when it can."""
     try:
-        bounded_yaml.load_all(payload, unique_keys=False)
+        documents = bounded_yaml.load_all(payload, unique_keys=False)
     except (yaml.YAMLError, DocumentError) as exc:
         return f"its payload is not readable YAML ({str(exc).splitlines()[0]})"
-    return "its payload names no object with a kind"
+    stack = [d for d in documents if d is not None]
+    if not stack:
+        return "its payload is empty"
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict) or not item.get("kind"):
+            return "its payload holds something other than objects with a kind"
+        if item.get("kind") == "List":
+            stack.extend(item.get("items") or [])
+    return None
 
 
 def _describe(item: dict[str, Any], namespace: str | None) -> str:
@@ -270,13 +279,16 @@ def _namespace(item: dict[str, Any], default: str) -> str | None:
 def _screen(spec: KubectlSpec, ctx: StepContext) -> None:
     """Refuse a payload that would touch what seal must leave alone: protected
     namespaces, namespaces labelled seal/protected=true, and live objects so labelled."""
-    wanted = payload_objects(spec.payload)
-    if not wanted:
+    unreadable = _unreadable(spec.payload)
+    if unreadable:
         # What seal cannot read it cannot check: kubectl never gets such a payload.
         raise SafetyError(
             f"kubectl {spec.action} at line {spec.location.line} refused, nothing was changed: "
-            f"{_unreadable(spec.payload)}, so seal cannot check it against the safety rules"
+            f"{unreadable}, so seal cannot check it against the safety rules"
         )
+    wanted = payload_objects(spec.payload)
+    if not wanted:
+        return  # an empty List: nothing to check
     default = ctx.kubectl.default_namespace
     labelled = set(ctx.kube.list_namespaces(label_selector=f"{PROTECTED_LABEL}=true"))
     problems = []

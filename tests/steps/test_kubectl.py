@@ -173,7 +173,8 @@ def test_a_refused_apply_changes_nothing_and_leaves_no_undo(harness: StepHarness
     ("payload", "why"),
     [
         ("'{not: [closed'", "its payload is not readable YAML"),
-        ("'just words'", "its payload names no object with a kind"),
+        ("'just words'", "its payload holds something other than objects with a kind"),
+        ("'{kind: List, items: [3]}'", "its payload holds something other than objects with a"),
     ],
 )
 def test_a_payload_seal_cannot_read_is_refused_before_kubectl_sees_it(
