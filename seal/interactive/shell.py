@@ -34,11 +34,15 @@ LEAVING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 SHOWN_OUTCOMES = frozenset({"dry-run", "protected", "refused", "failure", "spared", "gone"})
 
 
-class Terminated(BaseException):
-    """SIGTERM (or SIGHUP: the terminal went away) arrived: leave, undoing what is pending."""
+class Terminated(SystemExit):
+    """SIGTERM (or SIGHUP: the terminal went away) arrived: leave, undoing what is pending.
+
+    A SystemExit, because the signal may land while the prompt's event loop runs a
+    callback: asyncio lets SystemExit through, where it would report any other exception
+    as unhandled and the prompt would wait for ENTER."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signum)
+        super().__init__(128 + signum)
         self.signum = signum
 
 

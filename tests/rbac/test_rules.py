@@ -42,7 +42,10 @@ def _body(printed: str) -> str:
 
 
 def test_every_policy_has_a_golden_file() -> None:
-    assert {p.stem for p in GOLDEN.glob("*.yml")} == set(SOURCES)
+    golden = {p.stem for p in GOLDEN.glob("*.yml")}
+    if not CORPUS.is_dir():  # ../shared is not beside this checkout: the examples only
+        golden = {name for name in golden if not name.startswith("compat-")}
+    assert golden == set(SOURCES)
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
