@@ -11,7 +11,7 @@ import random
 import re
 import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,7 @@ from seal.runtime.scenario import ScenarioUndo
 from seal.runtime.services import SafetyFlags
 from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext, StepType
-from seal.steps.ports import CloudDriver, Executor, UndoRecorder
+from seal.steps.ports import CloudDriver, Executor, RecordedUndo, UndoRecorder
 from seal.steps.registry import STEP_TYPES
 from tests.conftest import SandboxFactory
 from tests.fakes import FakeClock
@@ -124,6 +124,22 @@ def line_of(text: str, needle: str, occurrence: int = 1) -> int:
     """The 1-based line of the `occurrence`th line of `text` that contains `needle`."""
     hits = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
     return hits[occurrence - 1]
+
+
+@dataclass
+class ObservingUndo:
+    """The scenario's undo recorder, noting what the cluster held when an undo was written."""
+
+    inner: UndoRecorder
+    look: Callable[[], Any]
+    seen: list[Any] = field(default_factory=list)
+
+    def record(self, kind: str, payload: Mapping[str, Any], description: str) -> RecordedUndo:
+        self.seen.append(self.look())
+        return self.inner.record(kind, payload, description)
+
+    def discard(self, entry: RecordedUndo) -> None:
+        self.inner.discard(entry)
 
 
 @dataclass

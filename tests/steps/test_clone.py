@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import kubernetes_validate
@@ -18,9 +17,8 @@ from seal.runtime.scenario import replay_undos
 from seal.steps.clone import CLONE_UNDO, STEP
 from seal.steps.clone.manifest import clone_manifest, container_ports
 from seal.steps.clone.run import SELECTOR_ANNOTATION
-from seal.steps.ports import RecordedUndo, UndoRecorder
 from tests.conftest import wait_for
-from tests.steps.conftest import StepHarness
+from tests.steps.conftest import ObservingUndo, StepHarness
 
 SOURCE = "source: {deployment: {name: goldpinger, namespace: default}}"
 TOXIPROXY = """\
@@ -35,22 +33,6 @@ TOXIPROXY = """\
            toxicAttributes: [{name: latency, value: 250}, {name: jitter, value: 10}]}
         - {targetProxy: redis, toxicType: bandwidth, toxicAttributes: [{name: rate, value: 10}]}
 """.replace("SOURCE", SOURCE)
-
-
-@dataclass
-class ObservingUndo:
-    """The scenario's undo recorder, noting what the cluster held when an undo was written."""
-
-    inner: UndoRecorder
-    look: Callable[[], Any]
-    seen: list[Any] = field(default_factory=list)
-
-    def record(self, kind: str, payload: Mapping[str, Any], description: str) -> RecordedUndo:
-        self.seen.append(self.look())
-        return self.inner.record(kind, payload, description)
-
-    def discard(self, entry: RecordedUndo) -> None:
-        self.inner.discard(entry)
 
 
 def deployment(h: StepHarness, name: str, namespace: str = "default") -> dict[str, Any] | None:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from seal.errors import ExecutionError, NotFoundError, SafetyError, StepFailed
 from seal.runtime.scenario import replay_undos
 from seal.steps.kubectl import KUBECTL_DELETE, STEP
-from seal.steps.ports import RecordedUndo, UndoRecorder
-from tests.steps.conftest import StepHarness
+from tests.steps.conftest import ObservingUndo, StepHarness
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")
 
@@ -35,22 +31,6 @@ PAYLOAD = """\
         selector: {app: goldpinger}
         ports: [{port: %s, targetPort: 8080}]
 """
-
-
-@dataclass
-class ObservingUndo:
-    """The scenario's undo recorder, noting what the cluster held when an undo was written."""
-
-    inner: UndoRecorder
-    look: Callable[[], Any]
-    seen: list[Any] = field(default_factory=list)
-
-    def record(self, kind: str, payload: Mapping[str, Any], description: str) -> RecordedUndo:
-        self.seen.append(self.look())
-        return self.inner.record(kind, payload, description)
-
-    def discard(self, entry: RecordedUndo) -> None:
-        self.inner.discard(entry)
 
 
 def exists(h: StepHarness, path: str) -> bool:
