@@ -9,10 +9,33 @@ from dataclasses import dataclass
 from typing import Literal
 
 StepResult = Literal["passed", "failed", "skipped", "interrupted"]
-ScenarioResult = Literal["passed", "failed", "skipped", "interrupted", "not-steady", "deviated"]
+ScenarioResult = Literal[
+    "passed", "failed", "skipped", "interrupted", "not-steady", "deviated", "aborted"
+]
 #: results that make a run fail (exit status 1, and fail-fast stops there): `not-steady`
-#: (the steady state did not hold before the chaos) and `deviated` (nor after it) too
-FAILING_RESULTS: tuple[ScenarioResult, ...] = ("failed", "not-steady", "deviated")
+#: (the steady state did not hold before the chaos), `deviated` (nor after it) and
+#: `aborted` (users were hurt more than the policy allows, so the chaos was stopped) too
+FAILING_RESULTS: tuple[ScenarioResult, ...] = ("failed", "not-steady", "deviated", "aborted")
+#: what the evidence says about an action's effect: seen, seen not to have happened, or
+#: not observable (never silently a success)
+Verdict = Literal["verified", "not-verified", "unverified"]
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One action a step carried out on one target (a pod killed, a machine stopped, a
+    command run), with its outcome and what the evidence says about its effect."""
+
+    #: what was done: "kill", "stop", "start", "execute", "apply", ...
+    action: str
+    #: what it was done to: "namespace/name" for a pod, the node's name for a machine
+    target: str
+    #: "ok" or "failed" (a dry run records "dry-run")
+    outcome: str
+    reason: str = ""
+    verdict: Verdict = "unverified"
+    #: seconds since the epoch when the action was carried out
+    at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +47,8 @@ class StepOutcome:
     targets: int = 0
     #: how long the step waited for its condition (waitFor), when it did
     seconds: float | None = None
+    #: every action the step carried out, one per target
+    actions: tuple[ActionRecord, ...] = ()
 
     @classmethod
     def passed(cls, reason: str = "", targets: int = 0) -> StepOutcome:

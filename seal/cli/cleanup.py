@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from seal.cli.autonomous import cluster_options
 from seal.cli.cloud_options import CloudOptions, cloud_options
 from seal.cli.options import option
+from seal.cli.running import cluster_options
 from seal.errors import UsageError
 
 log = logging.getLogger("seal.cli")

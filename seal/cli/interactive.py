@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from seal.cli.autonomous import MachineFlags, RunFlags, _services, machine_options, run_options
 from seal.cli.options import option
+from seal.cli.running import MachineFlags, RunFlags, _services, machine_options, run_options
 
 log = logging.getLogger("seal.cli")
 

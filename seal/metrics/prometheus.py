@@ -1,121 +1,13 @@
-"""What seal counts, behind one small interface: Prometheus, standard output, or nothing.
+"""Metrics in a Prometheus registry, served over HTTP when asked.
 
-`PrometheusMetrics` imports prometheus-client only when it is built, and serves
-HTTP only when `serve` is called.
+prometheus-client is imported only when `PrometheusMetrics` is built.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol, TextIO
-
-
-class Metrics(Protocol):
-    def pod_killed(self, namespace: str, name: str, status: str) -> None: ...
-    def node_stopped(self, node: str, status: str) -> None: ...
-    def execute_failed(self, node: str) -> None: ...
-    def empty_match(self, source: str) -> None: ...
-    def empty_filter(self) -> None: ...
-    def probability_filter_not_passed(self) -> None: ...
-    def scenario_finished(self, name: str, result: str, duration: float) -> None: ...
-    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None: ...
-    def probe_finished(self, target: str, outcome: str, latency: float) -> None: ...
-    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None: ...
-    def pending_undos(self, count: int) -> None: ...
-    def undo_failed(self, kind: str) -> None: ...
-    def policy_reload_failed(self) -> None: ...
-    def scenarios_known(self, names: Sequence[str]) -> None: ...
-    def undo_kinds_known(self, kinds: Sequence[str]) -> None: ...
-
-
-class NullMetrics:
-    """Counts nothing."""
-
-    def pod_killed(self, namespace: str, name: str, status: str) -> None: ...
-    def node_stopped(self, node: str, status: str) -> None: ...
-    def execute_failed(self, node: str) -> None: ...
-    def empty_match(self, source: str) -> None: ...
-    def empty_filter(self) -> None: ...
-    def probability_filter_not_passed(self) -> None: ...
-    def scenario_finished(self, name: str, result: str, duration: float) -> None: ...
-    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None: ...
-    def probe_finished(self, target: str, outcome: str, latency: float) -> None: ...
-    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None: ...
-    def pending_undos(self, count: int) -> None: ...
-    def undo_failed(self, kind: str) -> None: ...
-    def policy_reload_failed(self) -> None: ...
-    def scenarios_known(self, names: Sequence[str]) -> None: ...
-    def undo_kinds_known(self, kinds: Sequence[str]) -> None: ...
-
-
-class StdoutCollector:
-    """One line per event, as it happens."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stdout
-        # Kills run on several threads: each line is written whole, under a lock.
-        self._lock = threading.Lock()
-
-    def _say(self, event: str, **fields: Any) -> None:
-        details = " ".join(f"{k}={v}" for k, v in fields.items())
-        line = f"seal-metric {event} {details}".rstrip() + "\n"
-        with self._lock:
-            self.stream.write(line)
-            self.stream.flush()
-
-    def pod_killed(self, namespace: str, name: str, status: str) -> None:
-        self._say("pod_killed", namespace=namespace, name=name, status=status)
-
-    def node_stopped(self, node: str, status: str) -> None:
-        self._say("node_stopped", node=node, status=status)
-
-    def execute_failed(self, node: str) -> None:
-        self._say("execute_failed", node=node)
-
-    def empty_match(self, source: str) -> None:
-        self._say("empty_match", source=source)
-
-    def empty_filter(self) -> None:
-        self._say("empty_filter")
-
-    def probability_filter_not_passed(self) -> None:
-        self._say("probability_filter_not_passed")
-
-    def scenario_finished(self, name: str, result: str, duration: float) -> None:
-        self._say("scenario_finished", name=repr(name), result=result, seconds=f"{duration:.3f}")
-
-    def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None:
-        self._say(
-            "step_finished",
-            scenario=repr(scenario),
-            step=step,
-            result=result,
-            seconds=f"{duration:.3f}",
-        )
-
-    def probe_finished(self, target: str, outcome: str, latency: float) -> None:
-        self._say("probe", target=target, outcome=outcome, seconds=f"{latency:.3f}")
-
-    def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
-        self._say("wait_for", scenario=repr(scenario), step=repr(step), seconds=f"{seconds:.3f}")
-
-    def pending_undos(self, count: int) -> None:
-        self._say("pending_undos", count=count)
-
-    def undo_failed(self, kind: str) -> None:
-        self._say("undo_failed", kind=kind)
-
-    def policy_reload_failed(self) -> None:
-        self._say("policy_reload_failed")
-
-    def scenarios_known(self, names: Sequence[str]) -> None:
-        """Nothing to print: runs are printed as they finish."""
-
-    def undo_kinds_known(self, kinds: Sequence[str]) -> None:
-        """Nothing to print: failed undos are printed as they happen."""
+from typing import Any
 
 
 class PrometheusMetrics:
@@ -257,26 +149,10 @@ class PrometheusMetrics:
         """Every scenario's run counters exist from the start, at 0, so that `increase()`
         and `rate()` see the first failure too."""
         for name in names:
-            for result in ("passed", "failed", "interrupted", "not-steady", "deviated"):
+            for result in ("passed", "failed", "interrupted", "not-steady", "deviated", "aborted"):
                 self._runs.labels(name, result)
 
     def undo_kinds_known(self, kinds: Sequence[str]) -> None:
         """The undo-failure counter of every kind of change exists from the start, at 0."""
         for kind in kinds:
             self._undo_failed.labels(kind)
-
-
-class FanOut:
-    """Sends every event to each of several collectors."""
-
-    def __init__(self, collectors: Sequence[Metrics]) -> None:
-        self.collectors = list(collectors)
-
-    def __getattr__(self, name: str) -> Any:
-        methods = [getattr(c, name) for c in self.collectors]
-
-        def call(*args: Any) -> None:
-            for method in methods:
-                method(*args)
-
-        return call
