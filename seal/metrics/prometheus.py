@@ -62,6 +62,9 @@ class PrometheusMetrics:
         )
         self._add_run_metrics(prom)
         self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
+        self._leader = prom.Gauge(
+            "seal_leader", "1 while this seal holds the leader lease, else 0", registry=r
+        )
         self._undo_failed = prom.Counter(
             "seal_undo_failed", "Undos that failed", ["kind"], registry=r
         )
@@ -138,6 +141,9 @@ class PrometheusMetrics:
 
     def pending_undos(self, count: int) -> None:
         self._pending.set(count)
+
+    def leader(self, is_leader: bool) -> None:
+        self._leader.set(1 if is_leader else 0)
 
     def undo_failed(self, kind: str) -> None:
         self._undo_failed.labels(kind).inc()

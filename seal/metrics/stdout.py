@@ -62,6 +62,9 @@ class StdoutCollector:
     def pending_undos(self, count: int) -> None:
         self._say("pending_undos", count=count)
 
+    def leader(self, is_leader: bool) -> None:
+        self._say("leader", leader=int(is_leader))
+
     def undo_failed(self, kind: str) -> None:
         self._say("undo_failed", kind=kind)
 

@@ -109,6 +109,9 @@ class RecordingMetrics(NullMetrics):
     def pending_undos(self, count: int) -> None:
         self._note("pending_undos", count)
 
+    def leader(self, is_leader: bool) -> None:
+        self._note("leader", is_leader)
+
     def undo_failed(self, kind: str) -> None:
         self._note("undo_failed", kind)
 
