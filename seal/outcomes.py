@@ -49,6 +49,13 @@ class StepOutcome:
     seconds: float | None = None
     #: every action the step carried out, one per target
     actions: tuple[ActionRecord, ...] = ()
+    #: the step's key (`podAction`, `probeHTTP`, ...) and its place in the scenario (from
+    #: 1; a steady-state probe's place in the hypothesis), stamped by the scenario runner
+    key: str = ""
+    index: int = 0
+    #: seconds since the epoch when the step started, and how long it took
+    started: float = 0.0
+    duration: float = 0.0
 
     @classmethod
     def passed(cls, reason: str = "", targets: int = 0) -> StepOutcome:
@@ -105,6 +112,10 @@ class ScenarioOutcome:
 
     #: the steady-state probes' outcomes, before the steps and after them
     steady_state: tuple[StepOutcome, ...] = ()
+    #: this run's id (`scenario#hex`, as in the undo journal) and when it started (seconds
+    #: since the epoch)
+    run_id: str = ""
+    started: float = 0.0
 
     @property
     def targets(self) -> int:

@@ -9,7 +9,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from seal.errors import SealError, ShutdownRequested
@@ -125,7 +125,7 @@ class ScenarioExecutor:
         run_id = f"{scenario.name}#{uuid.uuid4().hex[:8]}"
         undo = ScenarioUndo(services.journal, run_id, services.metrics, policy_path(policy))
         ctx = services.context(scenario.name, undo, self._safety(policy))
-        started = services.clock.monotonic()
+        started, began = services.clock.monotonic(), services.clock.now()
         steps: list[StepOutcome] = []
         steady = SteadyCheck()
         with log_context(scenario=scenario.name):
@@ -147,6 +147,7 @@ class ScenarioExecutor:
             outcome = _outcome(
                 scenario, steps, cleanup, services.clock.monotonic() - started, steady
             )
+            outcome = replace(outcome, run_id=run_id, started=began)
             services.metrics.scenario_finished(scenario.name, outcome.result, outcome.duration)
             log.info(
                 "scenario %s in %.1fs%s",
@@ -166,7 +167,9 @@ class ScenarioExecutor:
         if hypothesis is None:
             return None
         problems: list[str] = []
+        clock = self.services.clock
         for index, probe in enumerate(hypothesis.probes, 1):
+            started, began = clock.monotonic(), clock.now()
             with log_context(step=f"steady-state {when}:{index}:{probe.key}"):
                 try:
                     outcome = self.step_types[probe.key].run(probe, ctx)
@@ -175,7 +178,8 @@ class ScenarioExecutor:
                 except SealError as exc:
                     outcome = StepOutcome.failed(f"probe {index} ({probe.key}): {exc}")
                     log.warning("steady-state probe not met: %s", exc, extra={"outcome": "failed"})
-            seen.append(outcome)
+            took = clock.monotonic() - started
+            seen.append(replace(outcome, key=probe.key, index=index, started=began, duration=took))
             if not outcome.ok:
                 problems.append(outcome.reason)
         title = f" '{hypothesis.title}'" if hypothesis.title else ""
@@ -192,7 +196,8 @@ class ScenarioExecutor:
                 self.services.clock.check()
                 outcome = self._run_step(index, step, ctx, scenario.name)
             except ShutdownRequested:
-                steps.append(StepOutcome("interrupted", f"step {index} ({step.key}): shutdown"))
+                reason = f"step {index} ({step.key}): shutdown"
+                steps.append(StepOutcome("interrupted", reason, key=step.key, index=index))
                 return
             steps.append(outcome)
             if not outcome.ok:
@@ -203,7 +208,7 @@ class ScenarioExecutor:
     ) -> StepOutcome:
         step_type = self.step_types[step.key]
         clock = self.services.clock
-        started = clock.monotonic()
+        started, began = clock.monotonic(), clock.now()
         with log_context(step=f"{index}:{step.key}"):
             retries = step_type.retries(step)
             try:
@@ -224,7 +229,8 @@ class ScenarioExecutor:
             self.services.metrics.step_finished(
                 scenario, step.key, result, clock.monotonic() - started
             )
-        return outcome
+        duration = clock.monotonic() - started
+        return replace(outcome, key=step.key, index=index, started=began, duration=duration)
 
 
 @dataclass
