@@ -380,6 +380,15 @@ class KubeClient:
     def get_service_object(self, namespace: str, name: str) -> Obj:
         return self.request("GET", f"/api/v1/namespaces/{namespace}/services/{name}")
 
+    def get_apps_object(self, namespace: str, resource: str, name: str) -> Obj:
+        return self.request("GET", f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}")
+
+    def list_service_objects(self, namespace: str) -> list[Obj]:
+        return self.list_all(f"/api/v1/namespaces/{namespace}/services")
+
+    def list_endpoints(self, namespace: str) -> list[Obj]:
+        return self.list_all(f"/api/v1/namespaces/{namespace}/endpoints")
+
     def patch_service(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         self.request(
             "PATCH",

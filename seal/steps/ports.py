@@ -104,6 +104,19 @@ class KubeApi(Protocol):
         """A JSON merge patch: a null value removes its key (a selector's label...)."""
         ...
 
+    def get_apps_object(self, namespace: str, resource: str, name: str) -> dict[str, Any]:
+        """An apps/v1 object (`replicasets`, `statefulsets`, `daemonsets`, `deployments`):
+        what owns a pod, for measuring its recovery; `NotFoundError` when there is none."""
+        ...
+
+    def list_service_objects(self, namespace: str) -> list[dict[str, Any]]:
+        """The Services of a namespace as the API holds them (their selectors)."""
+        ...
+
+    def list_endpoints(self, namespace: str) -> list[dict[str, Any]]:
+        """The Endpoints of a namespace (each Service's ready addresses)."""
+        ...
+
 
 class NodeSource(Protocol):
     """The nodes seal may act on, read anew at every call (an inventory file's hosts)."""
