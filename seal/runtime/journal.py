@@ -1,22 +1,21 @@
 """The crash-safe undo journal: every change is recorded before it is made, undone LIFO.
 
-Writes an append-only JSON-lines file in the state directory, with fsync after
-every line, so that a crash at any instant leaves it readable (a torn last line
-is ignored). An exclusive lock keeps two seal processes off the same journal.
-There is one journal per cluster, named after the cluster's own identity (the uid
-of its kube-system namespace), and every undo carries the identity of the cluster
-it was recorded on: an undo is carried out only on that cluster. The journal holds
-whole manifests, so the state directory is 0700 and every file in it 0600.
+Its records live in a store (`seal.runtime.journal_store`): by default an append-only
+JSON-lines file in the state directory, with fsync after every line, so that a crash at
+any instant leaves it readable (a torn last line is ignored), and an exclusive lock that
+keeps two seal processes off the same journal; in the cluster, a ConfigMap in seal's
+namespace (`seal.runtime.journal_configmap`). There is one journal per cluster, named
+after the cluster's own identity (the uid of its kube-system namespace), and every undo
+carries the identity of the cluster it was recorded on: an undo is carried out only on
+that cluster. The journal holds whole manifests, so the state directory is 0700 and every
+file in it 0600.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import logging
 import os
-import stat
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from seal.adapters.identity import ClusterIdentity
 from seal.clock import Clock, SystemClock
 from seal.errors import SealError, UndoError, UsageError
 from seal.outcomes import ReplayReport, UndoFailure
+from seal.runtime.journal_store import FileStore, JournalStore, Record, parse_lines
 
 log = logging.getLogger(__name__)
 UndoHandler = Callable[["UndoEntry"], None]
@@ -84,17 +84,11 @@ def _entry(record: Mapping[str, Any]) -> UndoEntry:
     )
 
 
-def read_pending(path: Path, *, warn: bool = True) -> dict[str, UndoEntry]:
-    """The undos a journal file holds that are not done yet; lines that are not whole
-    records (a torn last line) are skipped. `OSError` when the file cannot be read."""
+def fold(records: list[Record], where: str = "", *, warn: bool = True) -> dict[str, UndoEntry]:
+    """The undos that `records` (in the order written) leave pending."""
     pending: dict[str, UndoEntry] = {}
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = list(handle)
-    for number, line in enumerate(lines, 1):
+    for record in records:
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise TypeError("not an object")
             if record.get("op") == "record":
                 entry = _entry(record)
                 pending[entry.id] = entry
@@ -102,42 +96,16 @@ def read_pending(path: Path, *, warn: bool = True) -> dict[str, UndoEntry]:
                 pending.pop(str(record.get("id")), None)
         except (ValueError, TypeError, KeyError, AttributeError):
             if warn:
-                log.warning(
-                    "%s:%d: ignoring a line that is not a whole journal record", path, number
-                )
+                log.warning("%s: ignoring a record that is not whole: %.80s", where, record)
     return pending
 
 
-def secure_state_dir(directory: Path) -> None:
-    """Create the state directory 0700, or make an existing one private (with a warning):
-    the journal in it holds whole manifests, secrets included."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        mode = stat.S_IMODE(directory.stat().st_mode)
-        if mode & 0o077:
-            log.warning(
-                "%s: the state directory was readable by others (mode %o); made it 0700, as "
-                "the undo journal in it holds whole manifests",
-                directory,
-                mode,
-            )
-            directory.chmod(0o700)
-    except OSError as exc:
-        raise UsageError(
-            f"{directory}: cannot keep the undo journal there ({exc.strerror}); seal "
-            "changes nothing without one; choose a writable --state-dir"
-        ) from exc
-
-
-def _private(path: Path) -> None:
-    """An existing journal file that others may read is made 0600, with a warning."""
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        return
-    if mode & 0o077:
-        log.warning("%s: was readable by others (mode %o); made it 0600", path, mode)
-        path.chmod(0o600)
+def read_pending(path: Path, *, warn: bool = True) -> dict[str, UndoEntry]:
+    """The undos a journal file holds that are not done yet; lines that are not whole
+    records (a torn last line) are skipped. `OSError` when the file cannot be read."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = list(handle)
+    return fold(parse_lines(lines, str(path), warn=warn), str(path), warn=warn)
 
 
 class UndoJournal:
@@ -145,56 +113,34 @@ class UndoJournal:
     journal without a cluster, such as `seal cleanup --list`)."""
 
     def __init__(
-        self, path: Path, *, clock: Clock | None = None, identity: ClusterIdentity | None = None
+        self,
+        where: Path | JournalStore,
+        *,
+        clock: Clock | None = None,
+        identity: ClusterIdentity | None = None,
     ) -> None:
-        self.path = path
+        self.store: JournalStore = FileStore(where) if isinstance(where, Path) else where
+        #: the journal file (None: the journal lives in the cluster)
+        self.path: Path | None = where if isinstance(where, Path) else None
         self.identity = identity
         self._clock: Clock = clock or SystemClock()
-        secure_state_dir(path.parent)
-        try:
-            _private(path)
-            lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-            self._lock_file = os.fdopen(lock_fd, "a+")
-        except OSError as exc:
-            raise UsageError(
-                f"{path.parent}: cannot keep the undo journal there ({exc.strerror}); seal "
-                "changes nothing without one; choose a writable --state-dir"
-            ) from exc
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            self._lock_file.close()
-            raise UsageError(
-                f"{path}: another seal process is using this journal; stop it first, or give "
-                "this one its own --state-dir"
-            ) from exc
         self._pending: dict[str, UndoEntry] = {}
-        self._load()
+        self.reload()
+
+    @property
+    def where(self) -> str:
+        return self.store.where
 
     def close(self) -> None:
-        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-        self._lock_file.close()
+        self.store.close()
 
-    def _load(self) -> None:
-        if not self.path.exists():
-            return
-        try:
-            self._pending = read_pending(self.path)
-        except OSError as exc:
-            self.close()
-            raise UsageError(f"{self.path}: cannot read the undo journal: {exc.strerror}") from exc
+    def reload(self) -> None:
+        """Read the pending undos again from the store (another seal may have written
+        there: the leader this one takes over from)."""
+        self._pending = fold(self.store.load(), self.store.where)
 
     def _append(self, record: Mapping[str, Any]) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise UndoError(f"{self.path}: cannot write the undo journal: {exc.strerror}") from exc
+        self.store.append(record)
 
     def record(
         self,
@@ -241,7 +187,7 @@ class UndoJournal:
         found = [e for e in self._pending.values() if id_prefix and e.id.startswith(id_prefix)]
         if len(found) != 1:
             what = "no pending undo" if not found else f"{len(found)} pending undos"
-            raise UsageError(f"{what} with id {id_prefix!r} in {self.path}")
+            raise UsageError(f"{what} with id {id_prefix!r} in {self.where}")
         return found[0]
 
     def _mark_done(self, entry: UndoEntry) -> None:
@@ -251,19 +197,8 @@ class UndoJournal:
             self._compact()
 
     def _compact(self) -> None:
-        """Nothing is pending: start the file afresh, atomically and private from the first
-        byte (a failure here only leaves the file longer)."""
-        temporary = self.path.with_suffix(".tmp")
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.fchmod(fd, 0o600)  # it may have existed, with another mode
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temporary, self.path)
-        except OSError as exc:
-            log.warning("%s: cannot compact the journal: %s", self.path, exc.strerror)
+        """Nothing is pending: the store starts afresh (a failure only leaves it longer)."""
+        self.store.compact()
 
     def pending(self, scenario: str | None = None) -> list[UndoEntry]:
         """Pending undos, oldest first."""

@@ -45,7 +45,10 @@ def journals(state_dir: Path) -> list[tuple[Path, list[UndoEntry]]]:
 
 
 def other_journals(journal: UndoJournal) -> list[OtherJournal]:
-    """The journals beside `journal` that still hold undos (other clusters' undos)."""
+    """The journals beside `journal` that still hold undos (other clusters' undos); none
+    beside a journal kept in the cluster, which holds that cluster's undos only."""
+    if journal.path is None:
+        return []
     return [
         OtherJournal(path, tuple(entries))
         for path, entries in journals(journal.path.parent)
