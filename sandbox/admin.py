@@ -9,15 +9,20 @@ from aiohttp import web
 
 from sandbox.executions import Executions, parse_rule
 from sandbox.machines import Machines
+from sandbox.metrics import CONTENT_TYPE, RequestMetrics
 from sandbox.store import ApiError
 
 
 def add_admin_routes(
-    app: web.Application, machines: Machines, executions: Executions | None = None
+    app: web.Application,
+    machines: Machines,
+    executions: Executions | None = None,
+    metrics: RequestMetrics | None = None,
 ) -> None:
     """GET /sandbox/v1/machines[/{id}], POST /sandbox/v1/machines/{id}/stop|start; with
     `executions`, GET /sandbox/v1/executions and GET, POST, DELETE
-    /sandbox/v1/executions/results."""
+    /sandbox/v1/executions/results; with `metrics`, GET /sandbox/v1/metrics (the API
+    server's request counts, in Prometheus's text format)."""
 
     def answer(data: object, status: int = 200) -> web.Response:
         return web.json_response(data, status=status)
@@ -49,6 +54,15 @@ def add_admin_routes(
     app.router.add_post("/sandbox/v1/machines/{id}/{action}", power)
     if executions is not None:
         _add_execution_routes(app, executions)
+    if metrics is not None:
+        counted = metrics
+
+        async def show_metrics(request: web.Request) -> web.Response:
+            return web.Response(
+                body=counted.render().encode(), headers={"Content-Type": CONTENT_TYPE}
+            )
+
+        app.router.add_get("/sandbox/v1/metrics", show_metrics)
 
 
 def _add_execution_routes(app: web.Application, executions: Executions) -> None:

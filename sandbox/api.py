@@ -10,15 +10,24 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from sandbox import discovery, patch, tables
 from sandbox.disruption import check_eviction
+from sandbox.metrics import (
+    NO_ANSWER,
+    RequestLabels,
+    RequestMetrics,
+    non_resource_labels,
+    resource_verb,
+)
 from sandbox.resources import BY_PLURAL, ResourceType, find
 from sandbox.store import ApiError, Entry, Obj, Store
 from sandbox.validation import validate
@@ -406,6 +415,53 @@ class Api:
         return await self.subresource(request, target)
 
 
+def request_labels(request: web.Request) -> RequestLabels:
+    """The labels the API server counts `request` under (verb, resource, scope...)."""
+    target = parse_path(request.path)
+    if target is None:
+        return non_resource_labels(request.method, request.path)
+    query = request.query
+    verb = resource_verb(
+        request.method,
+        target.name is not None,
+        query.get("watch") in ("1", "true"),
+        request.content_type == "application/apply-patch+yaml",
+    )
+    scope = "resource" if target.name else "namespace" if target.namespace else "cluster"
+    return RequestLabels(
+        verb,
+        "All" if query.get("dryRun") == "All" else "",
+        target.resource.group,
+        target.resource.version,
+        target.resource.plural,
+        target.subresource or "",
+        scope,
+    )
+
+
+def counting(metrics: RequestMetrics) -> Middleware:
+    """A middleware counting every request to the Kubernetes API (not the admin API) in
+    `metrics`, with its answer's code and how long the answer took."""
+
+    @web.middleware
+    async def counted(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/sandbox/"):
+            return await handler(request)
+        started = time.perf_counter()
+        code = NO_ANSWER
+        try:
+            response = await handler(request)
+            code = response.status
+            return response
+        except web.HTTPException as exc:
+            code = exc.status
+            raise
+        finally:
+            metrics.observe(request_labels(request), code, time.perf_counter() - started)
+
+    return counted
+
+
 class InjectedDrop(ConnectionResetError):
     """A connection the sandbox dropped on purpose (an injected fault, not a failure)."""
 
@@ -433,6 +489,7 @@ def build_api_app(
     faults: Faults | None = None,
     log_lines: Callable[[Obj, str | None], list[str]] | None = None,
     access: Access | None = None,
+    metrics: RequestMetrics | None = None,
 ) -> web.Application:
     """The aiohttp application serving the Kubernetes API over `store`.
 
@@ -440,7 +497,8 @@ def build_api_app(
     that it can be rotated). Routes under `/sandbox/` are left to the caller (the
     admin API); they get the same token check but no injected faults. With `access`,
     other tokens are service accounts' and requests are authorized by RBAC; the admin
-    token passes on one string comparison.
+    token passes on one string comparison. With `metrics`, every request to the
+    Kubernetes API is counted there (401s and injected faults included).
     """
     api = Api(store, log_lines or default_log_lines)
     rng = random.Random(faults.seed if faults else None)
@@ -491,7 +549,8 @@ def build_api_app(
             return found
         return await api.handle(request)
 
-    app = web.Application(middlewares=[guard], client_max_size=16 * 1024 * 1024)
+    middlewares = [guard] if metrics is None else [counting(metrics), guard]
+    app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", r"/{tail:(?!sandbox/).*}", dispatch)
     return app
 

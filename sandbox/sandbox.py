@@ -29,6 +29,7 @@ from sandbox.cluster import ClusterDescription, demo, seed
 from sandbox.controllers.manager import ControllerManager
 from sandbox.executions import Executions, runs_to_completion
 from sandbox.machines import Machines
+from sandbox.metrics import RequestMetrics
 from sandbox.services import ServiceListeners, address_free
 from sandbox.store import ApiError, Obj, Store
 from sandbox.timing import SandboxTiming
@@ -108,6 +109,8 @@ class Sandbox:
         self.machines = Machines()
         #: commands run by pods that run to completion, and the rules giving their results
         self.executions = Executions()
+        #: the requests the API server served (GET /sandbox/v1/metrics shows them)
+        self.request_metrics = RequestMetrics()
         self._tempdir = tempfile.TemporaryDirectory(prefix="seal-sandbox-")
         self.tls = make_server_tls(Path(self._tempdir.name) / "tls", host)
         self.ca_path = Path(self._tempdir.name) / "ca.crt"
@@ -192,8 +195,9 @@ class Sandbox:
             faults=self.faults,
             log_lines=self._log_lines,
             access=self.access,
+            metrics=self.request_metrics,
         )
-        add_admin_routes(app, self.machines, self.executions)
+        add_admin_routes(app, self.machines, self.executions, self.request_metrics)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0
         )
