@@ -76,7 +76,18 @@ class PrometheusMetrics:
         )
 
     def _add_run_metrics(self, prom: Any) -> None:
-        """Policy reloads, and the time waitFor steps waited."""
+        """Policy reloads, the time waitFor steps waited, and the schedule's state."""
+        self._schedule_open = prom.Gauge(
+            "seal_schedule_open",
+            "1 when the policy's schedule lets chaos run now (or it has none), 0 while waiting",
+            registry=self.registry,
+        )
+        self._schedule_open.set(1)
+        self._schedule_next = prom.Gauge(
+            "seal_schedule_next_open_timestamp_seconds",
+            "While waiting for the schedule: when its next window opens (0 otherwise)",
+            registry=self.registry,
+        )
         self._reload = prom.Counter(
             "seal_policy_reload_failed",
             "Policy re-reads that found the file invalid",
@@ -157,6 +168,10 @@ class PrometheusMetrics:
         for name in names:
             for result in ("passed", "failed", "interrupted", "not-steady", "deviated", "aborted"):
                 self._runs.labels(name, result)
+
+    def schedule_state(self, open_now: bool, reason: str, next_open: float | None) -> None:
+        self._schedule_open.set(1 if open_now else 0)
+        self._schedule_next.set(next_open if next_open is not None and not open_now else 0)
 
     def undo_kinds_known(self, kinds: Sequence[str]) -> None:
         """The undo-failure counter of every kind of change exists from the start, at 0."""

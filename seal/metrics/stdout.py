@@ -76,3 +76,7 @@ class StdoutCollector:
 
     def undo_kinds_known(self, kinds: Sequence[str]) -> None:
         """Nothing to print: failed undos are printed as they happen."""
+
+    def schedule_state(self, open_now: bool, reason: str, next_open: float | None) -> None:
+        nxt = {"next_open": f"{next_open:.0f}"} if next_open is not None else {}
+        self._say("schedule", open=int(open_now), reason=repr(reason), **nxt)

@@ -26,6 +26,7 @@ from seal.policy.model import (
     StepSpec,
 )
 from seal.policy.problems import sorted_problems
+from seal.policy.schedule import SCHEDULE_SCHEMA, build_schedule
 from seal.policy.schema import Schema, array, boolean, number, obj, one_key, string
 
 StepTable = Sequence[StepBuilder]
@@ -75,6 +76,7 @@ CONFIG_SCHEMA = obj(
             },
             description="seal's safety rules (a seal extension)",
         ),
+        "schedule": SCHEDULE_SCHEMA,
     }
 )
 
@@ -160,6 +162,7 @@ def build_config(root: DocNode) -> Config:
             max_targets_per_step=None if limit is None else int(limit),
             fail_on_empty_match=bool(safety.get("failOnEmptyMatch", False)),
         ),
+        schedule=build_schedule(node.child("schedule")),
     )
 
 

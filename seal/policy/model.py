@@ -9,6 +9,7 @@ from seal.policy.problems import Location
 
 if TYPE_CHECKING:
     from seal.policy.docnode import DocNode
+    from seal.policy.schedule import Schedule
     from seal.policy.schema import Schema
 
 RunStrategyName = Literal["round-robin", "random"]
@@ -56,6 +57,8 @@ class Config:
     run_strategy: RunStrategy = RunStrategy()
     exit_strategy: ExitStrategy = ExitStrategy()
     safety: Safety = Safety()
+    #: config.schedule: when chaos may run (None: at any time)
+    schedule: Schedule | None = None
 
 
 class StepSpec(Protocol):

@@ -98,6 +98,8 @@ class Health:
         self._policy: str | None = None
         #: leader election's seam: "leader" or "standby" are ready, anything else is not
         self.role: str | None = None
+        #: what the policy's schedule says (None: no schedule); waiting is still ready
+        self._schedule: str | None = None
 
     def progress(self) -> None:
         with self._lock:
@@ -129,6 +131,22 @@ class Health:
             self._policy = "the last re-read was invalid; the last good policy runs"
         self.progress()
 
+    def schedule_state(self, open_now: bool, reason: str, next_open: float | None) -> None:
+        """A seal waiting for its schedule is alive and ready (its metrics stay scraped);
+        /readyz says why it waits and until when."""
+        if open_now:
+            text = "open"
+        else:
+            until = (
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(next_open))
+                if next_open is not None
+                else "no window in the next 400 days"
+            )
+            text = f"closed ({reason}); waiting until {until}"
+        with self._lock:
+            self._schedule = text
+        self.progress()
+
     def liveness(self) -> tuple[int, str]:
         with self._lock:
             idle = self._clock() - self._last_progress
@@ -144,6 +162,8 @@ class Health:
                 "policy": self._policy or "none loaded yet",
                 "role": self.role or "none (no leader election)",
             }
+            if self._schedule is not None:
+                checks["schedule"] = self._schedule
             ready = self._connected and self._policy is not None and self.role in READY_ROLES
         body = "".join(f"{key}: {value}\n" for key, value in checks.items())
         return (200, "ok\n" + body) if ready else (503, "not ready\n" + body)

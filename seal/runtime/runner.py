@@ -16,6 +16,7 @@ from typing import Protocol
 from seal.errors import PolicyError, ShutdownRequested
 from seal.outcomes import FAILING_RESULTS, ScenarioOutcome
 from seal.policy.model import Policy, ScenarioSpec
+from seal.runtime.windows import ScheduleGate
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,13 @@ EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
 class RunnerClock(Protocol):
     def sleep(self, seconds: float, *, interruptible: bool = True) -> None: ...
+    def now(self) -> float: ...
 
 
 class ReloadMetrics(Protocol):
     def policy_reload_failed(self) -> None: ...
     def scenarios_known(self, names: Sequence[str]) -> None: ...
+    def schedule_state(self, open_now: bool, reason: str, next_open: float | None) -> None: ...
 
 
 @dataclass
@@ -66,6 +69,8 @@ class PolicyRunner:
 
     The first loop starts at once; between two loops the runner sleeps a random
     time between the policy's min and max; there is no sleep after the last loop.
+    Outside the policy's schedule (config.schedule) no scenario starts: the runner
+    waits for the next window.
     """
 
     def __init__(
@@ -84,6 +89,7 @@ class PolicyRunner:
         self._rng = rng
         self._metrics = metrics
         self._policy = initial_policy
+        self._gate = ScheduleGate(clock, metrics, self._reload)
 
     def _reload(self) -> Policy:
         """The policy as it is on disk now; on a broken edit, the last good one."""
@@ -136,7 +142,16 @@ class PolicyRunner:
 
     def _run_loop(self, policy: Policy, summary: RunSummary) -> bool:
         """One loop over the policy's scenarios; True when the run must stop."""
-        for scenario in self._scenarios_for_loop(policy):
+        for planned in self._scenarios_for_loop(policy):
+            scenario = planned
+            now_policy = self._gate.wait(policy)
+            if now_policy is not policy:  # re-read while waiting for the schedule
+                policy = now_policy
+                fresh = [s for s in policy.scenarios if s.name == planned.name]
+                if not fresh:
+                    log.info("scenario %r left the policy while seal waited", planned.name)
+                    continue
+                scenario = fresh[0]
             outcome = self._run_scenario(scenario, policy)
             summary.outcomes.append(outcome)
             if outcome.result == "interrupted":
