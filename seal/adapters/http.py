@@ -8,6 +8,7 @@ from __future__ import annotations
 import ssl
 import time
 import warnings
+from collections.abc import Callable, Mapping
 
 import urllib3
 
@@ -16,10 +17,14 @@ from seal.model import ProbeAnswer, ProbeRequest
 
 
 class Prober:
-    """Sends probe requests; keeps pooled connections per proxy and TLS setting."""
+    """Sends probe requests; keeps pooled connections per proxy and TLS setting.
 
-    def __init__(self) -> None:
+    `context_headers` gives headers to add to every request, such as the trace context
+    (`traceparent`) of the span the request is made in; the request's own headers win."""
+
+    def __init__(self, context_headers: Callable[[], Mapping[str, str]] | None = None) -> None:
         self._managers: dict[tuple[str | None, bool], urllib3.PoolManager] = {}
+        self._context_headers = context_headers
 
     def _manager(self, proxy: str | None, insecure: bool) -> urllib3.PoolManager:
         key = (proxy, insecure)
@@ -42,7 +47,7 @@ class Prober:
                 answer = manager.request(
                     request.method.upper(),
                     request.url,
-                    headers=dict(request.headers),
+                    headers=self._headers(request),
                     body=request.body.encode() if request.body is not None else None,
                     timeout=urllib3.Timeout(total=request.timeout_seconds),
                     retries=False,
@@ -52,6 +57,15 @@ class Prober:
         except urllib3.exceptions.HTTPError as exc:
             raise ProbeError(f"{request.method.upper()} {request.url}: {_reason(exc)}") from exc
         return ProbeAnswer(answer.status, time.monotonic() - started, answer.data or b"")
+
+    def _headers(self, request: ProbeRequest) -> dict[str, str]:
+        headers = dict(request.headers)
+        if self._context_headers is not None:
+            own = {name.lower() for name in headers}
+            for name, value in self._context_headers().items():
+                if name.lower() not in own:
+                    headers[name] = value
+        return headers
 
 
 def _reason(exc: Exception) -> str:

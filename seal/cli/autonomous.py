@@ -9,6 +9,7 @@ import click
 
 from seal.cli.options import option
 from seal.cli.rbac import preflight
+from seal.cli.report_options import finish_reports, report_options
 from seal.cli.running import MachineFlags, RunFlags, _services, machine_options, run_options
 from seal.errors import PolicyError, UsageError
 
@@ -24,6 +25,7 @@ log = logging.getLogger("seal.cli")
     help="The policy to run (re-read at every loop).",
 )
 @run_options
+@report_options
 @option(
     "--fail-on-empty-match",
     is_flag=True,
@@ -52,10 +54,13 @@ def autonomous(policy_file: str, machines: MachineFlags, **flags: Any) -> int:
         return 2
     for warning in policy.warnings:
         click.echo(warning, err=True)
+    reports = flags.pop("reports")  # --report-dir's writer, or None
     with _services(RunFlags(**flags), machines) as running:
         preflight(running.services, policy)
         clean_leftovers(running.services)
-        summary = run_policy(running.services, policy_file, policy)
+        on_outcome = reports.scenario_finished if reports is not None else None
+        summary = run_policy(running.services, policy_file, policy, on_outcome)
+    finish_reports(reports, summary)
     _report(summary)
     if running.signal is not None:
         return 128 + running.signal

@@ -258,7 +258,9 @@ def _machine_services(
 
 
 @contextmanager
-def _services(flags: RunFlags, machines: MachineFlags | None = None) -> Iterator[Running]:
+def _services(
+    flags: RunFlags, machines: MachineFlags | None = None, tracer: Any = None
+) -> Iterator[Running]:
     """Connect, open the services, install the signal handlers; close everything after."""
     from seal.runtime.services import open_services
 
@@ -266,7 +268,10 @@ def _services(flags: RunFlags, machines: MachineFlags | None = None) -> Iterator
     with (
         _cluster(flags.sandbox, flags.kubeconfig, flags.context, flags.seed) as connection,
         open_services(
-            options, connection, **_machine_services(machines, connection, bool(flags.sandbox))
+            options,
+            connection,
+            **_machine_services(machines, connection, bool(flags.sandbox)),
+            **({"tracer": tracer} if tracer is not None else {}),
         ) as services,
     ):
         running = Running(services)

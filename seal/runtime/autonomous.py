@@ -6,9 +6,11 @@ Talks to the cluster through the services; re-reads the policy file every loop.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from seal.policy.loader import load_policy
-from seal.policy.model import Policy
+from seal.outcomes import ScenarioOutcome
+from seal.policy.model import Policy, ScenarioSpec
 from seal.runtime.runner import PolicyRunner, RunSummary
 from seal.runtime.scenario import ScenarioExecutor
 from seal.runtime.services import Services
@@ -25,15 +27,28 @@ def read_policy(policy_file: str) -> Policy:
     return policy
 
 
-def run_policy(services: Services, policy_file: str, first: Policy) -> RunSummary:
-    """Loop over the policy (re-read every loop) until it is done or shutdown is asked."""
+def run_policy(
+    services: Services,
+    policy_file: str,
+    first: Policy,
+    on_outcome: Callable[[ScenarioOutcome], None] | None = None,
+) -> RunSummary:
+    """Loop over the policy (re-read every loop) until it is done or shutdown is asked;
+    `on_outcome` hears of every scenario run as soon as it ends (the reports do)."""
     executor = ScenarioExecutor(services)
+
+    def run_scenario(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
+        outcome = executor.run(scenario, policy)
+        if on_outcome is not None:
+            on_outcome(outcome)
+        return outcome
+
     health = services.health
     if health is not None:  # /readyz needs a valid policy; its waits bound /healthz
         health.watch(first)
     runner = PolicyRunner(
         lambda: health.watch(read_policy(policy_file)) if health else read_policy(policy_file),
-        executor.run,
+        run_scenario,
         clock=services.clock,
         rng=services.rng,
         metrics=services.metrics,

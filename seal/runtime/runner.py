@@ -16,6 +16,7 @@ from typing import Protocol
 from seal.errors import PolicyError, ShutdownRequested
 from seal.outcomes import FAILING_RESULTS, ScenarioOutcome
 from seal.policy.model import Policy, ScenarioSpec
+from seal.tracing import LOOP, NULL_TRACER, AttributeValue, Tracer, record_loop
 from seal.runtime.windows import ScheduleGate
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class PolicyRunner:
         rng: random.Random,
         metrics: ReloadMetrics,
         initial_policy: Policy | None = None,
+        tracer: Tracer = NULL_TRACER,
     ) -> None:
         self._load = load_policy
         self._run_scenario = run_scenario
@@ -89,6 +91,7 @@ class PolicyRunner:
         self._rng = rng
         self._metrics = metrics
         self._policy = initial_policy
+        self._tracer = tracer
         self._gate = ScheduleGate(clock, metrics, self._reload)
 
     def _reload(self) -> Policy:
@@ -137,8 +140,22 @@ class PolicyRunner:
                 log.info("sleeping %.1fs before loop %d", pause, summary.loops + 1)
                 self._clock.sleep(pause)
             summary.loops += 1
-            if self._run_loop(policy, summary):
+            if self._traced_loop(policy, summary):
                 return
+
+    def _traced_loop(self, policy: Policy, summary: RunSummary) -> bool:
+        """`_run_loop` inside the loop's span: each loop is a trace of its own."""
+        seen = len(summary.outcomes)
+        attributes: dict[str, AttributeValue] = {
+            "seal.loop.number": summary.loops,
+            "seal.policy.file": policy.source,
+            "seal.loop.strategy": policy.run_strategy.strategy,
+        }
+        with self._tracer.span(LOOP, attributes) as span:
+            try:
+                return self._run_loop(policy, summary)
+            finally:
+                record_loop(span, summary.outcomes[seen:])
 
     def _run_loop(self, policy: Policy, summary: RunSummary) -> bool:
         """One loop over the policy's scenarios; True when the run must stop."""

@@ -25,6 +25,7 @@ from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext, StepType, UndoHandler
 from seal.steps.ports import RecordedUndo
 from seal.steps.registry import STEPS_BY_KEY, undo_handlers
+from seal.tracing import SCENARIO, STEADY_STATE, record_scenario, record_step, step_span
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,14 @@ class ScenarioExecutor:
         return self._rules[1]
 
     def run(self, scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
+        """Run the scenario inside its span (a child of the loop's)."""
+        attributes = {"seal.scenario.name": scenario.name, "seal.policy.file": policy.source}
+        with self.services.tracer.span(SCENARIO, attributes) as span:
+            outcome = self._run(scenario, policy)
+            record_scenario(span, outcome)
+        return outcome
+
+    def _run(self, scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
         services = self.services
         run_id = f"{scenario.name}#{uuid.uuid4().hex[:8]}"
         undo = ScenarioUndo(services.journal, run_id, services.metrics, policy_path(policy))
@@ -161,6 +170,20 @@ class ScenarioExecutor:
     def _steady_state(
         self, scenario: ScenarioSpec, ctx: StepContext, when: str, seen: list[StepOutcome]
     ) -> str | None:
+        """`_check_steady_state` inside the span of the check (when there is a hypothesis)."""
+        if scenario.steady_state is None:
+            return None
+        attributes = {"seal.scenario.name": scenario.name, "seal.steady_state.phase": when}
+        with self.services.tracer.span(STEADY_STATE, attributes) as span:
+            problem = self._check_steady_state(scenario, ctx, when, seen)
+            span.set_attributes({"seal.steady_state.met": problem is None})
+            if problem is not None:
+                span.fail(problem)
+        return problem
+
+    def _check_steady_state(
+        self, scenario: ScenarioSpec, ctx: StepContext, when: str, seen: list[StepOutcome]
+    ) -> str | None:
         """Check the scenario's steady-state hypothesis (every probe, each once): None when
         it holds (or there is none), else what did not hold."""
         hypothesis = scenario.steady_state
@@ -170,7 +193,10 @@ class ScenarioExecutor:
         clock = self.services.clock
         for index, probe in enumerate(hypothesis.probes, 1):
             started, began = clock.monotonic(), clock.now()
-            with log_context(step=f"steady-state {when}:{index}:{probe.key}"):
+            with (
+                log_context(step=f"steady-state {when}:{index}:{probe.key}"),
+                step_span(self.services.tracer, scenario.name, index, probe.key, when) as span,
+            ):
                 try:
                     outcome = self.step_types[probe.key].run(probe, ctx)
                 except ShutdownRequested:
@@ -178,6 +204,7 @@ class ScenarioExecutor:
                 except SealError as exc:
                     outcome = StepOutcome.failed(f"probe {index} ({probe.key}): {exc}")
                     log.warning("steady-state probe not met: %s", exc, extra={"outcome": "failed"})
+                record_step(span, outcome)
             took = clock.monotonic() - started
             seen.append(replace(outcome, key=probe.key, index=index, started=began, duration=took))
             if not outcome.ok:
@@ -209,7 +236,10 @@ class ScenarioExecutor:
         step_type = self.step_types[step.key]
         clock = self.services.clock
         started, began = clock.monotonic(), clock.now()
-        with log_context(step=f"{index}:{step.key}"):
+        with (
+            log_context(step=f"{index}:{step.key}"),
+            step_span(self.services.tracer, scenario, index, step.key) as span,
+        ):
             retries = step_type.retries(step)
             try:
                 if retries is None:
@@ -229,6 +259,7 @@ class ScenarioExecutor:
             self.services.metrics.step_finished(
                 scenario, step.key, result, clock.monotonic() - started
             )
+            record_step(span, outcome)
         duration = clock.monotonic() - started
         return replace(outcome, key=step.key, index=index, started=began, duration=duration)
 

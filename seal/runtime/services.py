@@ -33,6 +33,7 @@ from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext
 from seal.steps.ports import CloudDriver, Executor, NodeSource, UndoRecorder
 from seal.steps.registry import undo_handlers
+from seal.tracing import NULL_TRACER, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ class Services:
     nodes: NodeSource | None = None
     #: liveness and readiness, served beside the metrics (None: no metrics endpoint)
     health: Health | None = None
+    #: spans of loops, scenarios, steps and actions (the do-nothing tracer: tracing is off)
+    tracer: Tracer = NULL_TRACER
 
     def safety(self, policy: Safety | None = None) -> SafetyRules:
         """The policy's safety rules (the defaults without a policy) merged with the flags'."""
@@ -168,6 +171,7 @@ def open_services(
     cloud: CloudDriver | None = None,
     executor: Callable[[KubeClient], Executor] | None = None,
     nodes: NodeSource | None = None,
+    tracer: Tracer = NULL_TRACER,
 ) -> Iterator[Services]:
     """Open every service of a run; close them all, in reverse order, however it ends."""
     with ExitStack() as stack:
@@ -193,7 +197,7 @@ def open_services(
             options=options,
             connection=connection,
             kube=kube,
-            prober=Prober(),
+            prober=Prober(tracer.headers),
             kubectl=Kubectl(
                 KubectlTarget(kubeconfig.path, pass_fds=kubeconfig.fds), connection.namespace
             ),
@@ -206,6 +210,7 @@ def open_services(
             executor=executor(kube) if executor is not None else None,
             nodes=nodes,
             health=health if options.metrics.address else None,
+            tracer=tracer,
         )
         health.connected()  # `identify` above had the cluster's answer
         metrics.pending_undos(len(journal))
