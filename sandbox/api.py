@@ -62,6 +62,10 @@ class Target:
     subresource: str | None
 
 
+#: the resource a request was for, once parsed (kept for counting it)
+TARGET = web.RequestKey("sandbox-target", Target)
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
 
@@ -408,6 +412,7 @@ class Api:
         target = parse_path(request.path)
         if target is None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        request[TARGET] = target
         if target.name is None:
             return await self.collection(request, target)
         if target.subresource is None:
@@ -417,7 +422,7 @@ class Api:
 
 def request_labels(request: web.Request) -> RequestLabels:
     """The labels the API server counts `request` under (verb, resource, scope...)."""
-    target = parse_path(request.path)
+    target = request.get(TARGET) or parse_path(request.path)
     if target is None:
         return non_resource_labels(request.method, request.path)
     query = request.query

@@ -11,6 +11,7 @@ from seal.cli.options import option
 from seal.cli.rbac import preflight
 from seal.cli.report_options import finish_reports, report_options
 from seal.cli.running import MachineFlags, RunFlags, _services, machine_options, run_options
+from seal.cli.tracing_options import tracing_options
 from seal.errors import PolicyError, UsageError
 
 log = logging.getLogger("seal.cli")
@@ -32,8 +33,9 @@ log = logging.getLogger("seal.cli")
     help="A matcher that matches nothing fails its step (as config.safety.failOnEmptyMatch).",
 )
 @machine_options
+@tracing_options
 @option("--headless", is_flag=True, expose_value=False, hidden=True)
-def autonomous(policy_file: str, machines: MachineFlags, **flags: Any) -> int:
+def autonomous(policy_file: str, machines: MachineFlags, tracer: Any, **flags: Any) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or
@@ -55,7 +57,7 @@ def autonomous(policy_file: str, machines: MachineFlags, **flags: Any) -> int:
     for warning in policy.warnings:
         click.echo(warning, err=True)
     reports = flags.pop("reports")  # --report-dir's writer, or None
-    with _services(RunFlags(**flags), machines) as running:
+    with _services(RunFlags(**flags), machines, tracer) as running:
         preflight(running.services, policy)
         clean_leftovers(running.services)
         on_outcome = reports.scenario_finished if reports is not None else None

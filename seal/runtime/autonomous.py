@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from seal.policy.loader import load_policy
 from seal.outcomes import ScenarioOutcome
+from seal.policy.loader import load_policy
 from seal.policy.model import Policy, ScenarioSpec
 from seal.runtime.runner import PolicyRunner, RunSummary
 from seal.runtime.scenario import ScenarioExecutor
@@ -53,5 +53,6 @@ def run_policy(
         rng=services.rng,
         metrics=services.metrics,
         initial_policy=first,
+        tracer=services.tracer,
     )
     return runner.run()
