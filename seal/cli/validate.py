@@ -56,8 +56,18 @@ def validate(files: tuple[str, ...], policy_files: tuple[str, ...]) -> int:
     show_default=True,
     help="Indentation of the JSON (0: one line).",
 )
-def schema(indent: int) -> int:
+@option(
+    "--report",
+    is_flag=True,
+    help="Print the schema of the JSON journal --report-dir writes for a scenario run instead.",
+)
+def schema(indent: int, report: bool) -> int:
     """Print the JSON Schema of the policy format (for editors and yaml-language-server)."""
+    if report:
+        from seal.reports.schema import REPORT_SCHEMA
+
+        click.echo(json.dumps(REPORT_SCHEMA, indent=indent or None))
+        return 0
     from seal.steps.registry import schema as policy_schema
 
     click.echo(json.dumps(policy_schema(), indent=indent or None))
