@@ -19,6 +19,15 @@ class ShutdownRequested(Exception):
     """
 
 
+class ScenarioAborted(ShutdownRequested):
+    """A wait of one scenario's steps was cut short because the scenario is aborted (its
+    background load breached a threshold, or an abortWhen probe failed).
+
+    A `ShutdownRequested`, so that every step lets it through as it does a shutdown;
+    the scenario's executor stops it there, runs the undos, and the daemon carries on.
+    """
+
+
 class FrozenInstanceError(AttributeError):
     """Raised on an attempt to change a frozen object."""
 

@@ -100,6 +100,47 @@ class ReplayReport:
 
 
 @dataclass(frozen=True)
+class LoadSecond:
+    """One second of background load: the requests answered (or failed) in it, the
+    errors among them, and their latency percentiles in milliseconds (None: no answer)."""
+
+    #: whole seconds since the load started
+    t: int
+    requests: int
+    errors: int
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a scenario's background load did: its target and settings, its totals, and
+    one `LoadSecond` per second it ran."""
+
+    target: str
+    users: int
+    #: requests per second asked for, all users together
+    rate: float
+    duration: float
+    requests: int
+    errors: int
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    seconds: tuple[LoadSecond, ...] = ()
+
+    @property
+    def achieved_rate(self) -> float:
+        """Requests answered (or failed) per second, on average."""
+        return self.requests / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
 class ScenarioOutcome:
     """One run of one scenario: its result and reason, its steps, and its cleanup."""
 
@@ -112,6 +153,8 @@ class ScenarioOutcome:
 
     #: the steady-state probes' outcomes, before the steps and after them
     steady_state: tuple[StepOutcome, ...] = ()
+    #: what the background load measured, when the scenario had one
+    load: LoadReport | None = None
     #: this run's id (`scenario#hex`, as in the undo journal) and when it started (seconds
     #: since the epoch)
     run_id: str = ""

@@ -61,6 +61,7 @@ class PrometheusMetrics:
             "seal_probes", "Probe requests", ["target", "outcome"], registry=r
         )
         self._add_run_metrics(prom)
+        self._add_load_metrics(prom)
         self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
         self._leader = prom.Gauge(
             "seal_leader", "1 while this seal holds the leader lease, else 0", registry=r
@@ -73,6 +74,22 @@ class PrometheusMetrics:
             "When each scenario last passed",
             ["name"],
             registry=r,
+        )
+
+    def _add_load_metrics(self, prom: Any) -> None:
+        """Background load: its requests by result, and their latency."""
+        self._load_requests = prom.Counter(
+            "seal_load_requests",
+            "Background-load requests, by result (success, error)",
+            ["scenario", "result"],
+            registry=self.registry,
+        )
+        self._load_seconds = prom.Histogram(
+            "seal_load_latency_seconds",
+            "Background-load request latency",
+            ["scenario"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
     def _add_run_metrics(self, prom: Any) -> None:
@@ -146,6 +163,16 @@ class PrometheusMetrics:
     def probe_finished(self, target: str, outcome: str, latency: float) -> None:
         self._probes.labels(target, outcome).inc()
         self._probe_seconds.labels(target).observe(latency)
+
+    def load_requests(
+        self, scenario: str, successes: Sequence[float], errors: Sequence[float]
+    ) -> None:
+        """Count a batch; both results' series exist from the first batch (even empty)."""
+        self._load_requests.labels(scenario, "success").inc(len(successes))
+        self._load_requests.labels(scenario, "error").inc(len(errors))
+        histogram = self._load_seconds.labels(scenario)
+        for latency in (*successes, *errors):
+            histogram.observe(latency)
 
     def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
         self._wait_for_seconds.labels(scenario, step).observe(seconds)

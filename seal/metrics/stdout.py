@@ -56,6 +56,18 @@ class StdoutCollector:
     def probe_finished(self, target: str, outcome: str, latency: float) -> None:
         self._say("probe", target=target, outcome=outcome, seconds=f"{latency:.3f}")
 
+    def load_requests(
+        self, scenario: str, successes: Sequence[float], errors: Sequence[float]
+    ) -> None:
+        """One line per batch of background-load requests (about two a second)."""
+        if successes or errors:
+            self._say(
+                "load_requests",
+                scenario=repr(scenario),
+                success=len(successes),
+                error=len(errors),
+            )
+
     def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
         self._say("wait_for", scenario=repr(scenario), step=repr(step), seconds=f"{seconds:.3f}")
 

@@ -11,6 +11,13 @@ import os
 from collections.abc import Mapping, Sequence
 
 from seal.errors import PolicyError
+from seal.policy.background import (
+    ABORT_CHECK_SCHEMA,
+    BACKGROUND_SCHEMA,
+    DEFAULT_ABORT_CHECK_SECONDS,
+    abort_when_schema,
+    build_background,
+)
 from seal.policy.docnode import DocNode
 from seal.policy.document import Document, parse_file, parse_text
 from seal.policy.model import (
@@ -108,6 +115,9 @@ def _schema(step_types: tuple[StepBuilder, ...]) -> Schema:
             "name": string("used in logs and metric labels", minLength=3, maxLength=80),
             "description": string(),
             "steadyState": steady_state,
+            "background": BACKGROUND_SCHEMA,
+            "abortWhen": abort_when_schema(probe),
+            "abortCheckSeconds": ABORT_CHECK_SCHEMA,
             "steps": array(step, "run in order; the first failing step fails the scenario"),
         },
         required=["name", "steps"],
@@ -188,6 +198,15 @@ def _build_steady_state(scenario: DocNode, by_key: Mapping[str, StepBuilder]) ->
     return SteadyState(str(node.get("title", "")), tuple(probes), node.location)
 
 
+def _build_abort_when(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[StepSpec, ...]:
+    probes: list[StepSpec] = []
+    for probe in scenario.children("abortWhen"):
+        key, body = probe.only_key()
+        if key in by_key:
+            probes.append(by_key[key].build(body))
+    return tuple(probes)
+
+
 def _build_scenarios(root: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[ScenarioSpec, ...]:
     scenarios: list[ScenarioSpec] = []
     first_seen: dict[str, int] = {}
@@ -207,6 +226,11 @@ def _build_scenarios(root: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[
                 str(scenario.get("description", "")),
                 scenario.location,
                 _build_steady_state(scenario, by_key),
+                background=build_background(scenario),
+                abort_when=_build_abort_when(scenario, by_key),
+                abort_check_seconds=float(
+                    scenario.get("abortCheckSeconds", DEFAULT_ABORT_CHECK_SECONDS)
+                ),
             )
         )
     return tuple(scenarios)

@@ -8,6 +8,7 @@ from seal.frozen import frozen
 from seal.policy.problems import Location
 
 if TYPE_CHECKING:
+    from seal.policy.background import BackgroundLoad
     from seal.policy.docnode import DocNode
     from seal.policy.schedule import Schedule
     from seal.policy.schema import Schema
@@ -102,6 +103,11 @@ class ScenarioSpec:
     description: str = ""
     location: Location = Location("-")
     steady_state: SteadyState | None = None
+    #: simulated users sending requests while the steps run (`background:`)
+    background: BackgroundLoad | None = None
+    #: probes polled while the steps run; one failing aborts the scenario (`abortWhen:`)
+    abort_when: tuple[StepSpec, ...] = ()
+    abort_check_seconds: float = 5.0
 
 
 @frozen

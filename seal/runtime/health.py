@@ -125,6 +125,9 @@ class Health:
             raise AttributeError(name)
         return lambda *args: self.progress()
 
+    def load_requests(self, *args: Any) -> None:
+        """Not progress: the background load runs on its own thread while a step may hang."""
+
     def policy_reload_failed(self) -> None:
         # the last good policy keeps running (seal_policy_reload_failed_total says so)
         with self._lock:

@@ -12,11 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seal.errors import SealError, ShutdownRequested
+from seal.errors import ScenarioAborted, SealError, ShutdownRequested
 from seal.log import log_context
 from seal.metrics import Metrics
 from seal.outcomes import ReplayReport, ScenarioOutcome, ScenarioResult, StepOutcome
 from seal.policy.model import Policy, ScenarioSpec, StepSpec
+from seal.runtime.background import ScenarioGuard
 from seal.runtime.journal import UndoEntry, UndoJournal
 from seal.runtime.journals import other_journals
 from seal.runtime.retries import run_with_retries
@@ -137,17 +138,19 @@ class ScenarioExecutor:
         started, began = services.clock.monotonic(), services.clock.now()
         steps: list[StepOutcome] = []
         steady = SteadyCheck()
+        guard = ScenarioGuard(scenario, ctx, self.step_types)
         with log_context(scenario=scenario.name):
             log.info("scenario starts: %d step(s)", len(scenario.steps))
             try:
                 steady.before = self._steady_state(scenario, ctx, "before", steady.outcomes)
                 if steady.before is None:
-                    self._run_steps(scenario, ctx, steps)
+                    self._guarded_steps(scenario, guard, steps)
             except ShutdownRequested:
                 steps.append(StepOutcome("interrupted", "steady state: shutdown"))
             finally:
                 with log_context(step="cleanup"):
                     cleanup = replay_undos(services.journal, ctx, services.metrics, run_id)
+                load = guard.stop()
             if steady.before is None and all(s.ok for s in steps) and cleanup.ok:
                 try:
                     steady.after = self._steady_state(scenario, ctx, "after", steady.outcomes)
@@ -156,7 +159,7 @@ class ScenarioExecutor:
             outcome = _outcome(
                 scenario, steps, cleanup, services.clock.monotonic() - started, steady
             )
-            outcome = replace(outcome, run_id=run_id, started=began)
+            outcome = guard.conclude(replace(outcome, run_id=run_id, started=began), load)
             services.metrics.scenario_finished(scenario.name, outcome.result, outcome.duration)
             log.info(
                 "scenario %s in %.1fs%s",
@@ -215,13 +218,32 @@ class ScenarioExecutor:
             return None
         return f"steady state{title} not met {when} the steps: " + "; ".join(problems)
 
+    def _guarded_steps(
+        self, scenario: ScenarioSpec, guard: ScenarioGuard, steps: list[StepOutcome]
+    ) -> None:
+        """The steps, with the background load and the abortWhen probes running beside
+        them; an abort stops them at once (the undos run as always)."""
+        try:
+            guard.start()
+        except SealError as exc:
+            steps.append(StepOutcome.failed(str(exc)))
+            return
+        try:
+            self._run_steps(scenario, guard.context, steps)
+        finally:
+            guard.disarm()
+
     def _run_steps(
         self, scenario: ScenarioSpec, ctx: StepContext, steps: list[StepOutcome]
     ) -> None:
         for index, step in enumerate(scenario.steps, 1):
             try:
-                self.services.clock.check()
+                ctx.clock.check()
                 outcome = self._run_step(index, step, ctx, scenario.name)
+            except ScenarioAborted:
+                reason = f"step {index} ({step.key}): aborted"
+                steps.append(StepOutcome("interrupted", reason, key=step.key, index=index))
+                return
             except ShutdownRequested:
                 reason = f"step {index} ({step.key}): shutdown"
                 steps.append(StepOutcome("interrupted", reason, key=step.key, index=index))
@@ -247,7 +269,7 @@ class ScenarioExecutor:
                 else:
                     outcome = run_with_retries(
                         lambda: step_type.run(step, ctx),
-                        clock,
+                        ctx.clock,
                         count=retries.count,
                         timeout=retries.timeout,
                         sleep=retries.sleep,

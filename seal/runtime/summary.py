@@ -23,6 +23,7 @@ class ScenarioRow:
     skipped: int
     not_steady: int
     deviated: int
+    aborted: int
     duration_seconds: float
     targets: int
     undos_done: int
@@ -39,6 +40,7 @@ class ScenarioRow:
             (self.skipped, "skipped"),
             (self.not_steady, "not-steady"),
             (self.deviated, "deviated"),
+            (self.aborted, "aborted"),
         ]
         present = [(n, word) for n, word in counts if n]
         if len(present) == 1 and present[0][0] == self.runs:
@@ -63,6 +65,7 @@ def rows(summary: RunSummary) -> list[ScenarioRow]:
                 skipped=sum(o.result == "skipped" for o in runs),
                 not_steady=sum(o.result == "not-steady" for o in runs),
                 deviated=sum(o.result == "deviated" for o in runs),
+                aborted=sum(o.result == "aborted" for o in runs),
                 duration_seconds=round(sum(o.duration for o in runs), 3),
                 targets=sum(o.targets for o in runs),
                 undos_done=sum(o.cleanup.undone for o in runs),

@@ -11,7 +11,7 @@ import random
 import re
 import textwrap
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +96,11 @@ class RecordingMetrics(NullMetrics):
 
     def probe_finished(self, target: str, outcome: str, latency: float) -> None:
         self._note("probe_finished", target, outcome)
+
+    def load_requests(
+        self, scenario: str, successes: Sequence[float], errors: Sequence[float]
+    ) -> None:
+        self._note("load_requests", scenario, len(successes), len(errors))
 
     def step_finished(self, scenario: str, step: str, result: str, duration: float) -> None:
         self._note("step_finished", scenario, step, result)
