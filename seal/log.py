@@ -41,6 +41,11 @@ def log_context(*, scenario: str | None = None, step: str | None = None) -> Iter
             var.reset(token)
 
 
+def current_step() -> tuple[str, str]:
+    """The scenario and step the caller runs in ("-" outside one)."""
+    return _scenario.get(), _step.get()
+
+
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The structured fields a caller attached with `extra=`."""
     return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}

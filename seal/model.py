@@ -35,6 +35,8 @@ class Pod:
     labels: Mapping[str, str] = field(default_factory=_frozen)
     annotations: Mapping[str, str] = field(default_factory=_frozen)
     termination_grace_period: int | None = None
+    #: the controller that owns the pod, as (kind, name, uid); () for a bare pod
+    owner: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

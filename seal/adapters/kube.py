@@ -7,7 +7,6 @@ Talks HTTP(S) to the API server of a `ClusterConnection`. Every failure becomes 
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import json
 import logging
 import random
@@ -20,8 +19,10 @@ from typing import Any
 import urllib3
 
 from seal.adapters.credentials import Credentials
+from seal.adapters.event_objects import involved, send_event
 from seal.adapters.kubeconfig import ClusterConnection
 from seal.adapters.objects import Obj, node_from_api, pod_from_api
+from seal.adapters.ratelimit import PacedPool, TokenBucket
 from seal.clock import Clock, SystemClock
 from seal.errors import ConflictError, EvictionRefused, KubeError, NotFoundError
 from seal.labels import selector_from_match
@@ -59,7 +60,10 @@ class KubeClient:
         rng: random.Random | None = None,
         pool_size: int = 32,
         timeout: float = 30.0,
+        rate_limiter: TokenBucket | None = None,
     ) -> None:
+        """`pool_size` bounds the requests in flight (and the pooled connections);
+        `rate_limiter` paces them (every attempt takes a token)."""
         self.connection = connection
         self._clock: Clock = clock or SystemClock()
         # Backoff jitter and Event names only: never the random source of a run's choices,
@@ -92,11 +96,12 @@ class KubeClient:
             if connection.tls_server_name:
                 tls["server_hostname"] = connection.tls_server_name
         if connection.proxy_url:
-            self._http: urllib3.PoolManager = urllib3.ProxyManager(
+            manager: urllib3.PoolManager = urllib3.ProxyManager(
                 connection.proxy_url, maxsize=pool_size, **tls
             )
         else:
-            self._http = urllib3.PoolManager(maxsize=pool_size, **tls)
+            manager = urllib3.PoolManager(maxsize=pool_size, **tls)
+        self._http = PacedPool(manager, pool_size, rate_limiter)
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
 
@@ -310,36 +315,28 @@ class KubeClient:
         self, target: Pod | Node, *, reason: str, message: str, event_type: str = "Normal"
     ) -> None:
         """An Event on a pod, or on a node (recorded in `default`, as the kubelet does)."""
+        about = involved(target)
         stamp = self._clock.now()
-        now = dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        # A name chosen here, not by the server, makes the create safe to retry: an
-        # attempt that landed although its answer was lost makes the next one a 409.
-        name = f"{target.name}.{int(stamp * 1e9):x}{self._rng.getrandbits(16):04x}"
-        involved: Obj = {"apiVersion": "v1", "name": target.name, "uid": target.uid}
-        if isinstance(target, Pod):
-            namespace = target.namespace
-            involved.update(kind="Pod", namespace=namespace)
-        else:
-            namespace = "default"
-            involved.update(kind="Node")
-        body: Obj = {
-            "metadata": {"name": name, "namespace": namespace},
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "type": event_type,
-            "source": {"component": "seal"},
-            "reportingComponent": "seal",
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
+        send_event(self, about, reason=reason, message=message, kind=event_type, stamp=stamp)
+
+    def stream(self, path: str, query: dict[str, Any]) -> urllib3.BaseHTTPResponse:
+        """A streamed GET (a watch), paced but not counted in flight: read it line by line,
+        then `release_conn()`. `KubeError` when the server refuses it."""
+        url = f"{self.connection.server}{path}?{urllib.parse.urlencode(query)}"
+        headers = dict(self._headers)
+        bearer = self._credentials.header()
+        if bearer:
+            headers["Authorization"] = bearer
+        self._count("WATCH")
         try:
-            self.request(
-                "POST", f"/api/v1/namespaces/{namespace}/events", body=body, idempotent=True
-            )
-        except ConflictError:
-            log.debug("event %s was already recorded by an earlier attempt", name)
+            answer = self._http.stream(url, headers, self._timeout)
+        except urllib3.exceptions.HTTPError as exc:
+            raise KubeError(f"WATCH {path}: cannot reach the API server: {exc}") from exc
+        if answer.status >= 400:
+            message, reason = _status_message(answer.status, answer.read())
+            answer.release_conn()
+            raise self._error("WATCH", path, answer.status, message, reason)
+        return answer
 
     def patch_labels(self, resource_path: str, labels: dict[str, str | None]) -> None:
         self.request(

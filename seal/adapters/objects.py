@@ -23,7 +23,15 @@ def pod_from_api(obj: Obj) -> Pod:
         labels=MappingProxyType(dict(meta.get("labels") or {})),
         annotations=MappingProxyType(dict(meta.get("annotations") or {})),
         termination_grace_period=spec.get("terminationGracePeriodSeconds"),
+        owner=_controller(meta),
     )
+
+
+def _controller(meta: Obj) -> tuple[str, ...]:
+    for ref in meta.get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            return str(ref.get("kind", "")), str(ref.get("name", "")), str(ref.get("uid", ""))
+    return ()
 
 
 def node_from_api(obj: Obj) -> Node:

@@ -151,6 +151,7 @@ class ScenarioExecutor:
                 with log_context(step="cleanup"):
                     cleanup = replay_undos(services.journal, ctx, services.metrics, run_id)
                 load = guard.stop()
+                ctx.events.flush()  # the scenario's Events are in before it reports (bounded)
             if steady.before is None and all(s.ok for s in steps) and cleanup.ok:
                 try:
                     steady.after = self._steady_state(scenario, ctx, "after", steady.outcomes)

@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seal.adapters.events import EventRecorder
 from seal.adapters.http import Prober
 from seal.adapters.identity import identify
 from seal.adapters.kube import KubeClient
 from seal.adapters.kubeconfig import ClusterConnection, kubectl_config
 from seal.adapters.kubectl import Kubectl, KubectlTarget
 from seal.adapters.private_files import private_file
+from seal.adapters.ratelimit import ClientLimits, TokenBucket
 from seal.clock import SystemClock
 from seal.errors import ClusterUnreachable, KubeError, UsageError
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
@@ -30,15 +32,13 @@ from seal.policy.model import Safety
 from seal.runtime.health import Health, stall_seconds
 from seal.runtime.journal import UndoJournal, default_state_dir, journal_name
 from seal.selection.safety import SafetyRules
-from seal.steps.base import StepContext
+from seal.steps.base import KubeEvents, StepContext
 from seal.steps.ports import CloudDriver, Executor, NodeSource, UndoRecorder
 from seal.steps.registry import undo_handlers
 from seal.tracing import NULL_TRACER, Tracer
 
 log = logging.getLogger(__name__)
 
-#: concurrent API calls of one step (kills run in parallel)
-POOL_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class RunOptions:
     seed: int | None = None
     safety: SafetyFlags = SafetyFlags()
     metrics: MetricsOptions = MetricsOptions()
+    client: ClientLimits = field(default_factory=ClientLimits)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @property
@@ -126,6 +127,8 @@ class Services:
     nodes: NodeSource | None = None
     #: liveness and readiness, served beside the metrics (None: no metrics endpoint)
     health: Health | None = None
+    #: Kubernetes Events, queued and sent in the background (None: each sent at once)
+    events: EventRecorder | None = None
     #: spans of loops, scenarios, steps and actions (the do-nothing tracer: tracing is off)
     tracer: Tracer = NULL_TRACER
 
@@ -148,6 +151,7 @@ class Services:
             cloud=self.cloud,
             executor=self.executor,
             nodes=self.nodes,
+            events=self.events.scope(scenario) if self.events else KubeEvents(self.kube),
         )
 
     def check_cluster(self) -> str:
@@ -182,7 +186,15 @@ def open_services(
                 stack.callback(prometheus.close)
         clock = clock or SystemClock()
         rng = random.Random(options.seed)
-        kube = KubeClient(connection, clock=clock, pool_size=POOL_SIZE * 2)
+        limits = options.client
+        kube = KubeClient(
+            connection,
+            clock=clock,
+            pool_size=limits.max_concurrent,
+            rate_limiter=TokenBucket(limits.qps, limits.burst, clock),
+        )
+        events = EventRecorder(kube, metrics, clock=clock)
+        stack.callback(events.close)
         identity = identify(kube)  # which cluster this is, whatever URL reached it
         journal = UndoJournal(
             options.state_path / journal_name(identity.uid), clock=clock, identity=identity
@@ -191,7 +203,9 @@ def open_services(
         # kubectl reaches the cluster as seal does, never through the user's kubeconfig
         kubeconfig = private_file(kubectl_config(connection), "kubeconfig")
         stack.callback(kubeconfig.close)
-        pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="seal-action")
+        pool = ThreadPoolExecutor(
+            max_workers=limits.max_concurrent, thread_name_prefix="seal-action"
+        )
         stack.callback(pool.shutdown, wait=True)
         services = Services(
             options=options,
@@ -210,6 +224,7 @@ def open_services(
             executor=executor(kube) if executor is not None else None,
             nodes=nodes,
             health=health if options.metrics.address else None,
+            events=events,
             tracer=tracer,
         )
         health.connected()  # `identify` above had the cluster's answer

@@ -7,12 +7,15 @@ No I/O.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from seal.errors import KubeError
 from seal.frozen import frozen
+from seal.model import Node, Pod
 from seal.outcomes import StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.model import StepSpec
@@ -30,6 +33,59 @@ from seal.steps.ports import (
     Prober,
     UndoRecorder,
 )
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    """Where steps record Kubernetes Events (`seal.adapters.events.EventScope` in a run)."""
+
+    def record(
+        self,
+        target: Pod | Node,
+        *,
+        reason: str,
+        message: str,
+        event_type: str = "Normal",
+        folded_as: str = "",
+    ) -> None:
+        """Record an Event on `target`, never failing the step. `folded_as` (a verb such as
+        "killed") lets a pod's Event be folded into a summary on its owner."""
+        ...
+
+    def flush(self) -> None:
+        """Send what is recorded (bounded in time)."""
+        ...
+
+
+class KubeEvents:
+    """Events sent at once, one request each, through the step's Kubernetes API."""
+
+    def __init__(self, kube: KubeApi | None) -> None:
+        self._kube = kube
+
+    def record(
+        self,
+        target: Pod | Node,
+        *,
+        reason: str,
+        message: str,
+        event_type: str = "Normal",
+        folded_as: str = "",
+    ) -> None:
+        if self._kube is None:
+            return
+        try:
+            self._kube.create_event(target, reason=reason, message=message, event_type=event_type)
+        except KubeError as exc:
+            log.warning("could not record an Event on %s: %s", target.name, exc)
+
+    def flush(self) -> None:
+        """Nothing waits."""
+
+
+#: stands for "send Events through the context's own kube" until the context is built
+_KUBE_EVENTS: EventSink = KubeEvents(None)
 
 
 @dataclass(frozen=True)
@@ -50,6 +106,12 @@ class StepContext:
     executor: Executor | None = None
     #: where nodes come from when not from the cluster (an inventory file)
     nodes: NodeSource | None = None
+    #: where Events go (by default sent at once through `kube`)
+    events: EventSink = _KUBE_EVENTS
+
+    def __post_init__(self) -> None:
+        if self.events is _KUBE_EVENTS:
+            object.__setattr__(self, "events", KubeEvents(self.kube))
 
     @property
     def dry_run(self) -> bool:

@@ -85,7 +85,7 @@ def test_events_land_exactly_once_when_answers_are_lost(
     box = sandbox_factory(faults=Faults(error_rate=0.4, seed=5))
     kube = KubeClient(resolve(str(box.kubeconfig_path)), clock=FakeClock())
     pod = kube.list_pods("default")[0]
-    with caplog.at_level(logging.DEBUG, logger="seal.adapters.kube"):
+    with caplog.at_level(logging.DEBUG, logger="seal.adapters"):
         for number in range(12):
             kube.create_event(pod, reason="Counting", message=f"event {number}")
     recorded = box.call(
