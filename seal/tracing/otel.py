@@ -45,6 +45,20 @@ def require_sdk(settings: TracingSettings) -> None:
             ) from exc
 
 
+def _route_sdk_logs() -> None:
+    """The SDK's own warnings (a collector that does not answer) go where seal's log lines
+    go, in seal's format, rather than raw to standard error."""
+    sdk = logging.getLogger("opentelemetry")
+    seal_handlers = logging.getLogger("seal").handlers
+    if not seal_handlers:
+        return
+    for handler in seal_handlers:
+        if handler not in sdk.handlers:
+            sdk.addHandler(handler)
+    sdk.setLevel(logging.WARNING)
+    sdk.propagate = False
+
+
 class OtelSpan:
     """A seal span over an OpenTelemetry span."""
 
@@ -85,6 +99,7 @@ class OtelTracer:
         self._tracer = self._provider.get_tracer("seal", __version__)
         self._propagator = TraceContextTextMapPropagator()
         self._endpoint = settings.endpoint
+        _route_sdk_logs()
 
     def span(
         self, name: str, attributes: Mapping[str, AttributeValue]

@@ -88,7 +88,7 @@ def _parse_headers(text: str, source: str) -> dict[str, str]:
         if not sep or not key or not all(33 <= ord(c) < 127 and c != ":" for c in key):
             raise UsageError(
                 f"{source}: entry {index} is not key=value (values are not shown: they may "
-                "be secrets); expected a comma-separated list such as 'api-key=s3cr3t,tenant=ops'"
+                "be secrets); expected a comma-separated list such as 'api-key=KEY,tenant=ops'"
             )
         headers[key] = urllib.parse.unquote(value).strip()
     return headers

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="needs seal-chaos[tracing] (the dev extra)")
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 
