@@ -83,13 +83,19 @@ def _badge(result: str) -> str:
     return f'<span class="result {escape(result)}">{escape(result)}</span>'
 
 
-def _labels(outcome: ScenarioOutcome) -> list[str]:
-    """What each steady-state probe and step is called on the timeline, in order."""
+def in_order(outcome: ScenarioOutcome) -> list[tuple[str, StepOutcome]]:
+    """Every steady-state probe and step with its name, in the order they ran: the
+    hypothesis before the steps, the steps, the hypothesis after them."""
+    records = steady_state_records(outcome)
     probes = [
-        f"steady state {record['when']} {step.index} {step.key}"
-        for record, step in zip(steady_state_records(outcome), outcome.steady_state, strict=True)
+        (record["when"], f"steady state {record['when']} {step.index} {step.key}", step)
+        for record, step in zip(records, outcome.steady_state, strict=True)
     ]
-    return probes + [f"step {step.index} {step.key}" for step in outcome.steps]
+    return [
+        *((label, step) for when, label, step in probes if when == "before"),
+        *((f"step {step.index} {step.key}", step) for step in outcome.steps),
+        *((label, step) for when, label, step in probes if when == "after"),
+    ]
 
 
 def _entry(label: str, step: StepOutcome) -> str:
@@ -110,7 +116,7 @@ def _entry(label: str, step: StepOutcome) -> str:
     )
     actions = f'<ul class="actions">{actions}</ul>' if actions else ""
     result = escape(step.result)
-    return f'<li class="entry" data-result="{result}">{escape(label)}: {text}{actions}</li>'
+    return f'<li class="entry" data-result="{result}">{escape(label)}: {text} {actions}</li>'
 
 
 def _cleanup(outcome: ScenarioOutcome) -> str:
@@ -141,12 +147,11 @@ def _load(outcome: ScenarioOutcome) -> str:
 
 def scenario_section(outcome: ScenarioOutcome, number: int, journal: str) -> str:
     """One scenario run: result, reason, timeline, steps in order, cleanup, load."""
-    labels = _labels(outcome)
-    steps = (*outcome.steady_state, *outcome.steps)
-    rows = svg.timeline_rows(outcome, labels)
+    ordered = in_order(outcome)
+    rows = svg.timeline_rows(outcome.started, ordered)
     link = f' <a href="{escape(journal)}">JSON journal</a>' if journal else ""
     reason = f'<p class="reason">{escape(outcome.reason)}</p>' if outcome.reason else ""
-    entries = "".join(_entry(label, step) for label, step in zip(labels, steps, strict=True))
+    entries = "".join(_entry(label, step) for label, step in ordered)
     picture = svg.timeline(rows, outcome.duration) if rows else '<p class="muted">no steps ran</p>'
     return (
         f'<section class="scenario" id="run-{number}" data-result="{escape(outcome.result)}">'

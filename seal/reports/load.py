@@ -106,6 +106,8 @@ def figures(record: Mapping[str, Any]) -> list[tuple[str, str]]:
             text = ", ".join(f"{k} {v}" for k, v in value.items() if not isinstance(v, list | dict))
         elif isinstance(value, list):
             text = f"{len(value)} item(s)"
+        elif isinstance(value, float):
+            text = f"{value:.4g}"
         else:
             text = str(value)
         rows.append((key, text))

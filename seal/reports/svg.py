@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from seal.outcomes import ScenarioOutcome, StepOutcome
+from seal.outcomes import StepOutcome
 
 Points = list[tuple[float, float]]
 
@@ -69,15 +69,15 @@ def _step_row(label: str, step: StepOutcome, origin: float, cursor: float) -> Ro
     return Row(label, step.result, start, start + step.duration, tip, marks)
 
 
-def timeline_rows(outcome: ScenarioOutcome, labels: Sequence[str]) -> list[Row]:
-    """A row for every steady-state probe and step, in the order they ran (`labels` names
-    them in that order)."""
+def timeline_rows(origin: float, steps: Sequence[tuple[str, StepOutcome]]) -> list[Row]:
+    """A row for every (name, step) of a scenario run that started at `origin` (seconds
+    since the epoch; 0 when not known: the steps are then laid out one after another)."""
     rows, cursor = [], 0.0
-    for label, step in zip(labels, (*outcome.steady_state, *outcome.steps), strict=False):
-        row = _step_row(label, step, outcome.started, cursor)
+    for label, step in steps:
+        row = _step_row(label, step, origin, cursor)
         cursor = max(cursor, row.end)
         rows.append(row)
-    return sorted(rows, key=lambda row: row.start)
+    return rows
 
 
 def timeline(rows: Sequence[Row], total: float) -> str:

@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,9 @@ def load_report() -> Any:
     return LoadReport("http://127.0.0.1:9/", 5, 50.0, 6.0, 300, 7, 12.0, 55.0, 140.0, seconds)
 
 
-def kill_step(index: int = 1) -> StepOutcome:
+def kill_step(index: int = 1, origin: float = T0) -> StepOutcome:
     action = ActionRecord(
-        "kill", "default/goldpinger-abc", "ok", "pod gone", "verified", T0 + index + 0.2
+        "kill", "default/goldpinger-abc", "ok", "pod gone", "verified", origin + index + 0.2
     )
     return StepOutcome(
         "passed",
@@ -74,7 +74,7 @@ def kill_step(index: int = 1) -> StepOutcome:
         actions=(action,),
         key="podAction",
         index=index,
-        started=T0 + index,
+        started=origin + index,
         duration=0.5,
     )
 
@@ -90,7 +90,7 @@ def outcomes() -> list[ScenarioOutcome]:
         "probe GET /healthz: answered 503, expected 200",
         key="probeHTTP",
         index=2,
-        started=T0 + 2,
+        started=T0 + 12,
         duration=1.5,
     )
     wait = StepOutcome(
@@ -109,7 +109,7 @@ def outcomes() -> list[ScenarioOutcome]:
         4.0,
         (kill_step(), wait),
         ReplayReport(1),
-        steady_state=(probe, probe),
+        steady_state=(probe, replace(probe, started=T0 + 3.8)),
         run_id="kill and heal#0000aaaa",
         started=T0,
     )
@@ -118,9 +118,9 @@ def outcomes() -> list[ScenarioOutcome]:
         "failed",
         "step 2 (probeHTTP): answered 503 <not> \x07 ok",
         6.0,
-        (kill_step(), failed_probe),
+        (kill_step(origin=T0 + 10), failed_probe),
         ReplayReport(0, (UndoFailure("u1", "scale", "scale default/web back to 3", "403"),)),
-        steady_state=(probe,),
+        steady_state=(replace(probe, started=T0 + 10.1),),
         run_id="rollout under load#0000bbbb",
         started=T0 + 10,
         load=load_report(),
