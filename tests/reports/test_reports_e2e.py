@@ -1,0 +1,146 @@
+"""`seal autonomous --sandbox --report-dir DIR` as a user runs it: the JSON journals (against
+the published schema), the JUnit XML and the HTML page (in headless Chromium), for a run
+that passes and for one whose last scenario fails; and a directory seal cannot use."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.autonomous.helpers import QUICK, seal
+from tests.reports.conftest import REMOTE, Dom, validate_report
+
+TWO_SCENARIOS = """\
+scenarios:
+- name: kill one goldpinger pod
+  steps:
+  - podAction:
+      matches: [{labels: {selector: app=goldpinger, namespace: default}}]
+      filters: [{randomSample: {size: 1}}]
+      actions: [{kill: {force: true}}]
+- name: expect a teapot
+  steps:
+  - probeHTTP:
+      target: {service: {name: goldpinger, namespace: default, port: 8080}}
+      endpoint: /healthz
+      code: 418
+"""
+TEAPOT = "answered 200, expected 418"
+
+
+def _run(policy: Path | str, tmp_path: Path, reports: Path) -> Any:
+    return seal(
+        "autonomous",
+        "--sandbox",
+        "--policy-file",
+        str(policy),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--seed",
+        "7",
+        "--report-dir",
+        str(reports),
+    )
+
+
+def _files(reports: Path) -> tuple[list[dict[str, Any]], ET.Element, Path]:
+    """The journals (in order), the JUnit document and the page of the one run there."""
+    journals = [json.loads(p.read_text()) for p in sorted(reports.glob("*.json"))]
+    (junit,) = reports.glob("*.junit.xml")
+    (page,) = reports.glob("*.html")
+    for path in reports.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    return journals, ET.parse(junit).getroot(), page
+
+
+def test_the_example_policy_writes_a_journal_junit_and_a_page(
+    tmp_path: Path, open_in_chromium: Callable[[Path], str]
+) -> None:
+    reports = tmp_path / "reports"
+    result = _run("policies/kill-one-pod-and-probe.yml", tmp_path, reports)
+    assert result.returncode == 0, result.stderr
+    assert f"JSON journal(s) in {reports}" in result.stderr
+    assert stat.S_IMODE(reports.stat().st_mode) == 0o755
+
+    (journal,), junit, page = _files(reports)
+    validate_report(journal)
+    assert journal["scenario"] == "kill one goldpinger pod and probe"
+    assert journal["result"] == "passed"
+    assert journal["policy"] == "policies/kill-one-pod-and-probe.yml"
+    assert journal["runId"].startswith("kill one goldpinger pod and probe#")
+    kill, probe = journal["steps"]
+    assert (kill["index"], kill["key"], kill["targets"]) == (1, "podAction", 1)
+    assert (probe["index"], probe["key"], probe["result"]) == (2, "probeHTTP", "passed")
+    assert probe["reason"] == "20 request(s) answered 200"
+    assert kill["started"] <= probe["started"]  # ISO 8601 in UTC sorts as time does
+    for action in kill["actions"]:
+        assert action["target"].startswith("default/goldpinger-")
+
+    assert (junit.get("tests"), junit.get("failures"), junit.get("errors")) == ("1", "0", "0")
+    (case,) = junit.iter("testcase")
+    assert case.get("name") == "kill one goldpinger pod and probe"
+    assert case.find("failure") is None
+
+    assert REMOTE.search(page.read_text()) is None
+    dom = Dom(open_in_chromium(page))
+    assert [t for _, t in dom.find("h2")] == ["kill one goldpinger pod and probe passed"]
+    entries = [t for _, t in dom.find("li", class_="entry")]
+    assert entries[1] == "step 2 probeHTTP: passed in " + entries[1].split(" in ")[1]
+    assert entries[0].startswith("step 1 podAction: passed in ")
+    assert [t for _, t in dom.find("button", class_="filter")] == ["all (1)", "passed (1)"]
+
+
+def test_a_failing_scenario_shows_its_reason_in_all_three(
+    tmp_path: Path, open_in_chromium: Callable[[Path], str]
+) -> None:
+    policy = tmp_path / "two.yml"
+    policy.write_text(QUICK + TWO_SCENARIOS)
+    reports = tmp_path / "reports"
+    result = _run(policy, tmp_path, reports)
+    assert result.returncode == 1, result.stderr
+
+    journals, junit, page = _files(reports)
+    for journal in journals:
+        validate_report(journal)
+    assert [(j["scenario"], j["result"]) for j in journals] == [
+        ("kill one goldpinger pod", "passed"),
+        ("expect a teapot", "failed"),
+    ]
+    assert TEAPOT in journals[1]["reason"]
+    assert TEAPOT in journals[1]["steps"][0]["reason"]
+
+    assert (junit.get("tests"), junit.get("failures")) == ("2", "1")
+    passed, failed = junit.iter("testcase")
+    assert passed.find("failure") is None
+    failure = failed.find("failure")
+    assert failure is not None and TEAPOT in failure.get("message", "")
+
+    dom = Dom(open_in_chromium(page))
+    sections = dom.find("section", class_="scenario")
+    assert [a["data-result"] for a, _ in sections] == ["passed", "failed"]
+    assert any(TEAPOT in text for _, text in dom.find("p", class_="reason"))
+    assert "failed (1)" in [t for _, t in dom.find("button", class_="filter")]
+
+
+def test_a_report_dir_seal_cannot_use_is_a_usage_error_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("")
+    for reports, problem in (
+        (a_file, "exists and is not a directory"),
+        (a_file / "reports", "cannot write reports there: Not a directory"),
+    ):
+        result = _run("policies/kill-one-pod-and-probe.yml", tmp_path, reports)
+        assert result.returncode == 2
+        assert "Invalid value for '--report-dir'" in result.stderr
+        assert f"{reports}: {problem}" in result.stderr
+        assert "sandbox" not in result.stderr  # no cluster was started
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "state").exists()
+    assert os.listdir(tmp_path) == ["not-a-dir"]
