@@ -27,6 +27,11 @@ class PrometheusMetrics:
         self._execute = prom.Counter(
             "seal_execute_failed", "Commands on nodes that failed", registry=r
         )
+        self._events_dropped = prom.Counter(
+            "seal_events_dropped",
+            "Kubernetes Events seal could not send (a full queue, or a flush past its time)",
+            registry=r,
+        )
         self._empty_filter = prom.Counter(
             "seal_empty_filter", "Filters that left nothing", registry=r
         )
@@ -141,6 +146,9 @@ class PrometheusMetrics:
 
     def execute_failed(self, node: str) -> None:
         self._execute.inc()
+
+    def events_dropped(self, count: int) -> None:
+        self._events_dropped.inc(count)
 
     def empty_match(self, source: str) -> None:
         self._empty_match.labels(source).inc()

@@ -32,6 +32,9 @@ class StdoutCollector:
     def execute_failed(self, node: str) -> None:
         self._say("execute_failed", node=node)
 
+    def events_dropped(self, count: int) -> None:
+        self._say("events_dropped", count=count)
+
     def empty_match(self, source: str) -> None:
         self._say("empty_match", source=source)
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from seal.errors import CloudError, ExecutionError, KubeError, StepFailed
+from seal.errors import CloudError, ExecutionError, StepFailed
 from seal.model import Machine, Node, NodeState
 from seal.policy.problems import Location
 from seal.selection.inventory import join_machines
@@ -213,12 +213,7 @@ def node_event(ctx: StepContext, node: Node, what: str) -> None:
     """A Kubernetes Event on the node, so that `kubectl describe node` shows what seal did."""
     if not node.in_cluster:
         return
-    try:
-        ctx.kube.create_event(
-            node, reason=EVENT_REASON, message=f"seal scenario {ctx.scenario!r}: {what}"
-        )
-    except KubeError as exc:
-        log.warning("could not record an Event on node %s: %s", node.name, exc)
+    ctx.events.record(node, reason=EVENT_REASON, message=f"seal scenario {ctx.scenario!r}: {what}")
 
 
 def each(ctx: StepContext, items: Sequence[T], act: Callable[[T], None]) -> None:

@@ -85,6 +85,9 @@ class RecordingMetrics(NullMetrics):
     def execute_failed(self, node: str) -> None:
         self._note("execute_failed", node)
 
+    def events_dropped(self, count: int) -> None:
+        self._note("events_dropped", count)
+
     def empty_match(self, source: str) -> None:
         self._note("empty_match", source)
 
