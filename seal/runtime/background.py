@@ -176,6 +176,8 @@ class ScenarioGuard:
         with log_context(scenario=self.scenario.name, step="background"):
             while not self._stopping.wait(TICK_SECONDS):
                 self._publish()
+                if self.signal.reason is not None:
+                    continue  # aborted: counted still, judged no more
                 window = generator.stats.window(time.monotonic(), load.thresholds.window_seconds)
                 reason = breach(load.thresholds, window)
                 if reason is not None:
@@ -191,7 +193,7 @@ class ScenarioGuard:
         ctx = dataclasses.replace(self._ctx, clock=AbortableClock(self._ctx.clock, self._stopping))
         with log_context(scenario=self.scenario.name, step="abortWhen"):
             try:
-                while True:
+                while self.signal.reason is None:  # aborted: nothing more to watch for
                     self._poll_once(ctx)
                     ctx.clock.sleep(self.scenario.abort_check_seconds)
             except ShutdownRequested:
