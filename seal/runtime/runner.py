@@ -16,8 +16,8 @@ from typing import Protocol
 from seal.errors import PolicyError, ShutdownRequested
 from seal.outcomes import FAILING_RESULTS, ScenarioOutcome
 from seal.policy.model import Policy, ScenarioSpec
-from seal.tracing import LOOP, NULL_TRACER, AttributeValue, Tracer, record_loop
 from seal.runtime.windows import ScheduleGate
+from seal.tracing import LOOP, NULL_TRACER, AttributeValue, Tracer, record_loop
 
 log = logging.getLogger(__name__)
 
