@@ -30,6 +30,7 @@ from sandbox.controllers.manager import ControllerManager
 from sandbox.executions import Executions, runs_to_completion
 from sandbox.machines import Machines
 from sandbox.metrics import RequestMetrics
+from sandbox.processes import ProcessRunner, RunImage
 from sandbox.services import ServiceListeners, address_free
 from sandbox.store import ApiError, Obj, Store
 from sandbox.timing import SandboxTiming
@@ -95,6 +96,7 @@ class Sandbox:
         faults: Faults | None = None,
         kubeconfig_path: Path | None = None,
         seed: int | None = None,
+        run_images: list[RunImage] | None = None,
     ) -> None:
         self.cluster = cluster or demo()
         self.host = host
@@ -122,6 +124,9 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._controllers: ControllerManager | None = None
         self._listeners: ServiceListeners | None = None
+        #: containers whose image matches one of these run as real processes
+        self.run_images = list(run_images or [])
+        self.processes: ProcessRunner | None = None
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -162,7 +167,11 @@ class Sandbox:
         loop.close()
 
     def _log_lines(self, pod: Obj, container: str | None) -> list[str]:
-        """A pod's log: what its command printed when it ran one, else a few lines."""
+        """A pod's log: what its process or command printed when it ran one, else a few
+        lines."""
+        printed = self.processes.log_lines(pod, container) if self.processes else None
+        if printed is not None:
+            return printed
         if not runs_to_completion(pod):
             return default_log_lines(pod, container)
         names = [str(c.get("name", "")) for c in pod["spec"].get("containers") or []]
@@ -215,6 +224,19 @@ class Sandbox:
         self._controllers = ControllerManager(
             self.store, self.machines, self.timing, self.rng, self.executions, address_free
         )
+        if self.run_images:
+            self.processes = ProcessRunner(
+                self.store,
+                self.run_images,
+                api=(self.host, self.port),
+                ca_pem=self.tls.ca_pem,
+                mint=self.access.tokens.mint,
+                workdir=Path(self._tempdir.name) / "pods",
+            )
+            self._controllers.context.runs_image = lambda image: bool(
+                self.processes and self.processes.rule_for(image)
+            )
+            self.processes.start(loop)
         self._controllers.start(loop)
         self._listeners = ServiceListeners(self.store, self.rng)
         self._listeners.start(loop)
@@ -237,6 +259,8 @@ class Sandbox:
         )
 
     async def _stop_async(self) -> None:
+        if self.processes is not None:
+            await self.processes.stop()
         self.store.closing = True
         if self._controllers is not None:
             await self._controllers.stop()

@@ -41,7 +41,14 @@ class Context:
         self.timing = timing
         self.rng = rng
         self.executions = executions or Executions()
+        #: whether containers of this image run as real processes (`--run-image`): their
+        #: readiness and the end of their pod's deletion are the process runner's to say
+        self.runs_image: Callable[[str], bool] = lambda image: False
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def runs_processes(self, pod: Obj) -> bool:
+        containers = pod.get("spec", {}).get("containers") or []
+        return any(self.runs_image(str(c.get("image", ""))) for c in containers)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop

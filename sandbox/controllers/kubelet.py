@@ -88,6 +88,8 @@ class Kubelet(Controller):
             self.stopping.add(uid)
             # Written from the loop, not from within the store's notification.
             self.context.later(0, self._killing, obj, node)
+        if self.context.runs_processes(obj):
+            return  # gone once its processes have exited: the process runner says when
         grace = float(obj["metadata"].get("deletionGracePeriodSeconds") or 0)
         delay = min(grace, self.context.timing.pod_stop_seconds)
         self.context.later(delay, self._finish_deletion, key_of(obj), uid)
@@ -121,7 +123,8 @@ class Kubelet(Controller):
             status["containerStatuses"] = [
                 {
                     "name": c.get("name", "main"),
-                    "ready": True,
+                    # a container run as a process is ready when its probe says so
+                    "ready": not self.context.runs_image(str(c.get("image", ""))),
                     "restartCount": 0,
                     "image": c.get("image", ""),
                     "imageID": "",
@@ -130,8 +133,10 @@ class Kubelet(Controller):
                 }
                 for c in pod.get("spec", {}).get("containers") or []
             ]
-            for kind in ("Initialized", "ContainersReady", "Ready"):
-                set_condition(pod, kind, "True")
+            ready = all(c["ready"] for c in status["containerStatuses"])
+            set_condition(pod, "Initialized", "True")
+            for kind in ("ContainersReady", "Ready"):
+                set_condition(pod, kind, "True" if ready else "False")
 
         try:
             started = self.store.mutate("pods", *key, run)

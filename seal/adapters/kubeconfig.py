@@ -23,6 +23,7 @@ from seal.adapters.private_files import private_file
 from seal.errors import UsageError
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+SERVICE_ACCOUNT_ENV = "SEAL_SERVICE_ACCOUNT_DIR"
 
 
 @dataclass(frozen=True)
@@ -269,10 +270,15 @@ def read_token(path: str) -> str:
 
 
 def in_cluster(
-    environ: Mapping[str, str] | None = None, service_account: Path = SERVICE_ACCOUNT
+    environ: Mapping[str, str] | None = None, service_account: Path | None = None
 ) -> ClusterConnection | None:
-    """The pod's own service account, when seal runs inside the cluster."""
+    """The pod's own service account, when seal runs inside the cluster. Its files are in
+    /var/run/secrets/kubernetes.io/serviceaccount, or in SEAL_SERVICE_ACCOUNT_DIR when set
+    (where `seal sandbox --run-image`, run without root, puts them)."""
     environ = os.environ if environ is None else environ
+    if service_account is None:
+        override = environ.get(SERVICE_ACCOUNT_ENV)
+        service_account = Path(override) if override else SERVICE_ACCOUNT
     host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
     token_file = service_account / "token"
     if not host or not port or not token_file.exists():

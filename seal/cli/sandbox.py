@@ -48,6 +48,17 @@ from seal.errors import UsageError
     help="Added latency of every API request.",
 )
 @option("--seed", type=int, help="Seed for the sandbox's random choices.")
+@option(
+    "--run-image",
+    "run_images",
+    multiple=True,
+    metavar="IMAGE=COMMAND",
+    help=(
+        "Run containers whose image matches IMAGE (a glob) as real local processes of "
+        "COMMAND (the image's entrypoint), with the pod's args, env, volumes, token and "
+        "probes (repeatable; see docs/sandbox.md)."
+    ),
+)
 def sandbox(
     preset: str,
     cluster_file: str | None,
@@ -58,12 +69,19 @@ def sandbox(
     api_error_rate: float,
     api_latency_ms: int,
     seed: int | None,
+    run_images: tuple[str, ...],
 ) -> int:
     """Run a simulated Kubernetes cluster that kubectl and seal can talk to."""
     from sandbox import cluster as clusters
     from sandbox.api import Faults
     from sandbox.cluster_file import load_file
+    from sandbox.processes import parse_run_image
     from sandbox.sandbox import PortInUse, Sandbox
+
+    try:
+        rules = [parse_run_image(text) for text in run_images]
+    except ValueError as exc:
+        raise UsageError(f"--run-image {exc}") from exc
 
     if cluster_file and (nodes or pods is not None):
         raise UsageError("--nodes and --pods size the large preset; not with --cluster")
@@ -86,6 +104,7 @@ def sandbox(
         faults=faults,
         kubeconfig_path=Path(kubeconfig_out) if kubeconfig_out else None,
         seed=seed,
+        run_images=rules,
     )
     try:
         box.start()
