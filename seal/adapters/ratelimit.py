@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from seal.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    import urllib3
 
 #: requests a second, and how many may go at once after a quiet spell, by default.
 #: Measured on the sandbox: 10,000 kills need about 1,000 requests a second to end within

@@ -17,10 +17,12 @@ from typing import Any
 
 import click
 
+from seal.cli.client_options import client_options
 from seal.cli.cloud_options import CloudOptions, cloud_options, driver_from_options
 from seal.cli.exec_options import ExecSettings, exec_options
 from seal.cli.options import option
 from seal.cli.rbac import preflight_flag
+from seal.cli.state_options import state_options
 from seal.errors import UsageError
 
 log = logging.getLogger("seal.cli")
@@ -105,8 +107,10 @@ def run_options(function: Any) -> Any:
                 help="Refuse a step (in label mode, a pass) left with more targets than this.",
             ),
             metrics_options,
+            client_options,
             powerfulseal_flags,
             preflight_flag,
+            state_options,
         ]
     ):
         function = decorator(function)
@@ -179,6 +183,10 @@ class RunFlags:
     prometheus_port: int
     stdout_collector: bool
     fail_on_empty_match: bool = False
+    #: --kube-api-qps, --kube-api-burst, --max-concurrent-requests (a ClientLimits)
+    client: Any = None
+    #: --state-backend, --state-namespace and leader election (a StateOptions)
+    state: Any = None
 
     def options(self) -> Any:
         """The flags as the runtime's `RunOptions`."""
@@ -199,6 +207,8 @@ class RunFlags:
                 self.fail_on_empty_match,
             ),
             metrics=MetricsOptions(address, self.stdout_collector),
+            **({"client": self.client} if self.client is not None else {}),
+            **({"state": self.state} if self.state is not None else {}),
         )
 
 
@@ -282,4 +292,9 @@ def _services(
 
         _install_signals(shutdown)
         log.info("connected to %s (Kubernetes %s)", connection.server, services.check_cluster())
-        yield running
+        from seal.runtime.election import elected
+
+        with elected(services) as leading:
+            if not leading:  # stopped while a standby: nothing to undo
+                raise click.exceptions.Exit(128 + (running.signal or signal.SIGTERM))
+            yield running

@@ -24,17 +24,18 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from typing import Any
 
 from seal.adapters.kube import KubeClient
 from seal.clock import Clock
-from seal.errors import ConflictError, KubeError, NotFoundError, SealError
+from seal.errors import ConflictError, KubeError, NotFoundError, SealError, ShutdownRequested
 from seal.metrics import Metrics
 from seal.runtime.health import Health
-from seal.runtime.state import Election
+from seal.runtime.state import Election, holder_identity
 
 log = logging.getLogger(__name__)
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
@@ -244,3 +245,45 @@ class LeaderElector:
             return False
         log.info("released the leadership (%s)", self.where)
         return True
+
+
+@contextmanager
+def elected(services: Any) -> Iterator[bool]:
+    """With leader election on (`services.state.election`), wait as a standby until this
+    seal leads, read the journal again (the last leader may have left undos), and yield
+    True; False when seal was stopped while a standby. A leader that loses the lease asks
+    the run to stop (it undoes what it started) and `LeadershipLost` is raised after it,
+    so that seal exits and comes back as a standby. Without election: True at once."""
+    state = services.state
+    if state is None or state.election is None:
+        yield True
+        return
+    election = state.election
+    kube = KubeClient(services.connection, timeout=max(1.0, election.retry_period))
+    elector = LeaderElector(
+        kube,
+        state.namespace,
+        holder_identity(services.options.environ),
+        election,
+        metrics=services.metrics,
+        health=services.health,
+        on_lost=services.clock.request_shutdown,
+    )
+    elector.start()
+    try:
+        try:
+            log.info("standby: waiting for the leadership (%s)", elector.where)
+            elector.wait_for_leadership(services.clock)
+        except ShutdownRequested:
+            yield False
+            return
+        services.journal.reload()  # what the last leader left is carried out first
+        services.metrics.pending_undos(len(services.journal))
+        yield True
+    finally:
+        elector.stop(release=True)
+    if elector.lost.is_set():
+        raise LeadershipLost(
+            f"lost the leadership ({elector.where}); what this seal changed was undone (see "
+            "above); exiting so that it comes back as a standby"
+        )

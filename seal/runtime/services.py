@@ -30,7 +30,8 @@ from seal.errors import ClusterUnreachable, KubeError, UsageError
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
 from seal.policy.model import Safety
 from seal.runtime.health import Health, stall_seconds
-from seal.runtime.journal import UndoJournal, default_state_dir, journal_name
+from seal.runtime.journal import UndoJournal, default_state_dir
+from seal.runtime.state import State, StateOptions, open_journal, resolve_state
 from seal.selection.safety import SafetyRules
 from seal.steps.base import KubeEvents, StepContext
 from seal.steps.ports import CloudDriver, Executor, NodeSource, UndoRecorder
@@ -70,6 +71,8 @@ class RunOptions:
     safety: SafetyFlags = SafetyFlags()
     metrics: MetricsOptions = MetricsOptions()
     client: ClientLimits = field(default_factory=ClientLimits)
+    #: where the undo journal lives, and leader election
+    state: StateOptions = field(default_factory=StateOptions)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     @property
@@ -131,6 +134,8 @@ class Services:
     events: EventRecorder | None = None
     #: spans of loops, scenarios, steps and actions (the do-nothing tracer: tracing is off)
     tracer: Tracer = NULL_TRACER
+    #: where the journal lives and whether a leader is elected (None: the journal's file)
+    state: State | None = None
 
     def safety(self, policy: Safety | None = None) -> SafetyRules:
         """The policy's safety rules (the defaults without a policy) merged with the flags'."""
@@ -196,9 +201,8 @@ def open_services(
         events = EventRecorder(kube, metrics, clock=clock)
         stack.callback(events.close)
         identity = identify(kube)  # which cluster this is, whatever URL reached it
-        journal = UndoJournal(
-            options.state_path / journal_name(identity.uid), clock=clock, identity=identity
-        )
+        state = resolve_state(options.state, options.environ)
+        journal = open_journal(state, options.state_path, kube, identity, clock)
         stack.callback(journal.close)
         # kubectl reaches the cluster as seal does, never through the user's kubeconfig
         kubeconfig = private_file(kubectl_config(connection), "kubeconfig")
@@ -226,6 +230,7 @@ def open_services(
             health=health if options.metrics.address else None,
             events=events,
             tracer=tracer,
+            state=state,
         )
         health.connected()  # `identify` above had the cluster's answer
         metrics.pending_undos(len(journal))

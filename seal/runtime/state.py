@@ -97,7 +97,7 @@ def in_pod(environ: Mapping[str, str], service_account: Path = SERVICE_ACCOUNT) 
     )
 
 
-def resolve(
+def resolve_state(
     options: StateOptions, environ: Mapping[str, str], service_account: Path = SERVICE_ACCOUNT
 ) -> State:
     """What the options mean here; `UsageError` when they cannot work together."""

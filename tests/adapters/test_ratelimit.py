@@ -1,0 +1,119 @@
+"""The kube client at the floor: a token bucket like client-go's (QPS and burst) and a
+bound on the requests in flight; the command-line flags that set them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from seal.adapters.kube import KubeClient
+from seal.adapters.kubeconfig import resolve
+from seal.adapters.ratelimit import ClientLimits, TokenBucket
+from tests.adapters.loopback_api import slow_api
+from tests.autonomous.helpers import seal
+from tests.conftest import SandboxFactory
+from tests.fakes import FakeClock
+
+
+def test_the_bucket_admits_a_burst_then_qps() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=10, burst=3, clock=clock)
+    assert [bucket.reserve() for _ in range(5)] == pytest.approx([0, 0, 0, 0.1, 0.2])
+    clock.time += 0.2  # two tokens came back, both already promised
+    assert bucket.reserve() == pytest.approx(0.1)
+    clock.time += 10  # a long quiet spell refills to the burst, no more
+    assert [bucket.reserve() for _ in range(4)] == pytest.approx([0, 0, 0, 0.1])
+
+
+def test_acquire_sleeps_the_wait_out_on_the_clock() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=4, burst=2, clock=clock)
+    for _ in range(6):
+        bucket.acquire()
+    # 2 at once, then one every 0.25 s
+    assert clock.slept == pytest.approx([0.25, 0.25, 0.25, 0.25])
+    assert clock.time - clock.start == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("qps", "burst"), [(0, 1), (-1, 1), (1, 0)])
+def test_a_bucket_that_would_admit_nothing_is_refused(qps: float, burst: int) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        TokenBucket(qps, burst)
+
+
+def test_requests_to_the_sandbox_stay_under_qps_and_burst(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    box = sandbox_factory()
+    qps, burst = 40.0, 10
+    kube = KubeClient(
+        resolve(str(box.kubeconfig_path)), pool_size=8, rate_limiter=TokenBucket(qps, burst)
+    )
+    done: list[float] = []
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def get(_: int) -> None:
+        kube.version()
+        with lock:
+            done.append(time.monotonic() - started)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(get, range(70)))
+    # every prefix of the run: no more answers than the bucket let through
+    for count, at in enumerate(sorted(done), start=1):
+        assert count <= qps * at + burst + 1
+    took = max(done)
+    assert (70 - burst) / qps * 0.9 <= took < (70 - burst) / qps + 2.0
+
+
+def test_max_in_flight_bounds_concurrent_requests() -> None:
+    with slow_api(delay=0.15) as (connection, seen):
+        kube = KubeClient(connection, pool_size=3)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            list(pool.map(lambda _: kube.version(), range(24)))
+    assert len(seen.arrivals) == 24
+    assert seen.max_in_flight == 3
+
+
+def test_the_flags_reach_the_run(tmp_path: Path) -> None:
+    from seal.cli.running import RunFlags
+
+    flags = {
+        name: None
+        for name in (
+            "context kubeconfig state_dir sandbox seed max_targets_per_step metrics_address"
+        ).split()
+    }
+    options = RunFlags(
+        **flags,
+        dry_run=False,
+        protected_namespaces=(),
+        prometheus_collector=False,
+        prometheus_host="127.0.0.1",
+        prometheus_port=0,
+        stdout_collector=False,
+        client=ClientLimits(7.5, 9, 4),
+    ).options()
+    assert options.client == ClientLimits(7.5, 9, 4)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--kube-api-qps", "0", "0.0 is not in the range x>0"),
+        ("--kube-api-qps", "nan", "is not a finite number"),
+        ("--kube-api-burst", "0", "0 is not in the range x>=1"),
+        ("--max-concurrent-requests", "0", "0 is not in the range 1<=x<=512"),
+    ],
+)
+def test_wrong_limits_are_usage_errors(flag: str, value: str, says: str, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("scenarios: []\n")
+    result = seal("autonomous", "--policy-file", str(policy), flag, value)
+    assert result.returncode == 2
+    assert says in result.stderr and "Traceback" not in result.stderr
