@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.autonomous.helpers import QUICK, seal
+from tests.autonomous.helpers import QUICK, REPO, seal
+from tests.conftest import wait_for
 from tests.reports.conftest import REMOTE, Dom, validate_report
 
 TWO_SCENARIOS = """\
@@ -144,3 +148,53 @@ def test_a_report_dir_seal_cannot_use_is_a_usage_error_before_anything_runs(
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "state").exists()
     assert os.listdir(tmp_path) == ["not-a-dir"]
+
+
+DAEMON = """\
+config:
+  runStrategy: {runs: 50, minSecondsBetweenRuns: 1, maxSecondsBetweenRuns: 1}
+scenarios:
+- name: kill one goldpinger pod
+  steps:
+  - podAction:
+      matches: [{labels: {selector: app=goldpinger, namespace: default}}]
+      filters: [{randomSample: {size: 1}}]
+      actions: [{kill: {force: true}}]
+"""
+
+
+def test_reports_are_written_while_seal_runs_and_a_sigterm_marks_them_interrupted(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "daemon.yml"
+    policy.write_text(DAEMON)
+    reports = tmp_path / "reports"
+    command = [sys.executable, "-m", "seal", "autonomous", "--sandbox", "--seed", "7"]
+    command += ["--policy-file", str(policy), "--state-dir", str(tmp_path / "state")]
+    process = subprocess.Popen(
+        [*command, "--report-dir", str(reports)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: len(list(reports.glob("*.json"))) >= 2, timeout=90, what="2 journals")
+        assert process.poll() is None  # written as each scenario ended, not at the end
+        (junit,) = reports.glob("*.junit.xml")
+        running = {
+            p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")
+        }
+        assert running["seal.finished"] == "no (still running)"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    journals, root, page = _files(reports)
+    assert int(root.get("tests", "0")) == len(journals) >= 2
+    properties = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert (properties["seal.finished"], properties["seal.interrupted"]) == ("yes", "yes")
+    assert '<span id="state">interrupted</span>' in page.read_text()
