@@ -25,6 +25,7 @@ from seal.outcomes import LoadReport, ScenarioOutcome, StepOutcome
 from seal.policy.background import BackgroundLoad
 from seal.policy.model import ScenarioSpec
 from seal.steps.base import StepContext, StepType
+from seal.tracing import with_trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,8 @@ class ScenarioGuard:
         load = self.scenario.background
         if load is not None:
             url = load_url(load, self._ctx)
-            request = LoadRequest(load.method, url, load.headers, load.body, load.timeout_ms / 1000)
+            headers = with_trace_headers(load.headers)  # the load joins the scenario's trace
+            request = LoadRequest(load.method, url, headers, load.body, load.timeout_ms / 1000)
             keep = load.thresholds.window_seconds
             self._generator = LoadGenerator(request, load.users, load.rate, keep_seconds=keep)
             self._ctx.metrics.load_requests(self.scenario.name, (), ())

@@ -37,6 +37,7 @@ __all__ = [
     "record_step",
     "settings_from",
     "step_span",
+    "with_trace_headers",
 ]
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,14 @@ def current_headers() -> dict[str, str]:
     `tracestate`, or {} when tracing is off. Call it in the thread that runs the scenario
     (the span is a context variable): a background task takes the headers when it starts."""
     return _Active.tracer.headers()
+
+
+def with_trace_headers(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """`headers` and the current trace headers that they do not set themselves (names
+    compared without case): for requests prepared now and sent later, in another thread."""
+    own = {name.lower() for name, _ in headers}
+    extra = [(k, v) for k, v in current_headers().items() if k.lower() not in own]
+    return (*headers, *extra)
 
 
 @contextmanager

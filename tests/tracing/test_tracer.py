@@ -27,6 +27,7 @@ from seal.tracing import (
     record_step,
     settings_from,
     step_span,
+    with_trace_headers,
 )
 from tests.autonomous.helpers import REPO
 from tests.tracing.conftest import Receiver, Recorder
@@ -89,6 +90,19 @@ def test_headers_name_the_current_span_and_only_while_tracing(otlp_receiver: Rec
     version, trace_id, span_id, flags = headers["traceparent"].split("-")
     assert (version, trace_id, span_id) == ("00", inner.trace_id, inner.span_id)
     assert int(flags, 16) & 1
+
+
+def test_prepared_headers_gain_the_trace_context_unless_they_set_it(
+    otlp_receiver: Receiver,
+) -> None:
+    own = (("X-Chaos", "seal"),)
+    assert with_trace_headers(own) == own, "tracing off"
+    with open_tracer(settings_from(otlp_receiver.url, {})) as tracer, tracer.span("s", {}):
+        traced = with_trace_headers(own)
+        kept = with_trace_headers((("TRACEPARENT", "mine"),))
+        context = tracer.headers()
+    assert traced == (("X-Chaos", "seal"), ("traceparent", context["traceparent"]))
+    assert kept == (("TRACEPARENT", "mine"),)
 
 
 def test_the_prober_sends_the_context_headers_and_the_request_s_own_win(

@@ -241,3 +241,29 @@ def test_spans_are_exported_when_sigterm_stops_the_run(
     wait = only(otlp_receiver.named("seal.step"), **{"seal.step.key": "wait"})
     assert wait.parent_id == scenario.span_id
     assert wait.status == 2
+
+
+def test_background_load_requests_carry_the_scenario_s_trace(
+    tmp_path: Path, otlp_receiver: Receiver, probed_service: Recorder
+) -> None:
+    policy = f"""\
+    config:
+      runStrategy: {{runs: 1, minSecondsBetweenRuns: 0, maxSecondsBetweenRuns: 0}}
+    scenarios:
+    - name: under load
+      background:
+        users: 2
+        url: "{probed_service.url}/load"
+        headers: [{{name: X-Chaos, value: seal}}]
+      steps:
+      - wait: {{seconds: 1.5}}
+    """
+    result = run_seal(tmp_path, policy, "--otlp-endpoint", otlp_receiver.url)
+    assert result.returncode == 0, result.stderr
+    (scenario,) = otlp_receiver.named("seal.scenario")
+    sent = [headers for path, headers in probed_service.requests if path == "/load"]
+    assert len(sent) >= 2
+    for headers in sent:
+        assert headers["x-chaos"] == "seal"
+        _, trace_id, parent_id, _ = headers["traceparent"].split("-")
+        assert (trace_id, parent_id) == (scenario.trace_id, scenario.span_id)
