@@ -198,3 +198,48 @@ def test_reports_are_written_while_seal_runs_and_a_sigterm_marks_them_interrupte
     properties = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert (properties["seal.finished"], properties["seal.interrupted"]) == ("yes", "yes")
     assert '<span id="state">interrupted</span>' in page.read_text()
+
+
+UNDER_LOAD = """\
+scenarios:
+- name: kill a my-service pod under load
+  background:
+    users: 4
+    rate: 40
+    service: {namespace: myapp, name: my-service, port: 80, path: /hello}
+    thresholds: {maxErrorRate: 0.5, maxLatencyMs: 2000, percentile: 99}
+  steps:
+  - podAction:
+      matches: [{labels: {selector: app=my-service, namespace: myapp}}]
+      filters: [{randomSample: {size: 1}}]
+      actions: [{kill: {force: true}}]
+  - wait: {seconds: 3}
+"""
+
+
+def test_background_load_is_in_the_journal_and_plotted_on_the_page(
+    tmp_path: Path, open_in_chromium: Callable[[Path], str]
+) -> None:
+    policy = tmp_path / "load.yml"
+    policy.write_text(QUICK + UNDER_LOAD)
+    reports = tmp_path / "reports"
+    result = _run(policy, tmp_path, reports)
+    assert result.returncode == 0, result.stderr
+
+    (journal,), _, page = _files(reports)
+    validate_report(journal)
+    load = journal["load"]
+    assert (load["users"], load["rate"]) == (4, 40.0)
+    assert load["requests"] > 40 and load["errors"] <= load["requests"]
+    assert len(load["seconds"]) >= 3
+    assert [s["t"] for s in load["seconds"]] == list(range(len(load["seconds"])))
+    assert sum(s["requests"] for s in load["seconds"]) == load["requests"]
+
+    dom = Dom(open_in_chromium(page))
+    titles = [t for a, t in dom.find("svg", class_="chart")]
+    assert len(titles) == 2
+    assert titles[0].startswith("latency percentiles over time")
+    assert titles[1].startswith("errors over time")
+    lines = {a["data-series"]: a["points"] for a, _ in dom.find("polyline", class_="series")}
+    assert set(lines) == {"p50", "p95", "p99", "errors"}
+    assert len(lines["p50"].split()) >= 3  # a point per second the load ran
