@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -16,46 +16,21 @@ from typing import Any
 import jsonschema
 import pytest
 
-from seal.outcomes import ActionRecord, ReplayReport, ScenarioOutcome, StepOutcome, UndoFailure
+from seal.outcomes import (
+    ActionRecord,
+    LoadReport,
+    LoadSecond,
+    ReplayReport,
+    ScenarioOutcome,
+    StepOutcome,
+    UndoFailure,
+)
 from seal.reports.schema import REPORT_SCHEMA
 
 T0 = 1_790_000_000.0  # a start time (2026-09-21, UTC), so the tests' times are known
 
-try:  # what the background load records, once it is part of seal
-    from seal.outcomes import LoadReport, LoadSecond  # type: ignore[attr-defined]
-except ImportError:  # until then, the same shape by hand
 
-    @dataclass(frozen=True)
-    class LoadSecond:  # type: ignore[no-redef]
-        t: int
-        requests: int
-        errors: int
-        p50: float | None = None
-        p95: float | None = None
-        p99: float | None = None
-
-    @dataclass(frozen=True)
-    class LoadReport:  # type: ignore[no-redef]
-        target: str
-        users: int
-        rate: float
-        duration: float
-        requests: int
-        errors: int
-        p50: float | None = None
-        p95: float | None = None
-        p99: float | None = None
-        seconds: tuple[LoadSecond, ...] = ()
-
-
-@dataclass(frozen=True)
-class LoadedOutcome(ScenarioOutcome):
-    """A scenario outcome that had background load (`ScenarioOutcome.load`)."""
-
-    load: Any = None
-
-
-def load_report() -> Any:
+def load_report() -> LoadReport:
     seconds = tuple(
         LoadSecond(t, 50, 7 if t == 3 else 0, 10.0 + t, 40.0 + 5 * t, 90.0 + 10 * t)
         for t in range(6)
@@ -113,7 +88,7 @@ def outcomes() -> list[ScenarioOutcome]:
         run_id="kill and heal#0000aaaa",
         started=T0,
     )
-    failed = LoadedOutcome(
+    failed = ScenarioOutcome(
         "rollout under load",
         "failed",
         "step 2 (probeHTTP): answered 503 <not> \x07 ok",
