@@ -243,3 +243,27 @@ def test_background_load_is_in_the_journal_and_plotted_on_the_page(
     lines = {a["data-series"]: a["points"] for a, _ in dom.find("polyline", class_="series")}
     assert set(lines) == {"p50", "p95", "p99", "errors"}
     assert len(lines["p50"].split()) >= 3  # a point per second the load ran
+
+
+def test_the_steady_state_before_and_after_and_a_wait_are_in_the_journal(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    result = _run("policies/greeter-steady-state.yml", tmp_path, reports)
+    assert result.returncode == 0, result.stderr
+    (journal,), junit, _ = _files(reports)
+    validate_report(journal)
+    probes = [(p["when"], p["index"], p["key"], p["result"]) for p in journal["steadyState"]]
+    assert probes == [
+        ("before", 1, "probeHTTP", "passed"),
+        ("before", 2, "probePods", "passed"),
+        ("after", 1, "probeHTTP", "passed"),
+        ("after", 2, "probePods", "passed"),
+    ]
+    steps = journal["steps"]
+    assert [s["key"] for s in steps] == ["podAction", "waitFor", "probeLogs"]
+    assert steps[1]["waitedSeconds"] is not None and steps[1]["waitedSeconds"] >= 0
+    # in time order: the hypothesis before, the steps, the hypothesis after
+    times = [p["started"] for p in journal["steadyState"][:2]]
+    times += [s["started"] for s in steps] + [p["started"] for p in journal["steadyState"][2:]]
+    assert times == sorted(times)
+    assert journal["started"] <= times[0] and times[-1] <= journal["finished"]
+    assert junit.get("failures") == "0"
