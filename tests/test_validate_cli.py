@@ -101,6 +101,7 @@ def test_schema_is_json_schema_that_checks_the_examples() -> None:
         "probePrometheus",
         "probeLogs",
         "waitFor",
+        "scaleDeployment",
     }
 
 

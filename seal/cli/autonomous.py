@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from seal.cli.experiment_options import experiment_journal, journal_options
 from seal.cli.options import option
 from seal.cli.rbac import preflight
 from seal.cli.report_options import finish_reports, report_options
@@ -34,8 +35,15 @@ log = logging.getLogger("seal.cli")
 )
 @machine_options
 @tracing_options
+@journal_options
 @option("--headless", is_flag=True, expose_value=False, hidden=True)
-def autonomous(policy_file: str, machines: MachineFlags, tracer: Any, **flags: Any) -> int:
+def autonomous(
+    policy_file: str,
+    machines: MachineFlags,
+    tracer: Any,
+    journal_path: str | None,
+    **flags: Any,
+) -> int:
     """Run the scenarios of a policy against the cluster, undoing every change they make.
 
     Exit status: 0 when every scenario passed, 1 when one failed, 2 for a bad policy or
@@ -56,12 +64,15 @@ def autonomous(policy_file: str, machines: MachineFlags, tracer: Any, **flags: A
         return 2
     for warning in policy.warnings:
         click.echo(warning, err=True)
+    journal = experiment_journal(policy_file, journal_path)
     reports = flags.pop("reports")  # --report-dir's writer, or None
     with _services(RunFlags(**flags), machines, tracer) as running:
         preflight(running.services, policy)
         clean_leftovers(running.services)
         on_outcome = reports.scenario_finished if reports is not None else None
         summary = run_policy(running.services, policy_file, policy, on_outcome)
+    if journal is not None:
+        journal.write(policy, summary)
     finish_reports(reports, summary)
     _report(summary)
     if running.signal is not None:

@@ -119,6 +119,11 @@ def _schema(step_types: tuple[StepBuilder, ...]) -> Schema:
             "abortWhen": abort_when_schema(probe),
             "abortCheckSeconds": ABORT_CHECK_SCHEMA,
             "steps": array(step, "run in order; the first failing step fails the scenario"),
+            "rollbacks": array(
+                step,
+                "run after the steps, whatever became of them, each even if the one before "
+                "failed, before the undos; a failing one fails the scenario",
+            ),
         },
         required=["name", "steps"],
     )
@@ -176,10 +181,13 @@ def build_config(root: DocNode) -> Config:
     )
 
 
-def _build_steps(scenario: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[StepSpec, ...]:
-    """The specs of the scenario's steps that the schema accepted (the others are reported)."""
+def _build_steps(
+    scenario: DocNode, by_key: Mapping[str, StepBuilder], section: str = "steps"
+) -> tuple[StepSpec, ...]:
+    """The specs of the scenario's steps (or rollbacks) that the schema accepted (the others
+    are reported)."""
     steps: list[StepSpec] = []
-    for step in scenario.children("steps"):
+    for step in scenario.children(section):
         key, body = step.only_key()
         if key in by_key:
             steps.append(by_key[key].build(body))
@@ -226,6 +234,7 @@ def _build_scenarios(root: DocNode, by_key: Mapping[str, StepBuilder]) -> tuple[
                 str(scenario.get("description", "")),
                 scenario.location,
                 _build_steady_state(scenario, by_key),
+                rollbacks=_build_steps(scenario, by_key, "rollbacks"),
                 background=build_background(scenario),
                 abort_when=_build_abort_when(scenario, by_key),
                 abort_check_seconds=float(
@@ -260,7 +269,13 @@ def policy_from_document(doc: Document, step_types: StepTable) -> Policy:
 def load_policy(
     path: str, step_types: StepTable, environ: Mapping[str, str] | None = None
 ) -> Policy:
-    """Read, check and build the policy in file `path`."""
+    """Read, check and build the policy in file `path` (or the Chaos Toolkit experiment:
+    a file with a top-level `method` is converted into the policy it stands for)."""
+    from seal.experiments.convert import read_experiment
+
+    experiment = read_experiment(path, os.environ if environ is None else environ)
+    if experiment is not None:
+        return policy_from_document(experiment.doc, step_types)
     document = parse_file(path, os.environ if environ is None else environ)
     return policy_from_document(document, step_types)
 

@@ -103,6 +103,9 @@ class ScenarioSpec:
     description: str = ""
     location: Location = Location("-")
     steady_state: SteadyState | None = None
+    #: steps run once the steps started, whatever became of them, before the undos
+    #: (`rollbacks:`, as a Chaos Toolkit experiment's rollbacks)
+    rollbacks: tuple[StepSpec, ...] = ()
     #: simulated users sending requests while the steps run (`background:`)
     background: BackgroundLoad | None = None
     #: probes polled while the steps run; one failing aborts the scenario (`abortWhen:`)

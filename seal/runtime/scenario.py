@@ -26,7 +26,15 @@ from seal.selection.safety import SafetyRules
 from seal.steps.base import StepContext, StepType, UndoHandler
 from seal.steps.ports import RecordedUndo
 from seal.steps.registry import STEPS_BY_KEY, undo_handlers
-from seal.tracing import SCENARIO, STEADY_STATE, record_scenario, record_step, step_span
+from seal.tracing import (
+    CLEANUP,
+    SCENARIO,
+    STEADY_STATE,
+    record_cleanup,
+    record_scenario,
+    record_step,
+    step_span,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +156,13 @@ class ScenarioExecutor:
             except ShutdownRequested:
                 steps.append(StepOutcome("interrupted", "steady state: shutdown"))
             finally:
-                with log_context(step="cleanup"):
+                self._run_rollbacks(scenario, ctx, steps)
+                with (
+                    log_context(step="cleanup"),
+                    services.tracer.span(CLEANUP, {"seal.scenario.name": scenario.name}) as span,
+                ):
                     cleanup = replay_undos(services.journal, ctx, services.metrics, run_id)
+                    record_cleanup(span, cleanup)
                 load = guard.stop()
                 ctx.events.flush()  # the scenario's Events are in before it reports (bounded)
             if steady.before is None and all(s.ok for s in steps) and cleanup.ok:
@@ -252,6 +265,26 @@ class ScenarioExecutor:
             steps.append(outcome)
             if not outcome.ok:
                 return
+
+    def _run_rollbacks(
+        self, scenario: ScenarioSpec, ctx: StepContext, steps: list[StepOutcome]
+    ) -> None:
+        """The scenario's rollbacks, once its steps started (a steady state not met before
+        them means nothing was done), whatever became of the steps: each runs even when the
+        one before failed. They are numbered after the steps; a shutdown stops them."""
+        if not scenario.rollbacks or not any(s.index for s in steps):
+            return
+        first = len(scenario.steps)
+        for index, step in enumerate(scenario.rollbacks, first + 1):
+            try:
+                outcome = self._run_step(index, step, ctx, scenario.name)
+            except ShutdownRequested:
+                reason = f"rollback {index - first} ({step.key}): shutdown"
+                steps.append(StepOutcome("interrupted", reason, key=step.key, index=index))
+                return
+            if not outcome.ok:
+                outcome = replace(outcome, reason=f"rollback {index - first}: {outcome.reason}")
+            steps.append(outcome)
 
     def _run_step(
         self, index: int, step: StepSpec, ctx: StepContext, scenario: str

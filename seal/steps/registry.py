@@ -21,6 +21,7 @@ from seal.steps import (
     probe_logs,
     probe_pods,
     probe_prometheus,
+    scale_deployment,
     wait,
     wait_for,
 )
@@ -39,6 +40,7 @@ STEP_TYPES: tuple[StepType[Any], ...] = (
     probe_prometheus.STEP,
     probe_logs.STEP,
     wait_for.STEP,
+    scale_deployment.STEP,
 )
 STEPS_BY_KEY: dict[str, StepType[Any]] = {step.key: step for step in STEP_TYPES}
 

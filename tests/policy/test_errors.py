@@ -84,7 +84,7 @@ scenarios:
         "p.yml:5:5: scenarios[0].steps[1]: a step has exactly one key; found 'wait', 'kubectl'",
         "p.yml:6:5: scenarios[0].steps[2]: an empty step; give one of: alertManagerAction, clone, "
         "kubectl, nodeAction, podAction, probeDeployment, probeHTTP, probeLogs, probePods, "
-        "probePrometheus, wait, waitFor",
+        "probePrometheus, scaleDeployment, wait, waitFor",
     ]
 
 

@@ -1,0 +1,129 @@
+"""Chaos Toolkit experiments run by the seal command against a sandbox: the hypothesis,
+the method (a pod terminated, logs read, a Deployment scaled), the rollbacks, and the
+journal they leave."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.sandbox import Sandbox
+from tests.autonomous.helpers import live_pod_names, run_seal
+
+DATA = Path(__file__).parent / "data"
+GREETER = DATA / "greeter.json"
+
+
+def greeter_url(box: Sandbox) -> str:
+    service = box.call(lambda store: store.get("services", "default", "goldpinger"))
+    return f"http://{service['spec']['clusterIP']}:8080"
+
+
+def replicas(box: Sandbox) -> int:
+    deployment = box.call(lambda store: store.get("deployments", "default", "goldpinger"))
+    return int(deployment["spec"]["replicas"])
+
+
+def run_experiment(
+    box: Sandbox, experiment: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, dict[str, Any]]:
+    monkeypatch.setenv("GREETER_URL", greeter_url(box))
+    journal = tmp_path / "journal.json"
+    result = run_seal(box, experiment, tmp_path / "state", "--journal-path", str(journal))
+    assert journal.exists(), result.stderr
+    return result, json.loads(journal.read_text())
+
+
+def test_the_greeter_experiment_kills_scales_rolls_back_and_journals(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    assert replicas(sandbox) == 3
+    result, journal = run_experiment(sandbox, GREETER, tmp_path, monkeypatch)
+    assert result.returncode == 0, result.stderr
+    assert journal["status"] == "completed" and journal["deviated"] is False
+    assert journal["steady_states"]["before"]["steady_state_met"] is True
+    assert journal["steady_states"]["after"]["steady_state_met"] is True
+    assert [p["activity"]["name"] for p in journal["steady_states"]["before"]["probes"]] == [
+        "the-greeter-answers",
+        "the-greeter-pods-run",
+    ]
+    names = [r["activity"]["name"] for r in journal["run"]]
+    assert names == [
+        "terminate-one-greeter-pod",
+        "the-greeter-logs-it-is-ready",
+        "scale-the-greeter-up",
+        "the-greeter-answers",
+    ]
+    assert all(r["status"] == "succeeded" for r in journal["run"])
+    killed = journal["run"][0]["output"]
+    assert killed["targets"] == 1 and killed["actions"][0]["action"] == "kill"
+    assert killed["actions"][0]["target"].split("/")[1] in before
+    assert "from 3 to 5 replica(s)" in journal["run"][2]["output"]["reason"]
+    assert len(journal["rollbacks"]) == 1
+    assert "from 5 to 3 replica(s)" in journal["rollbacks"][0]["output"]["reason"]
+    for run in [*journal["run"], *journal["rollbacks"]]:
+        assert run["start"] <= run["end"] and run["duration"] >= 0
+    # for real: one of the pods is gone, and the greeter is back at 3 replicas
+    after = live_pod_names(sandbox, "default", "app=goldpinger")
+    assert len(before - after) >= 1
+    assert replicas(sandbox) == 3
+    assert re.search(r"keeps greeting while it loses a pod and scales\s+1\s+passed", result.stdout)
+
+
+def test_a_hypothesis_not_met_means_no_chaos_a_failed_journal_and_exit_1(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment = json.loads(GREETER.read_text())
+    experiment["steady-state-hypothesis"]["probes"][0]["tolerance"] = [201, 202]
+    path = tmp_path / "wrong-status.json"
+    path.write_text(json.dumps(experiment, indent=1))
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    result, journal = run_experiment(sandbox, path, tmp_path, monkeypatch)
+    assert result.returncode == 1, result.stderr
+    assert journal["status"] == "failed" and journal["deviated"] is False
+    before_state = journal["steady_states"]["before"]
+    assert before_state["steady_state_met"] is False
+    assert before_state["probes"][0]["tolerance_met"] is False
+    assert (
+        "answered 200, expected status one of 201, 202" in before_state["probes"][0]["exception"][0]
+    )
+    assert journal["run"] == [] and journal["rollbacks"] == []
+    assert journal["steady_states"]["after"] is None
+    assert live_pod_names(sandbox, "default", "app=goldpinger") == before
+    assert replicas(sandbox) == 3
+    assert "not-steady" in result.stdout
+
+
+def test_a_failing_method_still_runs_the_rollbacks_then_the_undos(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    experiment = json.loads(GREETER.read_text())
+    method = experiment["method"]
+    missing = {
+        "type": "action",
+        "name": "scale-a-deployment-that-is-not-there",
+        "provider": {
+            "type": "python",
+            "module": "chaosk8s.deployment.actions",
+            "func": "scale_deployment",
+            "arguments": {"name": "nowhere", "replicas": 2},
+        },
+    }
+    experiment["method"] = [method[2], missing, method[0]]
+    experiment["rollbacks"][0]["provider"]["arguments"]["replicas"] = 4
+    path = tmp_path / "fails.json"
+    path.write_text(json.dumps(experiment, indent=1))
+    result, journal = run_experiment(sandbox, path, tmp_path, monkeypatch)
+    assert result.returncode == 1, result.stderr
+    assert journal["status"] == "failed"
+    assert [r["status"] for r in journal["run"]] == ["succeeded", "failed"]
+    assert "Deployment default/nowhere does not exist" in journal["run"][1]["exception"][0]
+    # the rollback ran (5 -> 4), then seal's own undo put back what the method changed (3)
+    assert "from 5 to 4 replica(s)" in journal["rollbacks"][0]["output"]["reason"]
+    assert replicas(sandbox) == 3
+    assert journal["seal"]["undone"] == 1
