@@ -138,7 +138,8 @@ def _load(outcome: ScenarioOutcome) -> str:
     )
     latency, errors = load_stats.series(record, outcome.started)
     charts = svg.line_chart("latency percentiles over time", " ms", latency)
-    charts += svg.line_chart("errors over time", "", errors)
+    rates = all("rate" in name.lower() for name in errors)
+    charts += svg.line_chart("errors over time", "", errors, least=0.01 if rates else 1.0)
     if not charts:
         charts = '<p class="muted">no measurements over time</p>'
     table = f'<table class="load">{rows}</table>'

@@ -107,7 +107,7 @@ def figures(record: Mapping[str, Any]) -> list[tuple[str, str]]:
         elif isinstance(value, list):
             text = f"{len(value)} item(s)"
         elif isinstance(value, float):
-            text = f"{value:.4g}"
+            text = f"{value:.4g}" + (" ms" if _percentile(key) else "")
         else:
             text = str(value)
         rows.append((key, text))

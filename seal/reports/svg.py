@@ -40,13 +40,14 @@ class Row:
     marks: tuple[tuple[float, str], ...] = ()
 
 
-def _ticks(limit: float, count: int = 6) -> list[float]:
-    """Round tick values from 0 to at least `limit`."""
+def _ticks(limit: float, count: int = 6, whole: bool = False) -> list[float]:
+    """About `count` round tick values from 0 up to `limit` (whole numbers if `whole`)."""
     limit = max(limit, 1e-3)
     raw = limit / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(int(limit / step) + 2) if i * step <= limit * 1.0001 + step]
+    step = max(1.0, math.ceil(step)) if whole else step
+    return [i * step for i in range(int(limit / step) + 1) if i * step <= limit * 1.0001]
 
 
 def _number(value: float) -> str:
@@ -120,14 +121,15 @@ def timeline(rows: Sequence[Row], total: float) -> str:
     return "".join(parts)
 
 
-def line_chart(title: str, unit: str, lines: Mapping[str, Points]) -> str:
-    """A line chart of named series of (seconds, value) points, with axes and a legend."""
+def line_chart(title: str, unit: str, lines: Mapping[str, Points], least: float = 1.0) -> str:
+    """A line chart of named series of (seconds, value) points, with axes and a legend;
+    its value axis goes at least up to `least` (no errors at all is a flat line at 0)."""
     width, height, left, bottom, top = 720, 240, 60, 30, 28
     points = [p for series in lines.values() for p in series]
     if not points:
         return ""
     x_span = max([*(p[0] for p in points), 1e-3])
-    y_span = max([*(p[1] for p in points), 1e-3]) * 1.1
+    y_span = max([*(p[1] for p in points), least]) * 1.1
 
     def xy(point: tuple[float, float]) -> str:
         px = left + point[0] / x_span * (width - left - 10)
@@ -139,7 +141,8 @@ def line_chart(title: str, unit: str, lines: Mapping[str, Points]) -> str:
         f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>'
         f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>'
     ]
-    for tick in _ticks(y_span, 4):
+    whole = least >= 1 and all(float(p[1]).is_integer() for p in points)
+    for tick in _ticks(y_span, 4, whole):
         y = xy((0, tick)).split(",")[1]
         parts.append(
             f'<line x1="{left}" y1="{y}" x2="{width - 10}" y2="{y}" stroke="#e0e0e0"/>'

@@ -65,7 +65,7 @@ def test_the_page_shows_every_run_its_timeline_and_its_load_in_chromium(
     assert len(dom.find("path", class_="action")) == 2
     # the background load: its figures and two plots, latency percentiles and errors
     figures = [text for _, text in dom.find("tr")]  # a row of <th>name</th><td>value</td>
-    assert {"requests300", "errors7", "p99140", "users5", "errorRate0.02333"} <= set(figures)
+    assert {"requests300", "errors7", "p99140 ms", "users5", "errorRate0.02333"} <= set(figures)
     charts = dom.find("svg", class_="chart")
     assert len(charts) == 2
     series = [a["data-series"] for a, _ in dom.find("polyline", class_="series")]

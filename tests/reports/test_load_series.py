@@ -4,7 +4,9 @@ an error rate when there is no count)."""
 
 from __future__ import annotations
 
-from seal.reports import load
+import re
+
+from seal.reports import load, svg
 from seal.reports.json_report import load_record
 from tests.reports.conftest import T0, outcomes
 
@@ -17,6 +19,7 @@ def test_seal_load_seconds_give_percentile_and_error_lines() -> None:
     assert latency["p99"][:2] == [(0.0, 90.0), (1.0, 100.0)]
     assert errors == {"errors": [(float(t), 7.0 if t == 3 else 0.0) for t in range(6)]}
     figures = dict(load.figures(record))
+    assert figures["p99"] == "140 ms"
     assert (figures["requests"], figures["errorRate"], figures["target"]) == (
         "300",
         "0.02333",
@@ -37,3 +40,11 @@ def test_windows_with_iso_times_nested_percentiles_and_an_error_rate() -> None:
     assert latency == {"p50": [(2.0, 5.0), (4.0, 6.0)], "p99": [(2.0, 9.0), (4.0, 12.0)]}
     assert errors == {"errorRate": [(2.0, 0.5), (4.0, 0.0)]}
     assert load.series({"seconds": 3}, T0) == ({}, {})  # not a list: nothing to plot
+
+
+def test_no_errors_at_all_is_a_flat_line_at_zero_on_a_whole_number_axis() -> None:
+    chart = svg.line_chart("errors over time", "", {"errors": [(0.0, 0.0), (1.0, 0.0)]})
+    ticks = re.findall(r'text-anchor="end">([^<]*)</text>', chart)
+    assert ticks == ["0", "1"]
+    assert 'points="60.0,210.0 710.0,210.0"' in chart  # along the bottom, end to end
+    assert svg.line_chart("nothing", "", {}) == ""
