@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
-from seal.outcomes import ActionRecord, ScenarioOutcome, StepOutcome
+from seal.outcomes import ActionRecord, ReplayReport, ScenarioOutcome, StepOutcome
 from seal.tracing.settings import TracingSettings, settings_from
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "TracingSettings",
     "current_headers",
     "open_tracer",
+    "record_cleanup",
     "record_loop",
     "record_scenario",
     "record_step",
@@ -174,6 +175,15 @@ def record_step(span: Span, outcome: StepOutcome) -> None:
         span.add_action(record)
     if outcome.result in ("failed", "interrupted"):
         span.fail(outcome.reason or outcome.result)
+
+
+def record_cleanup(span: Span, report: ReplayReport) -> None:
+    """What carrying out a scenario run's undos came to, on the cleanup's span."""
+    span.set_attributes(
+        {"seal.cleanup.undone": report.undone, "seal.cleanup.failed": len(report.failed)}
+    )
+    if report.failed:
+        span.fail("; ".join(f"{f.description}: {f.reason}" for f in report.failed))
 
 
 def record_scenario(span: Span, outcome: ScenarioOutcome) -> None:

@@ -15,15 +15,17 @@ import pytest
 
 from seal.adapters.http import Prober
 from seal.model import ProbeRequest
-from seal.outcomes import ActionRecord, StepOutcome
+from seal.outcomes import ActionRecord, ReplayReport, StepOutcome, UndoFailure
 from seal.tracing import (
     ACTION,
+    CLEANUP,
     NULL_TRACER,
     STEP,
     TracingSettings,
     current_headers,
     open_tracer,
     otel,
+    record_cleanup,
     record_step,
     settings_from,
     step_span,
@@ -76,6 +78,20 @@ def test_actions_are_child_spans_at_their_own_time(otlp_receiver: Receiver) -> N
     assert stop.attributes["seal.action.reason"] == "cloud said no"
     assert stop.attributes["seal.action.verdict"] == "unverified"
     assert (stop.status, stop.message) == (2, "cloud said no")
+
+
+def test_undos_that_failed_make_the_cleanup_an_error(otlp_receiver: Receiver) -> None:
+    failed = UndoFailure("u1", "pod-delete", "delete the clone default/web-chaos", "forbidden")
+    with open_tracer(settings_from(otlp_receiver.url, {})) as tracer:
+        with tracer.span(CLEANUP, {}) as span:
+            record_cleanup(span, ReplayReport(undone=2, failed=(failed,)))
+        with tracer.span(CLEANUP, {}) as span:
+            record_cleanup(span, ReplayReport(undone=1))
+    bad, good = otlp_receiver.named(CLEANUP)
+    assert bad.attributes == {"seal.cleanup.undone": 2, "seal.cleanup.failed": 1}
+    assert (bad.status, bad.message) == (2, "delete the clone default/web-chaos: forbidden")
+    assert good.attributes == {"seal.cleanup.undone": 1, "seal.cleanup.failed": 0}
+    assert good.status == 0
 
 
 def test_headers_name_the_current_span_and_only_while_tracing(otlp_receiver: Receiver) -> None:

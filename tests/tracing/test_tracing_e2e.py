@@ -96,6 +96,10 @@ def test_a_run_exports_its_spans_and_the_probe_joins_the_trace(
     assert scenario.attributes["seal.scenario.undone"] == 0
     assert scenario.status == 0
 
+    (cleanup,) = otlp_receiver.named("seal.cleanup")
+    assert cleanup.parent_id == scenario.span_id
+    assert cleanup.attributes["seal.cleanup.undone"] == 0
+    assert cleanup.attributes["seal.cleanup.failed"] == 0
     checks = otlp_receiver.named("seal.steady_state")
     assert {c.attributes["seal.steady_state.phase"] for c in checks} == {"before", "after"}
     assert all(c.parent_id == scenario.span_id for c in checks)
