@@ -24,7 +24,7 @@ from seal.log import log_context
 from seal.outcomes import LoadReport, ScenarioOutcome, StepOutcome
 from seal.policy.background import BackgroundLoad
 from seal.policy.model import ScenarioSpec
-from seal.steps.base import StepContext, StepType
+from seal.steps.base import ApiCall, StepContext, StepType
 from seal.tracing import with_trace_headers
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,14 @@ def load_url(load: BackgroundLoad, ctx: StepContext) -> str:
     if not info.cluster_ip or info.cluster_ip == "None":
         raise StepFailed(f"background load: service {where} has no cluster IP")
     return f"{service.protocol}://{info.cluster_ip}:{service.port}{service.path}"
+
+
+def background_calls(scenario: ScenarioSpec) -> tuple[ApiCall, ...]:
+    """The API calls the scenario's background load makes (to find its Service)."""
+    service = scenario.background.service if scenario.background is not None else None
+    if service is None:
+        return ()
+    return (ApiCall("get", "services", namespace=service.namespace, name=service.name),)
 
 
 class ScenarioGuard:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.autonomous.helpers import REPO
+from tests.load.prometheus import prometheus_scraping_seal
 
 #: policy -> (exit status, a line seal must print)
 EXPECTED = {
@@ -27,6 +28,8 @@ EXPECTED = {
     ),
     "silence-alerts-during-chaos": (0, "done: 1 loop(s), 1 scenario run(s) passed, 0 failed"),
     "pod-healing-slo": (0, "waitFor goldpinger-healed: held after "),
+    # with a Prometheus scraping seal's metrics (its SLO is read from there)
+    "rollout-under-load": (0, "done: 1 loop(s), 1 scenario run(s) passed, 0 failed"),
     "greeter-steady-state": (
         0,
         "steady state 'the greeter greets, quickly, from every replica' holds after the steps",
@@ -46,6 +49,8 @@ def test_example_policy_against_the_sandbox(
     environ = dict(os.environ)
     if name == "silence-alerts-during-chaos":
         environ["ALERTMANAGER_URL"] = request.getfixturevalue("alertmanager")
+    if name == "rollout-under-load":
+        environ |= prometheus_scraping_seal(tmp_path, request.addfinalizer)
     result = subprocess.run(
         [
             sys.executable,

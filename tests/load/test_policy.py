@@ -133,3 +133,24 @@ def test_prometheus_counts_load_requests_by_result_with_their_latency() -> None:
     assert 'seal_load_latency_seconds_bucket{le="0.005",scenario="rollout"} 1.0' in text
     assert 'seal_load_latency_seconds_bucket{le="0.25",scenario="rollout"} 3.0' in text
     assert 'seal_load_latency_seconds_count{scenario="rollout"} 4.0' in text
+
+
+def test_seal_rbac_grants_the_load_its_service_and_the_abort_probes_their_reads() -> None:
+    from seal.runtime import rbac
+
+    needs = rbac.policy_needs(
+        policy(
+            """\
+            scenarios:
+            - name: rbac of load
+              background: {service: {namespace: shop, name: web}}
+              abortWhen: [{probePods: {namespace: db, selector: app=db}}]
+              steps: []
+            """
+        )
+    )
+    found = {(n.verb, n.resource, n.namespace, n.name): why for n, why in needs.items()}
+    assert found[("get", "services", "shop", "web")] == ["scenario 'rbac of load', background"]
+    assert found[("list", "pods", "db", "")] == [
+        "scenario 'rbac of load', abortWhen probe 1 (probePods, line 4)"
+    ]
