@@ -36,6 +36,8 @@ def run_policy(
     """Loop over the policy (re-read every loop) until it is done or shutdown is asked;
     `on_outcome` hears of every scenario run as soon as it ends (the reports do)."""
     executor = ScenarioExecutor(services)
+    if services.watch_cache is not None:  # many loops: pods from watches, as informers do
+        services.watch_cache.enabled = first.config.run_strategy.runs != 1
 
     def run_scenario(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
         outcome = executor.run(scenario, policy)

@@ -25,6 +25,7 @@ from seal.adapters.kubeconfig import ClusterConnection, kubectl_config
 from seal.adapters.kubectl import Kubectl, KubectlTarget
 from seal.adapters.private_files import private_file
 from seal.adapters.ratelimit import ClientLimits, TokenBucket
+from seal.adapters.watch_cache import CachedPods, WatchCache
 from seal.clock import SystemClock
 from seal.errors import ClusterUnreachable, KubeError, UsageError
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
@@ -132,6 +133,8 @@ class Services:
     health: Health | None = None
     #: Kubernetes Events, queued and sent in the background (None: each sent at once)
     events: EventRecorder | None = None
+    #: pods from watches when the policy runs many loops (`enabled` by the policy loop)
+    watch_cache: WatchCache | None = None
     #: spans of loops, scenarios, steps and actions (the do-nothing tracer: tracing is off)
     tracer: Tracer = NULL_TRACER
     #: where the journal lives and whether a leader is elected (None: the journal's file)
@@ -142,9 +145,10 @@ class Services:
         return SafetyRules.merge(policy or Safety(), self.options.safety, self.options.environ)
 
     def context(self, scenario: str, undo: UndoRecorder, rules: SafetyRules) -> StepContext:
+        cache = self.watch_cache
         return StepContext(
             scenario=scenario,
-            kube=self.kube,
+            kube=self.kube if cache is None or not cache.enabled else CachedPods(self.kube, cache),
             kubectl=self.kubectl,
             prober=self.prober,
             metrics=self.metrics,
@@ -200,6 +204,8 @@ def open_services(
         )
         events = EventRecorder(kube, metrics, clock=clock)
         stack.callback(events.close)
+        watch_cache = WatchCache(kube)
+        stack.callback(watch_cache.close)
         identity = identify(kube)  # which cluster this is, whatever URL reached it
         state = resolve_state(options.state, options.environ)
         journal = open_journal(state, options.state_path, kube, identity, clock)
@@ -229,6 +235,7 @@ def open_services(
             nodes=nodes,
             health=health if options.metrics.address else None,
             events=events,
+            watch_cache=watch_cache,
             tracer=tracer,
             state=state,
         )

@@ -7,6 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,12 +84,8 @@ def test_max_in_flight_bounds_concurrent_requests() -> None:
 def test_the_flags_reach_the_run(tmp_path: Path) -> None:
     from seal.cli.running import RunFlags
 
-    flags = {
-        name: None
-        for name in (
-            "context kubeconfig state_dir sandbox seed max_targets_per_step metrics_address"
-        ).split()
-    }
+    unset = ["context", "kubeconfig", "state_dir", "sandbox", "seed", "max_targets_per_step"]
+    flags: dict[str, Any] = dict.fromkeys([*unset, "metrics_address"])
     options = RunFlags(
         **flags,
         dry_run=False,
