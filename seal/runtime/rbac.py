@@ -149,6 +149,7 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
         steps += [(f"abortWhen probe {i}", p) for i, p in enumerate(scenario.abort_when, 1)]
         steps += [(f"step {i}", step) for i, step in enumerate(scenario.steps, 1)]
         steps += [(f"rollback {i}", step) for i, step in enumerate(scenario.rollbacks, 1)]
+        steps += [(f"rollback {i}", step) for i, step in enumerate(scenario.rollbacks, 1)]
         for which, step in steps:
             line = getattr(getattr(step, "location", None), "line", None)
             why = f"scenario {scenario.name!r}, {which} ({step.key}" + (
