@@ -104,6 +104,9 @@ def _entry(label: str, step: StepOutcome) -> str:
         text += f", {step.targets} target(s)"
     if step.seconds is not None:
         text += f", waited {step.seconds:.2f}s"
+    recovery = getattr(step, "recovery_seconds", None)  # recoveredWithin, when measured
+    if isinstance(recovery, int | float):
+        text += f", recovered in {recovery:.2f}s"
     if step.reason:
         text += f' &mdash; <span class="reason">{escape(step.reason)}</span>'
     actions = "".join(

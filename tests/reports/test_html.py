@@ -4,8 +4,12 @@ rendered page shows (its script ran), and that it refers to nothing outside itse
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from seal.outcomes import StepOutcome
+from seal.reports.html import html_report
+from seal.reports.junit import PolicyRun
 from seal.reports.writer import ReportWriter
 from tests.reports.conftest import REMOTE, T0, Dom, outcomes
 
@@ -74,3 +78,16 @@ def test_the_page_shows_every_run_its_timeline_and_its_load_in_chromium(
     journals = [a["href"] for a, text in dom.find("a") if text == "JSON journal"]
     assert journals[1] == "20260921T141320Z-rollout-0002-rollout-under-load.json"
     assert (tmp_path / journals[1]).exists()
+
+
+def test_a_measured_recovery_is_shown_with_its_step() -> None:
+    @dataclass(frozen=True)
+    class RecoveredStep(StepOutcome):
+        recovery_seconds: float | None = None
+
+    step = RecoveredStep("passed", "1 pod(s) selected", 1, key="podAction", index=1)
+    outcome = replace(outcomes()[0], steps=(replace(step, recovery_seconds=4.5),))
+    page = html_report(PolicyRun("p.yml", T0), [(outcome, "")], 1)
+    assert "step 1 podAction: " in page and ", recovered in 4.50s" in page
+    unmeasured = replace(outcomes()[0], steps=(step,))
+    assert "recovered in" not in html_report(PolicyRun("p.yml", T0), [(unmeasured, "")], 1)
