@@ -12,7 +12,6 @@ from typing import Any
 
 from seal.frozen import frozen
 from seal.policy.model import Policy
-from seal.runtime.background import background_calls
 from seal.runtime.label import api_calls as label_api_calls
 from seal.steps.base import CONTEXT_NAMESPACE, EXEC_NAMESPACE, ApiCall
 from seal.steps.registry import STEPS_BY_KEY
@@ -146,9 +145,7 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
     for scenario in policy.scenarios:
         probes = scenario.steady_state.probes if scenario.steady_state else ()
         steps = [(f"steady-state probe {i}", p) for i, p in enumerate(probes, 1)]
-        steps += [(f"abortWhen probe {i}", p) for i, p in enumerate(scenario.abort_when, 1)]
         steps += [(f"step {i}", step) for i, step in enumerate(scenario.steps, 1)]
-        steps += [(f"rollback {i}", step) for i, step in enumerate(scenario.rollbacks, 1)]
         steps += [(f"rollback {i}", step) for i, step in enumerate(scenario.rollbacks, 1)]
         for which, step in steps:
             line = getattr(getattr(step, "location", None), "line", None)
@@ -156,21 +153,7 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
                 f", line {line})" if line else ")"
             )
             _add(needs, STEPS_BY_KEY[step.key].calls(step), scope, why)
-        _add(needs, background_calls(scenario), scope, f"scenario {scenario.name!r}, background")
     return needs
-
-
-def state_needs(namespace: str, *, lease: bool = True) -> Needs:
-    """What seal asks of its own namespace in a pod: the undo journal's ConfigMap, and the
-    Lease of leader election (`lease`)."""
-    kinds = [("", "configmaps", "the undo journal in the cluster (a ConfigMap)")]
-    if lease:
-        kinds.append(("coordination.k8s.io", "leases", "leader election (a Lease)"))
-    return {
-        Need(verb, resource, group, namespace=namespace): [why]
-        for group, resource, why in kinds
-        for verb in ("create", "get", "update")
-    }
 
 
 def label_needs(namespaces: list[str] | None, scope: Scope = Scope()) -> Needs:
@@ -327,24 +310,12 @@ def _role(kind: str, account: Account, found: list[Rule], namespace: str | None)
 
 
 def manifests(
-    needs: Mapping[Need, Any] | Iterable[Need],
-    account: Account,
-    *,
-    namespaced: bool = False,
-    state: Iterable[Need] = (),
+    needs: Mapping[Need, Any] | Iterable[Need], account: Account, *, namespaced: bool = False
 ) -> list[dict[str, Any]]:
     """The ServiceAccount, and the roles and bindings granting exactly `needs`: one
     ClusterRole, or with `namespaced` one Role per namespace plus a ClusterRole for what
-    no Role can grant (nodes, namespaces, requests across every namespace). The `state`
-    needs (seal's own namespace: its journal and lease) always go in a Role."""
-    own = list(state)
-    if own and not namespaced:
-        made = manifests(needs, account)
-        for namespace in sorted({str(n.namespace) for n in own}):
-            found = [n for n in own if n.namespace == namespace]
-            made += _role("Role", account, rules(found), namespace)
-        return made
-    wanted = list(needs) + own
+    no Role can grant (nodes, namespaces, requests across every namespace)."""
+    wanted = list(needs)
     documents: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",
