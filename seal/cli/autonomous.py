@@ -66,7 +66,7 @@ def autonomous(
         click.echo(warning, err=True)
     journal = experiment_journal(policy_file, journal_path)
     reports = flags.pop("reports")  # --report-dir's writer, or None
-    with _services(RunFlags(**flags), machines, tracer) as running:
+    with _services(RunFlags(**flags), machines, tracer, policy) as running:
         preflight(running.services, policy)
         clean_leftovers(running.services)
         on_outcome = reports.scenario_finished if reports is not None else None

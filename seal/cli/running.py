@@ -269,9 +269,10 @@ def _machine_services(
 
 @contextmanager
 def _services(
-    flags: RunFlags, machines: MachineFlags | None = None, tracer: Any = None
+    flags: RunFlags, machines: MachineFlags | None = None, tracer: Any = None, policy: Any = None
 ) -> Iterator[Running]:
-    """Connect, open the services, install the signal handlers; close everything after."""
+    """Connect, open the services, install the signal handlers; close everything after.
+    `policy` (valid, as loaded) makes /readyz ready while a standby waits for the lease."""
     from seal.runtime.services import open_services
 
     options = flags.options()
@@ -292,6 +293,8 @@ def _services(
 
         _install_signals(shutdown)
         log.info("connected to %s (Kubernetes %s)", connection.server, services.check_cluster())
+        if policy is not None and services.health is not None:
+            services.health.watch(policy)  # a standby is ready: connected, its policy valid
         from seal.runtime.election import elected
 
         with elected(services) as leading:
