@@ -52,6 +52,11 @@ def preflight(services: Any, what: Any) -> None:
         needs = label_needs(parse_namespaces(what), scope)
     else:
         needs = policy_needs(what, scope)
+    state = getattr(services, "state", None)
+    if state is not None and (state.backend == "kubernetes" or state.election is not None):
+        from seal.runtime.rbac import state_needs
+
+        needs.update(state_needs(state.namespace, lease=state.election is not None))
     checks.preflight(needs, checks.asker(services))
 
 
@@ -110,6 +115,11 @@ def _header(source: str, account: Any, needs: Any) -> list[str]:
     show_default=True,
     help="The namespace of kubectl payload objects that name none (the context's).",
 )
+@option(
+    "--state-namespace",
+    help="seal's own namespace when it runs in a pod (--state-backend kubernetes): adds a "
+    "Role there for the undo journal's ConfigMap and the leader Lease (get, create, update).",
+)
 def rbac(
     policy_file: str | None,
     label_mode: bool,
@@ -119,6 +129,7 @@ def rbac(
     role_name: str | None,
     exec_namespace: str,
     default_namespace: str,
+    state_namespace: str | None,
 ) -> int:
     """Print the least-privilege RBAC a policy needs, as YAML for `kubectl apply -f -`: a
     ServiceAccount, a ClusterRole (or Roles, with --namespaced) and their bindings.
@@ -143,8 +154,9 @@ def rbac(
             return 2
     else:
         needs = grants.label_needs(parse_namespaces(namespaces), scope)
-    documents = grants.manifests(needs, account, namespaced=namespaced)
-    click.echo("\n".join(_header(policy_file or "label mode", account, needs)))
+    state = grants.state_needs(state_namespace) if state_namespace else {}
+    documents = grants.manifests(needs, account, namespaced=namespaced, state=state)
+    click.echo("\n".join(_header(policy_file or "label mode", account, {**needs, **state})))
     click.echo(yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=None), nl=False)
     return 0
 

@@ -156,6 +156,19 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
     return needs
 
 
+def state_needs(namespace: str, *, lease: bool = True) -> Needs:
+    """What seal asks of its own namespace in a pod: the undo journal's ConfigMap, and the
+    Lease of leader election (`lease`)."""
+    kinds = [("", "configmaps", "the undo journal in the cluster (a ConfigMap)")]
+    if lease:
+        kinds.append(("coordination.k8s.io", "leases", "leader election (a Lease)"))
+    return {
+        Need(verb, resource, group, namespace=namespace): [why]
+        for group, resource, why in kinds
+        for verb in ("create", "get", "update")
+    }
+
+
 def label_needs(namespaces: list[str] | None, scope: Scope = Scope()) -> Needs:
     """Every request label mode over `namespaces` (None: all) may make."""
     needs = _startup()
@@ -310,12 +323,24 @@ def _role(kind: str, account: Account, found: list[Rule], namespace: str | None)
 
 
 def manifests(
-    needs: Mapping[Need, Any] | Iterable[Need], account: Account, *, namespaced: bool = False
+    needs: Mapping[Need, Any] | Iterable[Need],
+    account: Account,
+    *,
+    namespaced: bool = False,
+    state: Iterable[Need] = (),
 ) -> list[dict[str, Any]]:
     """The ServiceAccount, and the roles and bindings granting exactly `needs`: one
     ClusterRole, or with `namespaced` one Role per namespace plus a ClusterRole for what
-    no Role can grant (nodes, namespaces, requests across every namespace)."""
-    wanted = list(needs)
+    no Role can grant (nodes, namespaces, requests across every namespace). The `state`
+    needs (seal's own namespace: its journal and lease) always go in a Role."""
+    own = list(state)
+    if own and not namespaced:
+        made = manifests(needs, account)
+        for namespace in sorted({str(n.namespace) for n in own}):
+            found = [n for n in own if n.namespace == namespace]
+            made += _role("Role", account, rules(found), namespace)
+        return made
+    wanted = list(needs) + own
     documents: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",

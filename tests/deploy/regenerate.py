@@ -1,7 +1,8 @@
 """Re-make deploy/'s generated files from their one source: `python -m tests.deploy.regenerate`.
 
 - deploy/rbac.yml: `seal rbac` for deploy/policy.yml (ServiceAccount seal/seal, ClusterRole
-  and ClusterRoleBinding `seal`);
+  and ClusterRoleBinding `seal`, and a Role `seal` in namespace seal for the undo journal's
+  ConfigMap and the leader Lease);
 - deploy/components/prometheus-operator/prometheusrule.yml: the groups of
   docs/seal-alerts.yml in a PrometheusRule.
 
@@ -25,13 +26,16 @@ ALERTS = ROOT / "docs/seal-alerts.yml"
 PROMETHEUS_RULE = DEPLOY / "components/prometheus-operator/prometheusrule.yml"
 SERVICE_ACCOUNT = "seal/seal"
 ROLE_NAME = "seal"
+#: seal's own namespace: its journal (a ConfigMap) and leader Lease live there
+STATE_NAMESPACE = "seal"
 
 
 def rbac_text() -> str:
     """What `seal rbac` prints for the shipped policy."""
     result = subprocess.run(
         [sys.executable, "-m", "seal", "rbac", "--policy-file", str(POLICY.relative_to(ROOT)),
-         "--service-account", SERVICE_ACCOUNT, "--role-name", ROLE_NAME],
+         "--service-account", SERVICE_ACCOUNT, "--role-name", ROLE_NAME,
+         "--state-namespace", STATE_NAMESPACE],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     if result.returncode != 0:

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from sandbox.sandbox import Sandbox
+from seal.runtime.rbac import RBAC_GROUP
 from seal.steps.machines import STATE_TIMEOUT
 from tests.conftest import wait_for
 from tests.deploy import regenerate
@@ -151,8 +152,8 @@ def built(request: pytest.FixtureRequest, tmp_path: Path) -> list[dict[str, Any]
 def test_base_has_every_object_seal_needs(base: list[dict[str, Any]]) -> None:
     kinds = sorted(o["kind"] for o in base)
     assert kinds == sorted(
-        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap",
-         "Deployment", "Service"]
+        ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+         "RoleBinding", "ConfigMap", "Deployment", "Service"]
     )  # fmt: skip
     for obj in base:
         if obj["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
@@ -208,6 +209,23 @@ def test_cluster_role_is_what_seal_rbac_computes_for_the_shipped_policy(
     ]
     deployment = one(base, "Deployment")
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "seal"
+
+
+def test_the_journal_and_the_lease_are_granted_in_seals_namespace_only(
+    base: list[dict[str, Any]],
+) -> None:
+    role = one(base, "Role")
+    assert role["metadata"]["namespace"] == "seal"
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "get", "update"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+         "verbs": ["create", "get", "update"]},
+    ]  # fmt: skip
+    for rule in one(base, "ClusterRole")["rules"]:
+        assert not {"configmaps", "leases"} & set(rule.get("resources", [])), rule
+    binding = one(base, "RoleBinding")
+    assert binding["roleRef"] == {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "seal"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "seal", "namespace": "seal"}]
 
 
 def test_prometheus_rule_has_the_groups_of_docs_seal_alerts() -> None:
@@ -383,8 +401,8 @@ def test_dashboard_reads_only_metrics_seal_exports() -> None:
 
 # ---- the sandbox takes them ----------------------------------------------------------
 
-SANDBOX_KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ConfigMap",
-                 "Deployment", "Service"}  # fmt: skip
+SANDBOX_KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+                 "RoleBinding", "ConfigMap", "Deployment", "Service"}  # fmt: skip
 
 
 def kubectl(box: Sandbox, *args: str, stdin: str | None = None) -> str:
@@ -405,7 +423,7 @@ def test_sandbox_takes_the_base_in_a_server_dry_run_then_for_real(sandbox: Sandb
     # a server-side dry run of namespaced objects needs their namespace (as in any cluster)
     kubectl(sandbox, "create", "namespace", "seal")
     out = kubectl(sandbox, "apply", "--dry-run=server", "-k", str(DEPLOY))
-    assert out.count("(server dry run)") == 7
+    assert out.count("(server dry run)") == 9
     assert "NotFound" in subprocess.run(
         ["kubectl", "--kubeconfig", str(sandbox.kubeconfig_path), "get", "deployment", "seal",
          "-n", "seal"], capture_output=True, text=True, timeout=60, check=False,
