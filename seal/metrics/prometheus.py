@@ -27,11 +27,6 @@ class PrometheusMetrics:
         self._execute = prom.Counter(
             "seal_execute_failed", "Commands on nodes that failed", registry=r
         )
-        self._events_dropped = prom.Counter(
-            "seal_events_dropped",
-            "Kubernetes Events seal could not send (a full queue, or a flush past its time)",
-            registry=r,
-        )
         self._empty_filter = prom.Counter(
             "seal_empty_filter", "Filters that left nothing", registry=r
         )
@@ -66,6 +61,7 @@ class PrometheusMetrics:
             "seal_probes", "Probe requests", ["target", "outcome"], registry=r
         )
         self._add_run_metrics(prom)
+        self._add_client_metrics(prom)
         self._add_load_metrics(prom)
         self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
         self._leader = prom.Gauge(
@@ -95,6 +91,14 @@ class PrometheusMetrics:
             ["scenario"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+
+    def _add_client_metrics(self, prom: Any) -> None:
+        """What seal could not tell the cluster."""
+        self._events_dropped = prom.Counter(
+            "seal_events_dropped",
+            "Kubernetes Events seal could not send (a full queue, or a flush past its time)",
+            registry=self.registry,
         )
 
     def _add_run_metrics(self, prom: Any) -> None:

@@ -174,6 +174,28 @@ class Services:
         return str(version.get("gitVersion", "?"))
 
 
+def _kube_client(
+    limits: ClientLimits,
+    connection: ClusterConnection,
+    clock: SystemClock,
+    metrics: Metrics,
+    stack: ExitStack,
+) -> tuple[KubeClient, EventRecorder, WatchCache]:
+    """The API client within its limits, the Event queue and the watch cache on it (closed
+    with `stack`: the watches stopped and the queue flushed, bounded)."""
+    kube = KubeClient(
+        connection,
+        clock=clock,
+        pool_size=limits.max_concurrent,
+        rate_limiter=TokenBucket(limits.qps, limits.burst, clock),
+    )
+    events = EventRecorder(kube, metrics, clock=clock)
+    stack.callback(events.close)
+    watch_cache = WatchCache(kube)
+    stack.callback(watch_cache.close)
+    return kube, events, watch_cache
+
+
 @contextmanager
 def open_services(
     options: RunOptions,
@@ -195,17 +217,7 @@ def open_services(
                 stack.callback(prometheus.close)
         clock = clock or SystemClock()
         rng = random.Random(options.seed)
-        limits = options.client
-        kube = KubeClient(
-            connection,
-            clock=clock,
-            pool_size=limits.max_concurrent,
-            rate_limiter=TokenBucket(limits.qps, limits.burst, clock),
-        )
-        events = EventRecorder(kube, metrics, clock=clock)
-        stack.callback(events.close)
-        watch_cache = WatchCache(kube)
-        stack.callback(watch_cache.close)
+        kube, events, watch_cache = _kube_client(options.client, connection, clock, metrics, stack)
         identity = identify(kube)  # which cluster this is, whatever URL reached it
         state = resolve_state(options.state, options.environ)
         journal = open_journal(state, options.state_path, kube, identity, clock)
@@ -214,7 +226,7 @@ def open_services(
         kubeconfig = private_file(kubectl_config(connection), "kubeconfig")
         stack.callback(kubeconfig.close)
         pool = ThreadPoolExecutor(
-            max_workers=limits.max_concurrent, thread_name_prefix="seal-action"
+            max_workers=options.client.max_concurrent, thread_name_prefix="seal-action"
         )
         stack.callback(pool.shutdown, wait=True)
         services = Services(
