@@ -210,7 +210,8 @@ def test_the_deploy_manifests_run_two_seal_pods_with_failover_and_alerting(
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump({
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(tmp_path / "rules.yml")],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+        "alerting": {"alertmanagers": [
+            {"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
         "scrape_configs": [{"job_name": "seal", "file_sd_configs": [
             {"files": [str(tmp_path / "targets.json")], "refresh_interval": "1s"}]}],
     }))  # fmt: skip
@@ -236,7 +237,9 @@ def test_the_deploy_manifests_run_two_seal_pods_with_failover_and_alerting(
 
     def pods() -> dict[str, dict[str, Any]]:
         found = json.loads(kubectl("get", "pods", "-n", "seal", "-o", "json"))["items"]
-        return {p["metadata"]["name"]: p for p in found if not p["metadata"].get("deletionTimestamp")}
+        return {
+            p["metadata"]["name"]: p for p in found if not p["metadata"].get("deletionTimestamp")
+        }
 
     def ready_pods() -> dict[str, str] | None:
         ready = {
