@@ -7,14 +7,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
+from seal.adapters.identity import identify
+from seal.clock import SystemClock
+from seal.errors import ShutdownRequested
 from seal.metrics import PrometheusMetrics
-from seal.runtime.election import LeaderElector
+from seal.runtime.election import LeaderElector, LeadershipLost, elected
 from seal.runtime.health import Health
-from seal.runtime.state import Election
+from seal.runtime.journal import UndoJournal
+from seal.runtime.journal_configmap import ConfigMapStore, configmap_name
+from seal.runtime.state import Election, State
 from tests.cluster_state.conftest import NAMESPACE, Cluster, Proxy
 from tests.conftest import wait_for
 
@@ -144,3 +150,34 @@ def test_a_clean_exit_releases_the_lease_and_the_standby_takes_over_at_once(
     wait_for(lambda: second.leading, timeout=10, what="the standby to take over")
     assert time.monotonic() - released < 1.0  # no wait for expiry
     assert first.lost_at is None
+
+
+def test_a_leader_cut_off_asks_the_run_to_stop_and_raises_after_it(
+    cluster: Cluster, proxy: Proxy
+) -> None:
+    """`elected` wires the elector to the run: it yields once this seal leads, a lost lease
+    requests the shutdown (the run's waits end and its undos run), and leaving raises."""
+    kube = proxy.client(cluster.box)
+    identity = identify(cluster.kube)
+    services = SimpleNamespace(
+        state=State("kubernetes", NAMESPACE, SHORT),
+        connection=kube.connection,
+        options=SimpleNamespace(environ={"POD_NAME": "seal-x"}),
+        metrics=PrometheusMetrics(),
+        health=Health(),
+        clock=SystemClock(),
+        journal=UndoJournal(
+            ConfigMapStore(cluster.kube, NAMESPACE, configmap_name(identity.uid)),
+            identity=identity,
+        ),
+    )
+    lost = pytest.raises(LeadershipLost, match="lost the leadership")
+    with lost, elected(services) as leading:
+        assert leading and services.health.role == "leader"
+        assert holder(cluster) == "seal-x"
+        proxy.block()
+        blocked = time.monotonic()
+        with pytest.raises(ShutdownRequested):
+            services.clock.sleep(30)  # a step's wait, cut short
+        assert time.monotonic() - blocked < LEASE_SECONDS - 0.3
+    assert services.metrics.registry.get_sample_value("seal_leader") == 0.0
