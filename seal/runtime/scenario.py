@@ -277,7 +277,7 @@ class ScenarioExecutor:
         first = len(scenario.steps)
         for index, step in enumerate(scenario.rollbacks, first + 1):
             try:
-                outcome = self._run_step(index, step, ctx, scenario.name)
+                outcome = self._run_step(index, step, ctx, scenario.name, "rollbacks")
             except ShutdownRequested:
                 reason = f"rollback {index - first} ({step.key}): shutdown"
                 steps.append(StepOutcome("interrupted", reason, key=step.key, index=index))
@@ -287,14 +287,14 @@ class ScenarioExecutor:
             steps.append(outcome)
 
     def _run_step(
-        self, index: int, step: StepSpec, ctx: StepContext, scenario: str
+        self, index: int, step: StepSpec, ctx: StepContext, scenario: str, phase: str = "steps"
     ) -> StepOutcome:
         step_type = self.step_types[step.key]
         clock = self.services.clock
         started, began = clock.monotonic(), clock.now()
         with (
             log_context(step=f"{index}:{step.key}"),
-            step_span(self.services.tracer, scenario, index, step.key) as span,
+            step_span(self.services.tracer, scenario, index, step.key, phase) as span,
         ):
             retries = step_type.retries(step)
             try:

@@ -36,9 +36,13 @@ scenarios:
 
 
 def run_seal(
-    tmp_path: Path, policy: str, *flags: str, environ: dict[str, str] | None = None
+    tmp_path: Path,
+    policy: str,
+    *flags: str,
+    environ: dict[str, str] | None = None,
+    policy_name: str = "policy.yml",
 ) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "policy.yml"
+    path = tmp_path / policy_name
     path.write_text(textwrap.dedent(policy))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SEAL_"))}
     env.update(environ or {})
