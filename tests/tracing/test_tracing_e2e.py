@@ -275,3 +275,32 @@ def test_background_load_requests_carry_the_scenario_s_trace(
         assert headers["x-chaos"] == "seal"
         _, trace_id, parent_id, _ = headers["traceparent"].split("-")
         assert (trace_id, parent_id) == (scenario.trace_id, scenario.span_id)
+
+
+def test_an_aborted_scenario_is_an_error_with_its_measurement(
+    tmp_path: Path, otlp_receiver: Receiver, probed_service: Recorder
+) -> None:
+    policy = f"""\
+    config:
+      runStrategy: {{runs: 1, minSecondsBetweenRuns: 0, maxSecondsBetweenRuns: 0}}
+    scenarios:
+    - name: users hurt
+      abortWhen:
+      - probeHTTP: {{target: {{url: "{probed_service.url}/health"}}, code: 418}}
+      abortCheckSeconds: 0.2
+      steps:
+      - wait: {{seconds: 60}}
+    """
+    started = time.monotonic()
+    result = run_seal(tmp_path, policy, "--otlp-endpoint", otlp_receiver.url)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 45
+    (scenario,) = otlp_receiver.named("seal.scenario")
+    assert scenario.attributes["seal.scenario.result"] == "aborted"
+    assert "abortWhen probe 1 (probeHTTP) failed" in scenario.attributes["seal.scenario.reason"]
+    assert scenario.status == 2
+    assert "answered 200, expected 418" in scenario.message
+    (wait,) = otlp_receiver.named("seal.step")
+    assert (wait.attributes["seal.step.key"], wait.status) == ("wait", 2)
+    (loop,) = otlp_receiver.named("seal.loop")
+    assert loop.message == "1 scenario run(s) failed: users hurt"
