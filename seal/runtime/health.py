@@ -6,7 +6,8 @@ progress. `/healthz` answers 503 once no progress was seen for longer than the p
 allows: its longest pause between loops, plus the longest waits and timeouts one of its
 steps may spend, plus a floor for undos and API retries (or `SEAL_HEALTH_STALL_SECONDS`).
 `/readyz` answers 200 once seal reached the cluster and runs a valid policy; leader
-election adds its role through `Health.role` (a standby is ready too).
+election adds its role through `Health.role` (a standby, whose policy was checked before it
+started waiting, is ready too).
 
 Does I/O only when `start_server` is called: an HTTP server on a thread of its own.
 """
@@ -167,7 +168,9 @@ class Health:
             }
             if self._schedule is not None:
                 checks["schedule"] = self._schedule
-            ready = self._connected and self._policy is not None and self.role in READY_ROLES
+            # a standby runs no policy yet: seal checked it before it started waiting
+            loaded = self._policy is not None or self.role == "standby"
+            ready = self._connected and loaded and self.role in READY_ROLES
         body = "".join(f"{key}: {value}\n" for key, value in checks.items())
         return (200, "ok\n" + body) if ready else (503, "not ready\n" + body)
 

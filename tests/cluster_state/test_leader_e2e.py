@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -59,6 +60,14 @@ def leader_gauge(port: int) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def readyz(port: int) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def start(
     box: Sandbox, policy: Path, tmp_path: Path, name: str, port: int
 ) -> subprocess.Popen[str]:
@@ -101,6 +110,9 @@ def test_the_standby_takes_over_a_killed_leader_and_undoes_its_change(
         assert "chaos-marker" in data
         wait_for(lambda: leader_gauge(ports[standby]) == 0.0, timeout=20, what="standby /metrics")
         assert leader_gauge(ports[leader]) == 1.0
+        for name, word in ((leader, "leader"), (standby, "standby")):
+            status, body = readyz(ports[name])
+            assert status == 200 and f"role: {word}" in body, body
 
         policy.write_text(policy.read_text().replace("chaos-marker", "marker-b"))
         processes[leader].send_signal(signal.SIGKILL)
