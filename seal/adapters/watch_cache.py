@@ -108,6 +108,16 @@ class PodInformer:
             except (KubeError, urllib3.exceptions.HTTPError, ValueError) as exc:
                 if self._stopping.is_set():
                     return
+                if isinstance(exc, KubeError) and exc.status in (401, 403):
+                    log.warning(
+                        "no watch of the pods of %s (%s): they are listed every loop instead; "
+                        "give seal's role `watch` on pods to serve them from a watch",
+                        self._where(),
+                        exc,
+                    )
+                    self._synced.clear()
+                    self._tried.set()
+                    return
                 log.info("the pod watch of %s broke (%s); listing again", self._where(), exc)
             self._synced.clear()
             self._tried.set()  # the first LIST failed: callers list for themselves

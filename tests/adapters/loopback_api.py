@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,8 +22,16 @@ class Seen:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+#: what the server answers to (method, path and query): a status and a JSON body
+Answer = Callable[[str, str], tuple[int, bytes]]
+
+
+def _created(method: str, path: str) -> tuple[int, bytes]:
+    return (201 if method == "POST" else 200), b"{}"
+
+
 @contextmanager
-def slow_api(delay: float) -> Iterator[tuple[ClusterConnection, Seen]]:
+def slow_api(delay: float, answer: Answer = _created) -> Iterator[tuple[ClusterConnection, Seen]]:
     seen = Seen(delay)
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,8 +47,8 @@ def slow_api(delay: float) -> Iterator[tuple[ClusterConnection, Seen]]:
             time.sleep(seen.delay)
             with seen.lock:
                 seen.in_flight -= 1
-            body = b"{}"
-            self.send_response(201 if self.command == "POST" else 200)
+            status, body = answer(self.command, self.path)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -3,6 +3,9 @@ loops is seen, a 410 Gone lists again, and a policy of many loops lists pods onc
 
 from __future__ import annotations
 
+import json
+import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from seal.adapters.kubeconfig import resolve
 from seal.adapters.watch_cache import CachedPods, WatchCache
 from seal.runtime.autonomous import read_policy, run_policy
 from seal.runtime.services import RunOptions, open_services
+from tests.adapters.loopback_api import slow_api
 from tests.autonomous.helpers import scale
 from tests.conftest import SandboxFactory, wait_for
 
@@ -167,3 +171,31 @@ def test_a_single_run_lists_and_never_watches(
     # every read of pods is a LIST of its own (the matcher's first), none a watch
     assert served.total("LIST", "pods") - before >= 1
     assert "WATCH" not in services.kube.request_counts
+
+
+def test_a_forbidden_watch_lists_every_time_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pod = {"metadata": {"name": "web-1", "namespace": "shop", "uid": "u1"}}
+
+    def answer(method: str, path: str) -> tuple[int, bytes]:
+        if "watch=1" in path:
+            return 403, json.dumps({"reason": "Forbidden", "message": "no watch"}).encode()
+        return 200, json.dumps({"metadata": {"resourceVersion": "7"}, "items": [pod]}).encode()
+
+    with slow_api(0.0, answer) as (connection, seen):
+        kube = KubeClient(connection)
+        cache = WatchCache(kube, sync_seconds=5.0)
+        cache.enabled = True
+        cached = CachedPods(kube, cache)
+        try:
+            with caplog.at_level(logging.WARNING, logger="seal.adapters.watch_cache"):
+                for _ in range(3):
+                    assert [p.name for p in cached.list_pods("shop")] == ["web-1"]
+                    time.sleep(0.3)
+        finally:
+            cache.close()
+    watches = [path for _, _, path in seen.arrivals if "watch=1" in path]
+    assert len(watches) == 1  # asked once, refused, never again
+    assert kube.request_counts["LIST"] >= 3  # the cache's first LIST, then one per call
+    assert caplog.text.count("give seal's role `watch` on pods") == 1
