@@ -1,5 +1,6 @@
 """The load generator: `users` simulated users on an asyncio event loop in a thread of its
-own, sending HTTP requests with aiohttp at a steady rate, all ends recorded in `LoadStats`.
+own, sending HTTP requests at a steady rate (`seal.load.http`: a kept-alive connection
+each), every request's end recorded in `LoadStats`.
 
 Each user sends one request at a time (a user waits for its answer, as a person does)
 on its own schedule, `users / rate` seconds apart; a user that falls behind sends at
@@ -17,10 +18,9 @@ import threading
 import time
 from collections.abc import Callable
 
-import aiohttp
-
 from seal.errors import SealError
 from seal.frozen import frozen
+from seal.load.http import Connection, Target
 from seal.load.stats import LoadStats
 from seal.outcomes import LoadReport
 
@@ -56,6 +56,7 @@ class LoadGenerator:
         if users < 1 or rate <= 0:
             raise SealError(f"background load needs users >= 1 and rate > 0 (got {users}, {rate})")
         self.request = request
+        self._target = Target(request.method, request.url, request.headers, request.body)
         self.users = users
         self.rate = rate
         self._clock = clock
@@ -98,22 +99,24 @@ class LoadGenerator:
     async def _run(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        async with aiohttp.ClientSession(connector=connector, trust_env=False) as session:
-            interval = self.users / self.rate
-            start = self._clock()
-            spread = interval / self.users  # the users' first requests, spread over one interval
-            users = [
-                asyncio.create_task(self._user(session, start + i * spread, interval))
-                for i in range(self.users)
-            ]
-            self._ready.set()
-            await self._stop.wait()
-            for user in users:
-                user.cancel()
-            await asyncio.gather(*users, return_exceptions=True)
+        target = self._target
+        interval = self.users / self.rate
+        spread = interval / self.users  # the users' first requests, spread over one interval
+        start = self._clock()
+        connections = [Connection(target) for _ in range(self.users)]
+        users = [
+            asyncio.create_task(self._user(connection, start + i * spread, interval))
+            for i, connection in enumerate(connections)
+        ]
+        self._ready.set()
+        await self._stop.wait()
+        for user in users:
+            user.cancel()
+        await asyncio.gather(*users, return_exceptions=True)
+        for connection in connections:
+            connection.close()
 
-    async def _user(self, session: aiohttp.ClientSession, first: float, interval: float) -> None:
+    async def _user(self, connection: Connection, first: float, interval: float) -> None:
         due = first
         while True:
             now = self._clock()
@@ -121,25 +124,15 @@ class LoadGenerator:
                 await asyncio.sleep(due - now)
             elif due < now - 1.0:
                 due = now - 1.0  # fallen far behind: catch up one second, no more
-            await self._send(session)
+            await self._send(connection)
             due += interval
 
-    async def _send(self, session: aiohttp.ClientSession) -> None:
-        request = self.request
+    async def _send(self, connection: Connection) -> None:
         started = self._clock()
-        error = True
         try:
-            async with session.request(
-                request.method.upper(),
-                request.url,
-                headers=dict(request.headers),
-                data=request.body,
-                timeout=aiohttp.ClientTimeout(total=request.timeout_seconds),
-                allow_redirects=False,
-            ) as answer:
-                await answer.read()
-                error = answer.status >= 400
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError):
-            error = True
+            async with asyncio.timeout(self.request.timeout_seconds):
+                error = await connection.send() >= 400
+        except (TimeoutError, OSError, EOFError, ValueError, asyncio.LimitOverrunError):
+            error = True  # IncompleteReadError is an EOFError
         ended = self._clock()
         self.stats.record(ended, ended - started, error)
