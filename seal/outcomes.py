@@ -49,6 +49,9 @@ class StepOutcome:
     seconds: float | None = None
     #: every action the step carried out, one per target
     actions: tuple[ActionRecord, ...] = ()
+    #: seconds until the workloads and Services its kills or stops hit had recovered
+    #: (recoveredWithin), when it was measured and they did
+    recovery_seconds: float | None = None
     #: the step's key (`podAction`, `probeHTTP`, ...) and its place in the scenario (from
     #: 1; a steady-state probe's place in the hypothesis), stamped by the scenario runner
     key: str = ""

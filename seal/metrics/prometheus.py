@@ -126,6 +126,26 @@ class PrometheusMetrics:
             registry=self.registry,
             buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600),
         )
+        self._add_verdict_metrics(prom)
+
+    def _add_verdict_metrics(self, prom: Any) -> None:
+        """Recovery times, and actions by verdict (each verdict's series exists from the
+        start, at 0)."""
+        self._recovery_seconds = prom.Histogram(
+            "seal_recovery_seconds",
+            "How long the workloads and Services a kill, eviction or stop hit took to recover",
+            ["scenario", "step"],
+            registry=self.registry,
+            buckets=(0.5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600),
+        )
+        self._verified = prom.Counter(
+            "seal_action_verified",
+            "Actions by what the evidence says of their effect",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in ("verified", "not-verified", "unverified"):
+            self._verified.labels(result)
 
     def serve(self, host: str, port: int, start: Any = None) -> None:
         """Serve /metrics; `start` (prometheus-client's `start_http_server` by default) may
@@ -188,6 +208,12 @@ class PrometheusMetrics:
 
     def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
         self._wait_for_seconds.labels(scenario, step).observe(seconds)
+
+    def recovery_seconds(self, scenario: str, step: str, seconds: float) -> None:
+        self._recovery_seconds.labels(scenario, step).observe(seconds)
+
+    def action_verified(self, result: str) -> None:
+        self._verified.labels(result).inc()
 
     def pending_undos(self, count: int) -> None:
         self._pending.set(count)

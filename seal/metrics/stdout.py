@@ -74,6 +74,12 @@ class StdoutCollector:
     def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
         self._say("wait_for", scenario=repr(scenario), step=repr(step), seconds=f"{seconds:.3f}")
 
+    def recovery_seconds(self, scenario: str, step: str, seconds: float) -> None:
+        self._say("recovery", scenario=repr(scenario), step=repr(step), seconds=f"{seconds:.3f}")
+
+    def action_verified(self, result: str) -> None:
+        self._say("action_verified", result=result)
+
     def pending_undos(self, count: int) -> None:
         self._say("pending_undos", count=count)
 

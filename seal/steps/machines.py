@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 from seal.errors import CloudError, ExecutionError, StepFailed
 from seal.model import Machine, Node, NodeState
+from seal.outcomes import ActionRecord, Verdict
 from seal.policy.problems import Location
 from seal.selection.inventory import join_machines
+from seal.steps import verdicts
 from seal.steps.base import StepContext
 from seal.steps.ports import CloudDriver
 
@@ -80,10 +82,13 @@ def stop_machines(
     auto_restart: bool,
     location: Location,
     timeout: float = STATE_TIMEOUT,
+    records: list[ActionRecord] | None = None,
 ) -> int:
     """Stop the targets' machines and wait until the cloud says they are down; the number
-    stopped. Machines already down are left alone (and never started at cleanup)."""
+    stopped. Machines already down are left alone (and never started at cleanup). Each stop
+    goes to `records`: verified once the cloud reports the machine down."""
     cloud = cloud_of(ctx, "stopping a machine", location)
+    records = [] if records is None else records
     work: list[tuple[Node, Machine]] = []
     for node, machine in _machines(nodes, cloud, location):
         if machine.state is NodeState.DOWN:
@@ -95,6 +100,7 @@ def stop_machines(
             )
         elif ctx.dry_run:
             log.info("dry run: would stop machine %s of node %s", machine.id, node.name)
+            records += verdicts.dry_run(ctx, "stop", [node.name])
         else:
             work.append((node, machine))
 
@@ -112,13 +118,17 @@ def stop_machines(
                 f"start machine {machine.id} (node {node.name}) again",
             )
         node_event(ctx, node, f"stopping its machine {machine.id}" + (" (forced)" if force else ""))
+        at = ctx.clock.now()
         try:
             cloud.stop(machine, force=force)
             took = wait_for_state(ctx, cloud, machine, NodeState.DOWN, timeout)
-        except (CloudError, StepFailed):
+        except (CloudError, StepFailed) as exc:
             ctx.metrics.node_stopped(node.name, "failed")
+            records.append(_failed("stop", node, exc, at))
             raise
         ctx.metrics.node_stopped(node.name, "stopped")
+        seen = f"the cloud reports machine {machine.id} down after {took:.1f} s"
+        records.append(ActionRecord("stop", node.name, "ok", seen, "verified", at))
         log.info("machine %s of node %s is down (%.1f s)", machine.id, node.name, took)
 
     each(ctx, work, stop)
@@ -126,10 +136,17 @@ def stop_machines(
 
 
 def start_machines(
-    ctx: StepContext, nodes: Sequence[Node], *, location: Location, timeout: float = STATE_TIMEOUT
+    ctx: StepContext,
+    nodes: Sequence[Node],
+    *,
+    location: Location,
+    timeout: float = STATE_TIMEOUT,
+    records: list[ActionRecord] | None = None,
 ) -> int:
-    """Start the nodes' machines that are not up and wait until they are; the number started."""
+    """Start the nodes' machines that are not up and wait until they are; the number started
+    (each added to `records`: verified once the cloud reports it up)."""
     cloud = cloud_of(ctx, "starting a machine", location)
+    records = [] if records is None else records
     work = [
         (node, machine)
         for node, machine in _machines(nodes, cloud, location)
@@ -139,12 +156,20 @@ def start_machines(
         if ctx.dry_run:
             log.info("dry run: would start machine %s of node %s", machine.id, node.name)
     if ctx.dry_run:
+        records += verdicts.dry_run(ctx, "start", [node.name for node, _ in work])
         return 0
 
     def start(item: tuple[Node, Machine]) -> None:
         node, machine = item
-        cloud.start(machine)
-        took = wait_for_state(ctx, cloud, machine, NodeState.UP, timeout)
+        at = ctx.clock.now()
+        try:
+            cloud.start(machine)
+            took = wait_for_state(ctx, cloud, machine, NodeState.UP, timeout)
+        except (CloudError, StepFailed) as exc:
+            records.append(_failed("start", node, exc, at))
+            raise
+        seen = f"the cloud reports machine {machine.id} up after {took:.1f} s"
+        records.append(ActionRecord("start", node.name, "ok", seen, "verified", at))
         node_event(ctx, node, f"started its machine {machine.id}")
         log.info("machine %s of node %s is up (%.1f s)", machine.id, node.name, took)
 
@@ -171,28 +196,50 @@ def wait_for_state(
         ctx.clock.sleep(min(POLL_SECONDS, max(timeout - waited, 0.1)))
 
 
+def _failed(action: str, node: Node, error: Exception, at: float) -> ActionRecord:
+    """A stop or start that failed: not-verified when the cloud was seen not to change the
+    machine in time, unverified when the cloud could not be asked."""
+    verdict: Verdict = "not-verified" if isinstance(error, StepFailed) else "unverified"
+    return ActionRecord(action, node.name, "failed", str(error), verdict, at)
+
+
 def execute(
-    ctx: StepContext, nodes: Sequence[Node], command: str, *, location: Location, timeout: float
+    ctx: StepContext,
+    nodes: Sequence[Node],
+    command: str,
+    *,
+    location: Location,
+    timeout: float,
+    records: list[ActionRecord] | None = None,
 ) -> int:
     """Run `command` on every node (the number it ran on); the step fails naming each node
-    where it failed."""
+    where it failed. Each run is added to `records`: verified by an exit status of 0,
+    not-verified by another, unverified when the command could not be run or timed out."""
     if ctx.executor is None:
         raise StepFailed(f"line {location.line}: execute needs an executor; nothing was run")
     executor = ctx.executor
+    records = [] if records is None else records
     if ctx.dry_run:
         for node in nodes:
             log.info("dry run: would run %r on node %s", command, node.name)
+        records += verdicts.dry_run(ctx, "execute", [node.name for node in nodes])
         return 0
     failures: list[str] = []
 
     def run(node: Node) -> None:
+        at = ctx.clock.now()
         try:
             result = executor.run(node, command, timeout=timeout, undo=ctx.undo)
         except ExecutionError as exc:
             ctx.metrics.execute_failed(node.name)
             failures.append(f"{node.name}: {exc}")
+            records.append(ActionRecord("execute", node.name, "failed", str(exc), "unverified", at))
             return
         tail = (result.stdout.strip().splitlines() + result.stderr.strip().splitlines())[-5:]
+        verdict: Verdict = "verified" if result.exit_code == 0 else "not-verified"
+        outcome = "ok" if result.exit_code == 0 else "failed"
+        exited = f"exit {result.exit_code}"
+        records.append(ActionRecord("execute", node.name, outcome, exited, verdict, at))
         if result.exit_code == 0:
             log.info("ran %r on node %s: exit 0", command, node.name, extra={"output": tail})
             return

@@ -8,13 +8,13 @@ from typing import Any, ClassVar, assert_never
 from seal.adapters.node_exec import EXEC_POD_UNDO, undo_delete_exec_pod
 from seal.frozen import frozen
 from seal.model import Node
-from seal.outcomes import StepOutcome
+from seal.outcomes import ActionRecord, StepOutcome
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import boolean, number, obj, one_key, string
 from seal.selection.filters import property_matches
 from seal.selection.safety import log_left_alone, screen_nodes
-from seal.steps import machines
+from seal.steps import machines, recovery
 from seal.steps.base import EXEC_NAMESPACE, ApiCall, RetriesSpec, StepContext, StepType
 from seal.steps.machines import EXECUTE_TIMEOUT, STATE_TIMEOUT
 from seal.steps.pipeline import (
@@ -34,6 +34,8 @@ from seal.steps.pipeline import (
     pipeline_schema,
     property_schema,
 )
+from seal.steps.recovery import RECOVERED_WITHIN, baseline, pods_on, recovered_within, settle
+from seal.steps.verdicts import StepReport
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class StopAction:
     auto_restart: bool
     timeout: float
     location: Location
+    #: seconds the workloads and Services of the node's pods may take to be whole again
+    recovered_within: float | None = None
 
 
 @frozen
@@ -82,6 +86,7 @@ class NodeActionSpec:
 
 MATCHERS = one_key("matcher", {"property": property_schema(NODE_PROPERTIES)})
 
+
 def _timeout(what: str, default: float) -> dict[str, Any]:
     return number(f"{what}, in seconds (default {default:g})", exclusiveMinimum=0)
 
@@ -99,6 +104,7 @@ ACTIONS = one_key(
                 "force": boolean("stop without a clean shutdown", default=False),
                 "autoRestart": boolean("start the machine again at cleanup", default=True),
                 "timeout": _timeout("how long the machine may take to be down", STATE_TIMEOUT),
+                "recoveredWithin": RECOVERED_WITHIN,
             },
             nullable=True,
             description="stop the machine",
@@ -129,6 +135,7 @@ def build_action(node: DocNode) -> NodeAction:
             bool(body.get("autoRestart", True)),
             float(body.get("timeout", STATE_TIMEOUT)),
             body.location,
+            recovered_within(body),
         )
     if key == "execute":
         return ExecuteAction(
@@ -187,35 +194,65 @@ def run(spec: NodeActionSpec, ctx: StepContext) -> StepOutcome:
     log.info("%d node(s) selected: %s", len(targets), describe(targets))
     done: list[str] = []
     acted = 0
+    report = StepReport()
     for action in spec.actions:
         if isinstance(action, WaitAction):
             ctx.clock.sleep(action.seconds)
             continue
-        if isinstance(action, StopAction):
-            count = machines.stop_machines(
-                ctx,
-                targets,
-                force=action.force,
-                auto_restart=action.auto_restart,
-                location=action.location,
-                timeout=action.timeout,
-            )
-            done.append(f"{count} machine(s) stopped")
-        elif isinstance(action, StartAction):
-            count = machines.start_machines(
-                ctx, targets, location=action.location, timeout=action.timeout
-            )
-            done.append(f"{count} machine(s) started")
-        elif isinstance(action, ExecuteAction):
-            count = machines.execute(
-                ctx, targets, action.cmd, location=action.location, timeout=action.timeout
-            )
-            done.append(f"ran {action.cmd!r} on {count} node(s)")
-        else:
-            assert_never(action)
+        records: list[ActionRecord] = []
+        try:
+            count, what = _act(action, targets, ctx, records, report)
+        finally:
+            report.add(ctx, records)
+        done.append(what)
         acted = max(acted, count)
+        if report.failure:  # a recovery too slow: the later actions are not carried out
+            break
     summary = f"{len(targets)} node(s) selected"
-    return StepOutcome.passed(summary + (": " + ", ".join(done) if done else ""), acted)
+    return report.outcome(summary + (": " + ", ".join(done) if done else ""), acted)
+
+
+def _act(
+    action: StopAction | StartAction | ExecuteAction,
+    targets: list[Node],
+    ctx: StepContext,
+    records: list[ActionRecord],
+    report: StepReport,
+) -> tuple[int, str]:
+    """Carry out one action on the nodes: how many it changed, and what it did."""
+    if isinstance(action, StopAction):
+        names = [n.name for n in targets]
+        within = None if ctx.dry_run else action.recovered_within
+        base = None if within is None else baseline(ctx, pods_on(ctx, names), frozenset(names))
+        started = ctx.clock.monotonic()
+        count = machines.stop_machines(
+            ctx,
+            targets,
+            force=action.force,
+            auto_restart=action.auto_restart,
+            location=action.location,
+            timeout=action.timeout,
+            records=records,
+        )
+        if base is not None and within is not None:
+            settle(ctx, base, within, started, ("nodeAction", "stop", action.location), report)
+        return count, f"{count} machine(s) stopped"
+    if isinstance(action, StartAction):
+        count = machines.start_machines(
+            ctx, targets, location=action.location, timeout=action.timeout, records=records
+        )
+        return count, f"{count} machine(s) started"
+    if isinstance(action, ExecuteAction):
+        count = machines.execute(
+            ctx,
+            targets,
+            action.cmd,
+            location=action.location,
+            timeout=action.timeout,
+            records=records,
+        )
+        return count, f"ran {action.cmd!r} on {count} node(s)"
+    assert_never(action)
 
 
 def api_calls(spec: NodeActionSpec) -> tuple[ApiCall, ...]:
@@ -224,6 +261,8 @@ def api_calls(spec: NodeActionSpec) -> tuple[ApiCall, ...]:
         if isinstance(action, StopAction | StartAction):
             # node Events are recorded in namespace default
             calls.append(ApiCall("create", "events", namespace="default"))
+        if isinstance(action, StopAction) and action.recovered_within is not None:
+            calls += recovery.api_calls([None])  # the pods of the nodes, anywhere
         elif isinstance(action, ExecuteAction):
             # the exec pod (Kubernetes execution mode): made, watched, read, deleted
             calls += [

@@ -114,6 +114,12 @@ class RecordingMetrics(NullMetrics):
     def wait_for_seconds(self, scenario: str, step: str, seconds: float) -> None:
         self._note("wait_for_seconds", scenario, step, seconds)
 
+    def recovery_seconds(self, scenario: str, step: str, seconds: float) -> None:
+        self._note("recovery_seconds", scenario, step, seconds)
+
+    def action_verified(self, result: str) -> None:
+        self._note("action_verified", result)
+
     def pending_undos(self, count: int) -> None:
         self._note("pending_undos", count)
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from seal.steps import recovery
 from seal.steps.base import ApiCall, StepType
 from seal.steps.pod_action.run import kill_pods, run
 from seal.steps.pod_action.spec import (
@@ -48,9 +49,13 @@ def api_calls(spec: PodActionSpec) -> tuple[ApiCall, ...]:
             verb, sub = ("create", "eviction") if action.evict else ("delete", "")
             calls += [ApiCall(verb, "pods", subresource=sub, namespace=ns) for ns in where]
             calls += [ApiCall("create", "events", namespace=ns) for ns in where]
+            if action.recovered_within is not None:
+                calls += recovery.api_calls(where)
         elif isinstance(action, StopHostAction):
             # node Events are recorded in namespace default
             calls += [ApiCall("list", "nodes"), ApiCall("create", "events", namespace="default")]
+            if action.recovered_within is not None:  # the pods of the nodes, anywhere
+                calls += recovery.api_calls([None])
     return tuple(dict.fromkeys(calls))
 
 

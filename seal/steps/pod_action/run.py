@@ -11,8 +11,9 @@ from typing import assert_never
 
 from seal.errors import EvictionRefused, KubeError, NotFoundError, StepFailed
 from seal.model import Pod
-from seal.outcomes import StepOutcome
+from seal.outcomes import ActionRecord, StepOutcome
 from seal.selection.safety import PROTECTED_LABEL, log_left_alone, screen_nodes, screen_pods
+from seal.steps import verdicts
 from seal.steps.base import StepContext
 from seal.steps.machines import cloud_of, stop_machines
 from seal.steps.pipeline import WaitAction, apply_filters, describe
@@ -28,6 +29,8 @@ from seal.steps.pod_action.spec import (
     PodMatcher,
     StopHostAction,
 )
+from seal.steps.recovery import baseline, pods_on, settle
+from seal.steps.verdicts import KillAttempt, StepReport
 
 log = logging.getLogger("seal.steps.pod_action")
 EVENT_REASON = "SealChaos"
@@ -124,15 +127,21 @@ def run(spec: PodActionSpec, ctx: StepContext) -> StepOutcome:
     ctx.safety.check_target_count(len(pods), "pods")
     log.info("%d pod(s) selected: %s", len(pods), describe(pods))
     acted = 0
+    report = StepReport()
     for action in spec.actions:
-        acted = max(acted, run_action(action, pods, ctx))
-    return StepOutcome.passed(f"{len(pods)} pod(s) selected", targets=acted)
+        acted = max(acted, run_action(action, pods, ctx, report))
+        if report.failure:  # a recovery too slow: the later actions are not carried out
+            break
+    return report.outcome(f"{len(pods)} pod(s) selected", acted)
 
 
-def run_action(action: PodAction, pods: list[Pod], ctx: StepContext) -> int:
-    """Carry out one action; how many pods it changed."""
+def run_action(
+    action: PodAction, pods: list[Pod], ctx: StepContext, report: StepReport | None = None
+) -> int:
+    """Carry out one action; how many pods it changed. What each kill or stop did, and
+    the recovery measured after it, go to `report`."""
     if isinstance(action, KillAction):
-        return kill_pods(action, pods, ctx)
+        return kill_pods(action, pods, ctx, report)
     if isinstance(action, WaitAction):
         log.info("waiting %gs", action.seconds)
         ctx.clock.sleep(action.seconds)
@@ -156,11 +165,13 @@ def run_action(action: PodAction, pods: list[Pod], ctx: StepContext) -> int:
         log.info("pod count is %d, as expected", action.count)
         return 0
     if isinstance(action, StopHostAction):
-        return stop_hosts(action, pods, ctx)
+        return stop_hosts(action, pods, ctx, report)
     assert_never(action)
 
 
-def stop_hosts(action: StopHostAction, pods: list[Pod], ctx: StepContext) -> int:
+def stop_hosts(
+    action: StopHostAction, pods: list[Pod], ctx: StepContext, report: StepReport | None = None
+) -> int:
     """Stop the machine of each node the pods run on (each machine once); the safety
     rules apply to the nodes (seal's own node, `seal/protected`)."""
     cloud_of(ctx, "stopHost", action.location)
@@ -175,9 +186,24 @@ def stop_hosts(action: StopHostAction, pods: list[Pod], ctx: StepContext) -> int
     if not kept:
         log.info("stopHost: no node left to stop")
         return 0
-    return stop_machines(
-        ctx, kept, force=False, auto_restart=action.auto_restart, location=action.location
-    )
+    names = [n.name for n in kept]
+    within = None if ctx.dry_run else action.recovered_within
+    base = None if within is None else baseline(ctx, pods_on(ctx, names), frozenset(names))
+    started, records = ctx.clock.monotonic(), list[ActionRecord]()
+    try:
+        count = stop_machines(
+            ctx,
+            kept,
+            force=False,
+            auto_restart=action.auto_restart,
+            location=action.location,
+            records=records,
+        )
+    finally:
+        (report or StepReport()).add(ctx, records)
+    if base is not None and within is not None:
+        settle(ctx, base, within, started, ("podAction", "stopHost", action.location), report)
+    return count
 
 
 def _grace(action: KillAction) -> int | None:
@@ -208,15 +234,20 @@ def _choose(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> list[P
     return chosen
 
 
-def kill_pods(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> int:
+def kill_pods(
+    action: KillAction, pods: Sequence[Pod], ctx: StepContext, report: StepReport | None = None
+) -> int:
     """Kill (or evict) each pod with the action's probability, in parallel; how many were.
 
-    The public way to kill pods: label mode uses it too. Raises `StepFailed` naming
-    the pods that could not be killed.
+    The public way to kill pods: label mode uses it too. Each kill's verdict comes from
+    one LIST per namespace after them all, and goes to `report`, as does the recovery
+    measured with `recoveredWithin`. Raises `StepFailed` naming the pods that could not
+    be killed, or that a kill the API accepted left in place.
     """
     chosen = _choose(action, pods, ctx)
     how = "evict" if action.evict else "kill"
     grace = _grace(action)
+    report = StepReport() if report is None else report
     if ctx.dry_run:
         for pod in chosen:
             log.info(
@@ -226,23 +257,35 @@ def kill_pods(action: KillAction, pods: Sequence[Pod], ctx: StepContext) -> int:
                 grace if grace is not None else "the pod's own",
                 extra={"target": pod.key, "action": how, "outcome": "dry-run"},
             )
+        report.add(ctx, verdicts.dry_run(ctx, how, [pod.key for pod in chosen]))
         return 0
-    futures: list[tuple[Pod, Future[str | None]]] = [
-        (pod, ctx.pool.submit(contextvars.copy_context().run, _kill_one, action, pod, ctx))
+    within = action.recovered_within if chosen else None
+    base = None if within is None else baseline(ctx, chosen)
+    started = ctx.clock.monotonic()
+    futures: list[Future[KillAttempt]] = [
+        ctx.pool.submit(contextvars.copy_context().run, _kill_one, action, pod, ctx)
         for pod in chosen
     ]
-    problems = [f"{pod.key}: {error}" for pod, future in futures if (error := future.result())]
+    attempts = [future.result() for future in futures]
+    records = verdicts.check_pods_gone(ctx, how, attempts) if attempts else []
+    report.add(ctx, records)
+    problems = [f"{a.pod.key}: {a.reason}" for a in attempts if a.outcome in ("refused", "failed")]
     if problems:
         raise StepFailed(
             f"{how} failed for {len(problems)} of {len(chosen)} pod(s): " + "; ".join(problems[:10])
         )
+    if missed := verdicts.not_taken(records):
+        raise StepFailed(missed)
+    if base is not None and within is not None:
+        settle(ctx, base, within, started, ("podAction", how, action.location), report)
     return len(chosen)
 
 
-def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
-    """Kill one pod; the reason it failed, or None."""
+def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> KillAttempt:
+    """Kill one pod; what the API answered."""
     how = "evict" if action.evict else "kill"
     grace = _grace(action)
+    at = ctx.clock.now()
     try:
         if action.evict:
             ctx.kube.evict_pod(pod.namespace, pod.name, grace_period_seconds=grace)
@@ -257,7 +300,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             extra={"target": pod.key, "action": how, "outcome": "refused", "reason": str(exc)},
         )
         _event(ctx, pod, f"{how} refused: {exc}", "Warning")
-        return f"eviction refused: {exc}"
+        return KillAttempt(pod, "refused", f"eviction refused: {exc}", at)
     except NotFoundError:
         ctx.metrics.pod_killed(pod.namespace, pod.name, "gone")
         log.info(
@@ -265,7 +308,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             pod.key,
             extra={"target": pod.key, "action": how, "outcome": "gone"},
         )
-        return None
+        return KillAttempt(pod, "gone", "", at)
     except KubeError as exc:
         ctx.metrics.pod_killed(pod.namespace, pod.name, "failure")
         log.error(
@@ -276,7 +319,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
             extra={"target": pod.key, "action": how, "outcome": "failure", "reason": str(exc)},
         )
         _event(ctx, pod, f"{how} failed: {exc}", "Warning")
-        return str(exc)
+        return KillAttempt(pod, "failed", str(exc), at)
     ctx.metrics.pod_killed(pod.namespace, pod.name, "success")
     period = "default" if grace is None else f"{grace}s"
     _event(ctx, pod, f"{'evicted' if action.evict else 'killed'} (grace period {period})")
@@ -286,7 +329,7 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> str | None:
         pod.key,
         extra={"target": pod.key, "action": how, "outcome": "success", "grace_period": grace},
     )
-    return None
+    return KillAttempt(pod, "ok", "", at)
 
 
 def _event(ctx: StepContext, pod: Pod, what: str, kind: str = "Normal") -> None:

@@ -24,6 +24,7 @@ from seal.steps.pipeline import (
     filters_schema,
     pipeline_schema,
 )
+from seal.steps.recovery import RECOVERED_WITHIN, recovered_within
 
 POD_STATES = ("Pending", "Running", "Succeeded", "Failed", "Unknown", "Terminating")
 
@@ -74,6 +75,8 @@ class KillAction:
     location: Location
     grace_period_seconds: int | None = None
     evict: bool = False
+    #: seconds the pods' workloads and Services may take to be whole again (None: not measured)
+    recovered_within: float | None = None
 
 
 @frozen
@@ -98,6 +101,7 @@ class StopHostAction:
 
     auto_restart: bool
     location: Location
+    recovered_within: float | None = None
 
 
 PodAction = KillAction | WaitAction | CheckPodStateAction | CheckPodCountAction | StopHostAction
@@ -151,6 +155,7 @@ ACTIONS = one_key(
                     "go through the Eviction API so PodDisruptionBudgets are respected",
                     default=False,
                 ),
+                "recoveredWithin": RECOVERED_WITHIN,
             },
             nullable=True,
             description="delete the pods",
@@ -165,7 +170,10 @@ ACTIONS = one_key(
             required=["count"],
         ),
         "stopHost": obj(
-            {"autoRestart": boolean("start the machine again at cleanup", default=True)},
+            {
+                "autoRestart": boolean("start the machine again at cleanup", default=True),
+                "recoveredWithin": RECOVERED_WITHIN,
+            },
             nullable=True,
             description="stop the machine each pod runs on",
         ),
@@ -215,6 +223,7 @@ def build_action(node: DocNode) -> PodAction:
             location=body.location,
             grace_period_seconds=None if grace is None else int(grace),
             evict=bool(body.get("evict", False)),
+            recovered_within=recovered_within(body),
         )
     if key == "wait":
         return build_wait(body)
@@ -222,7 +231,9 @@ def build_action(node: DocNode) -> PodAction:
         return CheckPodStateAction(str(body.get("state")), body.location)
     if key == "checkPodCount":
         return CheckPodCountAction(int(body.get("count", 0)), body.location)
-    return StopHostAction(bool(body.get("autoRestart", True)), body.location)
+    return StopHostAction(
+        bool(body.get("autoRestart", True)), body.location, recovered_within(body)
+    )
 
 
 def build(node: DocNode) -> PodActionSpec:
