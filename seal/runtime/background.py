@@ -8,6 +8,7 @@ the daemon carries on with the next scenario. Sends HTTP requests; starts thread
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -168,7 +169,9 @@ class ScenarioGuard:
         self.signal.arm()
 
     def _spawn(self, name: str, target: Any) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
+        # the scenario's context goes along: its trace span is the abortWhen probes' parent
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(target,), name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
 

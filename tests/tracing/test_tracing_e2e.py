@@ -304,3 +304,6 @@ def test_an_aborted_scenario_is_an_error_with_its_measurement(
     assert (wait.attributes["seal.step.key"], wait.status) == ("wait", 2)
     (loop,) = otlp_receiver.named("seal.loop")
     assert loop.message == "1 scenario run(s) failed: users hurt"
+    # the abortWhen probe, polled beside the steps, is sent in the scenario's span
+    _, headers = probed_service.requests[0]
+    assert headers["traceparent"].split("-")[1:3] == [scenario.trace_id, scenario.span_id]
