@@ -21,6 +21,7 @@ from seal.errors import ClusterUnreachable, PermissionsMissing, SealError, Usage
 SUBCOMMANDS: dict[str, str] = {
     "validate": "seal.cli.validate:validate",
     "schema": "seal.cli.validate:schema",
+    "convert": "seal.cli.convert:convert",
     "sandbox": "seal.cli.sandbox:sandbox",
     "autonomous": "seal.cli.autonomous:autonomous",
     "interactive": "seal.cli.interactive:interactive",

@@ -86,6 +86,8 @@ class Args:
         return value
 
     def _wrong(self, name: str, wanted: str) -> None:
+        if (*self.path, name) in self.values.unresolved:
+            return
         shown = json.dumps(self.raw.get(name))[:60]
         self.values.sink.problem((*self.path, name), f"'{name}' must be {wanted}, not {shown}")
 

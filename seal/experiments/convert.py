@@ -62,6 +62,10 @@ class Origin:
     activity: Any
     #: "activity", or "pause-before" / "pause-after"
     role: str = "activity"
+    #: the activity's line in the experiment
+    line: int = 0
+    #: where it is listed, when that is a `ref` to an activity defined elsewhere
+    listed: DocPath | None = None
 
     @property
     def name(self) -> str:
@@ -115,6 +119,9 @@ def experiment_from_text(
     out = Document(source, problems=list(exp.problems))
     converted = Converted(source, exp.data, {}, out)
     _Builder(converted, Sink(exp, out), environ).build()
+    if any(not p.warning for p in out.problems):
+        # what the experiment says is wrong: the policy made of it would only repeat it
+        out.data = None
     return converted
 
 
@@ -216,10 +223,13 @@ class _Builder:
         steps: list[dict[str, Any]] = []
         origins = self.converted.origins.setdefault(phase, [])
         for index, item in enumerate(items):
+            listed = (*path, index) if isinstance(item, dict) and "ref" in item else None
             for role, step, at in self._activity(phase, (*path, index), item):
                 self.place((*out_path, len(steps)), at)
                 steps.append(step)
-                origins.append(Origin(phase, at, self._resolved(item), role))
+                line = self.sink.exp.at(at).line
+                origin = Origin(phase, at, self._resolved(item), role, line, listed)
+                origins.append(origin)
         return steps
 
     def _resolved(self, item: Any) -> Any:

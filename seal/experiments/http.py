@@ -23,7 +23,7 @@ DEFAULT_TIMEOUT_MS = 30_000
 _ANY_STATUS = {"from": 100, "to": 599}
 _KEYS = (
     "type", "url", "method", "headers", "arguments", "timeout", "expected_status", "verify_tls",
-    "max_retries",
+    "max_retries", "secrets", "configuration",
 )  # fmt: skip
 
 

@@ -78,6 +78,10 @@ class Values:
     settings: dict[str, Setting] = field(default_factory=dict)
     #: the environment variables the converted policy reads (for its header)
     env_used: dict[str, str] = field(default_factory=dict)
+    #: where a `${name}` named nothing (reported once: its value is not judged again)
+    unresolved: set[DocPath] = field(default_factory=set)
+    #: values whose own problem is reported where they are defined
+    broken: set[str] = field(default_factory=set)
 
     def read(self, data: Any) -> None:
         """Read `configuration` and `secrets` (every scope) of the experiment."""
@@ -99,7 +103,9 @@ class Values:
             return
         for name, entry in table.items():
             setting = self._setting((*path, name), entry)
-            if setting is not None:
+            if setting is None:
+                self.broken.add(str(name))
+            else:
                 self.settings[str(name)] = setting
 
     def _setting(self, path: DocPath, entry: Any) -> Setting | None:
@@ -171,6 +177,9 @@ class Values:
     def _lookup(self, name: str, path: DocPath) -> Setting | None:
         if name in self.settings:
             return self.settings[name]
+        self.unresolved.add(path)
+        if name in self.broken:
+            return None
         known = ", ".join(sorted(self.settings)) or "none"
         self.sink.problem(
             path,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import live_pod_names, run_seal
+from tests.autonomous.helpers import live_pod_names, run_seal, seal
 
 DATA = Path(__file__).parent / "data"
 GREETER = DATA / "greeter.json"
@@ -127,3 +127,43 @@ def test_a_failing_method_still_runs_the_rollbacks_then_the_undos(
     assert "from 5 to 4 replica(s)" in journal["rollbacks"][0]["output"]["reason"]
     assert replicas(sandbox) == 3
     assert journal["seal"]["undone"] == 1
+
+
+def test_seal_convert_prints_a_policy_that_validates_and_runs(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    converted = seal("convert", str(GREETER))
+    assert converted.returncode == 0, converted.stderr
+    text = converted.stdout
+    assert "# method[0] 'terminate-one-greeter-pod' (line 37): python chaosk8s.pod.actions" in text
+    assert "# rollbacks[0] 'scale-the-greeter-back' (line 72)" in text
+    assert "url: ${GREETER_URL:-http://127.0.0.1:8080}/greet" in text
+    policy = tmp_path / "greeter.yml"
+    policy.write_text(text)
+    validated = seal("validate", str(policy))
+    assert validated.returncode == 0 and validated.stdout == f"{policy}: OK\n", validated.stderr
+    monkeypatch.setenv("GREETER_URL", greeter_url(sandbox))
+    before = live_pod_names(sandbox, "default", "app=goldpinger")
+    result = run_seal(sandbox, policy, tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"keeps greeting while it loses a pod and scales\s+1\s+passed", result.stdout)
+    assert "scaled Deployment default/goldpinger from 3 to 5 replica(s)" in result.stderr
+    assert "scaled Deployment default/goldpinger from 5 to 3 replica(s)" in result.stderr
+    assert len(before - live_pod_names(sandbox, "default", "app=goldpinger")) >= 1
+    assert replicas(sandbox) == 3
+    assert not (tmp_path / "journal.json").exists()  # a policy run writes no journal
+
+
+def test_journal_path_is_for_experiments_only(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yml"
+    policy.write_text("scenarios: []\n")
+    result = seal("autonomous", "--policy-file", str(policy), "--journal-path", "j.json")
+    assert result.returncode == 2
+    assert "--journal-path: " in result.stderr and "is a seal policy" in result.stderr
+
+
+def test_convert_refuses_an_experiment_seal_cannot_run_with_located_problems() -> None:
+    bad = DATA / "corpus" / "invalid" / "process-provider.json"
+    result = seal("convert", str(bad))
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"{bad}:8:25: method[0].provider: the provider 'process stress-ng'" in result.stderr
