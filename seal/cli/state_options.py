@@ -43,6 +43,44 @@ def backend_options(function: Any) -> Any:
     return wrapper
 
 
+#: leader election's flags
+_ELECTION_FLAGS = [
+    option(
+        "--leader-elect/--no-leader-elect",
+        default=None,
+        help="Run scenarios only while holding the leader lease, so that one of "
+        "several replicas acts (default: on with the kubernetes state backend).",
+    ),
+    option(
+        "--leader-elect-lease-duration",
+        type=_SECONDS,
+        default=15.0,
+        show_default=True,
+        help="Seconds a standby waits, from the last renewal it saw, before it takes the lease.",
+    ),
+    option(
+        "--leader-elect-renew-deadline",
+        type=_SECONDS,
+        default=10.0,
+        show_default=True,
+        help="Seconds the leader keeps trying to renew before it stops acting.",
+    ),
+    option(
+        "--leader-elect-retry-period",
+        type=_SECONDS,
+        default=2.0,
+        show_default=True,
+        help="Seconds between two attempts to take or renew the lease.",
+    ),
+    option(
+        "--leader-elect-lease-name",
+        default="seal-leader",
+        show_default=True,
+        help="The Lease (in --state-namespace) the replicas compete for.",
+    ),
+]
+
+
 def state_options(function: Any) -> Any:
     """The backend flags and leader election's, handed over as `state`."""
 
@@ -72,43 +110,6 @@ def state_options(function: Any) -> Any:
         state = dataclasses.replace(state, leader_elect=leader_elect, election=election)
         return function(*args, state=state, **kwargs)
 
-    for decorator in reversed(
-        [
-            option(
-                "--leader-elect/--no-leader-elect",
-                default=None,
-                help="Run scenarios only while holding the leader lease, so that one of "
-                "several replicas acts (default: on with the kubernetes state backend).",
-            ),
-            option(
-                "--leader-elect-lease-duration",
-                type=_SECONDS,
-                default=15.0,
-                show_default=True,
-                help="Seconds a standby waits, from the last renewal it saw, before it takes "
-                "the lease.",
-            ),
-            option(
-                "--leader-elect-renew-deadline",
-                type=_SECONDS,
-                default=10.0,
-                show_default=True,
-                help="Seconds the leader keeps trying to renew before it stops acting.",
-            ),
-            option(
-                "--leader-elect-retry-period",
-                type=_SECONDS,
-                default=2.0,
-                show_default=True,
-                help="Seconds between two attempts to take or renew the lease.",
-            ),
-            option(
-                "--leader-elect-lease-name",
-                default="seal-leader",
-                show_default=True,
-                help="The Lease (in --state-namespace) the replicas compete for.",
-            ),
-        ]
-    ):
+    for decorator in reversed(_ELECTION_FLAGS):
         wrapper = decorator(wrapper)
     return backend_options(wrapper)

@@ -64,9 +64,6 @@ class PrometheusMetrics:
         self._add_client_metrics(prom)
         self._add_load_metrics(prom)
         self._pending = prom.Gauge("seal_pending_undos", "Undos not yet carried out", registry=r)
-        self._leader = prom.Gauge(
-            "seal_leader", "1 while this seal holds the leader lease, else 0", registry=r
-        )
         self._undo_failed = prom.Counter(
             "seal_undo_failed", "Undos that failed", ["kind"], registry=r
         )
@@ -103,6 +100,11 @@ class PrometheusMetrics:
 
     def _add_run_metrics(self, prom: Any) -> None:
         """Policy reloads, the time waitFor steps waited, and the schedule's state."""
+        self._leader = prom.Gauge(
+            "seal_leader",
+            "1 while this seal holds the leader lease, else 0",
+            registry=self.registry,
+        )
         self._schedule_open = prom.Gauge(
             "seal_schedule_open",
             "1 when the policy's schedule lets chaos run now (or it has none), 0 while waiting",
