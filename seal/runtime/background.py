@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from seal.clock import Clock
-from seal.errors import NotFoundError, ScenarioAborted, SealError, ShutdownRequested, StepFailed
+from seal.errors import (
+    KubeError,
+    NotFoundError,
+    ScenarioAborted,
+    SealError,
+    ShutdownRequested,
+    StepFailed,
+)
 from seal.load.generator import LoadGenerator, LoadRequest
 from seal.load.stats import breach
 from seal.log import log_context
@@ -110,6 +117,8 @@ def load_url(load: BackgroundLoad, ctx: StepContext) -> str:
         info = ctx.kube.get_service(service.namespace, service.name)
     except NotFoundError as exc:
         raise StepFailed(f"background load: service {where} does not exist") from exc
+    except KubeError as exc:
+        raise StepFailed(f"background load: cannot read service {where}: {exc}") from exc
     if not info.cluster_ip or info.cluster_ip == "None":
         raise StepFailed(f"background load: service {where} has no cluster IP")
     return f"{service.protocol}://{info.cluster_ip}:{service.port}{service.path}"
