@@ -19,7 +19,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from seal.adapters.kube import KubeClient
-from seal.errors import ConflictError, KubeError, NotFoundError, UndoError, UsageError
+from seal.errors import (
+    ConflictError,
+    KubeError,
+    NotFoundError,
+    PermissionsMissing,
+    UndoError,
+    UsageError,
+)
 from seal.runtime.journal_store import Record, dump_line, parse_lines
 
 log = logging.getLogger(__name__)
@@ -91,6 +98,15 @@ class ConfigMapStore:
         try:
             return self._records(self._get())
         except KubeError as exc:
+            if exc.status == 403:
+                raise PermissionsMissing(
+                    f"{self.where}: the cluster denies seal its undo journal ({exc}); nothing "
+                    f"was changed. Grant seal, in namespace {self.namespace}: "
+                    'apiGroups: [""], resources: [configmaps], verbs: [create, get, update], '
+                    "and for leader election apiGroups: [coordination.k8s.io], resources: "
+                    "[leases], verbs: [create, get, update] (`seal rbac --state-namespace "
+                    f"{self.namespace}` prints them as a Role)"
+                ) from exc
             raise UsageError(
                 f"{self.where}: cannot read the undo journal: {exc}; seal changes nothing "
                 "without it (it needs get, create and update on configmaps in namespace "
