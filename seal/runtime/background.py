@@ -150,13 +150,10 @@ class ScenarioGuard:
         #: the steps' context: its clock's waits end when the scenario is aborted
         self.context = dataclasses.replace(ctx, clock=AbortableClock(ctx.clock, self.signal))
 
-    @property
-    def active(self) -> bool:
-        return self.scenario.background is not None or bool(self.scenario.abort_when)
-
     def start(self) -> None:
         """Start the load and the watches (nothing without background or abortWhen);
         `StepFailed` when the load's Service cannot be found."""
+        self.signal.arm()  # before the watches start: their first finding counts
         load = self.scenario.background
         if load is not None:
             url = load_url(load, self._ctx)
@@ -175,7 +172,6 @@ class ScenarioGuard:
             self._spawn("seal-load-watch", self._watch_load)
         if self.scenario.abort_when:
             self._spawn("seal-abort-when", self._poll_probes)
-        self.signal.arm()
 
     def _spawn(self, name: str, target: Any) -> None:
         # the scenario's context goes along: its trace span is the abortWhen probes' parent
