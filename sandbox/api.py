@@ -424,6 +424,11 @@ def request_labels(request: web.Request) -> RequestLabels:
     """The labels the API server counts `request` under (verb, resource, scope...)."""
     target = request.get(TARGET) or parse_path(request.path)
     if target is None:
+        parts = [p for p in request.path.split("/") if p]
+        if request.method == "GET" and discovery.is_crd_list(parts):
+            verb = "WATCH" if request.query.get("watch") in ("1", "true") else "LIST"
+            group, version = discovery.CRD_GROUP, parts[2]
+            return RequestLabels(verb, "", group, version, parts[3], "", "cluster")
         return non_resource_labels(request.method, request.path)
     query = request.query
     verb = resource_verb(

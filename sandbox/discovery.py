@@ -265,6 +265,56 @@ def openapi_v2_document() -> Obj:
     }
 
 
+# ---------------------------------------------------------------- custom resources
+
+CRD_GROUP = "apiextensions.k8s.io"
+#: v1beta1 left the API server in Kubernetes 1.22; clients built before still list it
+CRD_VERSIONS = ("v1", "v1beta1")
+_CRDS = "customresourcedefinitions"
+
+
+def crd_version(parts: list[str]) -> str | None:
+    """The version of `parts` (a path split at slashes) if it is in the CRD group."""
+    if len(parts) < 3 or parts[:2] != ["apis", CRD_GROUP] or parts[2] not in CRD_VERSIONS:
+        return None
+    return parts[2]
+
+
+def is_crd_list(parts: list[str]) -> bool:
+    return len(parts) == 4 and parts[3] == _CRDS and crd_version(parts) is not None
+
+
+def crd_answer(parts: list[str], watch: bool) -> Obj | None:
+    """The sandbox defines no custom resources: the resource list of the CRD group/version,
+    and its CustomResourceDefinition LIST, which is empty; None for other paths."""
+    if crd_version(parts) is None:
+        return None
+    group_version = f"{CRD_GROUP}/{parts[2]}"
+    if len(parts) == 3:
+        entry = {
+            "name": _CRDS,
+            "singularName": "customresourcedefinition",
+            "namespaced": False,
+            "kind": "CustomResourceDefinition",
+            "verbs": ["list"],
+            "shortNames": ["crd", "crds"],
+        }
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": [entry],
+        }
+    if is_crd_list(parts) and not watch:
+        return {
+            "kind": "CustomResourceDefinitionList",
+            "apiVersion": group_version,
+            "metadata": {"resourceVersion": "1"},
+            "items": [],
+        }
+    return None
+
+
 def _json(data: Obj) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), content_type="application/json")
 
@@ -289,6 +339,9 @@ def respond(request: web.Request) -> web.Response | None:
     if path == "/openapi/v3":
         return _json(openapi_v3_index())
     parts = [p for p in path.split("/") if p]
+    crds = crd_answer(parts, request.query.get("watch") in ("1", "true"))
+    if crds is not None:
+        return _json(crds)
     if parts[:2] == ["openapi", "v3"] and len(parts) >= 4:
         doc = openapi_v3_document("/".join(parts[3:]) if parts[2] == "apis" else parts[3])
         return None if doc is None else _json(doc)

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from kubernetes import client, config
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.metrics import BUCKETS, RequestLabels, RequestMetrics
@@ -125,10 +126,13 @@ def test_the_verbs_are_the_api_servers(sandbox: Sandbox) -> None:
     assert call(sandbox, "POST", pods, pod("made"))[0] == 201
     assert call(sandbox, "POST", pods, pod("second"))[0] == 201
     assert call(sandbox, "POST", f"{pods}?dryRun=All", pod("never"))[0] == 201
-    code, text = call(sandbox, "GET", f"{pods}/made")
+    assert call(sandbox, "GET", f"{pods}/made")[0] == 200
+    # a ConfigMap to replace: no controller changes it between the GET and the PUT
+    maps = "/api/v1/namespaces/default/configmaps"
+    assert call(sandbox, "POST", maps, {"metadata": {"name": "m"}, "data": {"a": "1"}})[0] == 201
+    code, text = call(sandbox, "GET", f"{maps}/m")
     assert code == 200
-    current = json.loads(text)
-    assert call(sandbox, "PUT", f"{pods}/made", current)[0] == 200
+    assert call(sandbox, "PUT", f"{maps}/m", {**json.loads(text), "data": {"a": "2"}})[0] == 200
     merge = "application/merge-patch+json"
     patch = {"metadata": {"labels": {"patched": "yes"}}}
     assert call(sandbox, "PATCH", f"{pods}/made", patch, content_type=merge)[0] == 200
@@ -141,7 +145,6 @@ def test_the_verbs_are_the_api_servers(sandbox: Sandbox) -> None:
     assert counted == {
         ("POST", "", "201"): 3,
         ("GET", "", "200"): 1,
-        ("PUT", "", "200"): 1,
         ("PATCH", "", "200"): 1,
         ("PATCH", "status", "200"): 1,
         ("GET", "log", "200"): 1,
@@ -149,6 +152,10 @@ def test_the_verbs_are_the_api_servers(sandbox: Sandbox) -> None:
         ("DELETECOLLECTION", "", "200"): 1,
     }
     assert requests(sandbox, resource="pods", dry_run="All") == {("POST", "", "201"): 1}
+    assert requests(sandbox, resource="configmaps", scope="resource") == {
+        ("GET", "", "200"): 1,
+        ("PUT", "", "200"): 1,
+    }
     assert requests(sandbox, resource="pods", verb="WATCH", scope="cluster") == {
         ("WATCH", "", "200"): 1
     }
@@ -218,3 +225,32 @@ def test_counts_stay_exact_when_observed_from_many_threads() -> None:
     }
     assert buckets["0.025"] == 0 and buckets["0.05"] == 20000 and buckets["+Inf"] == 20000
     assert metrics.total("DELETE") == 0
+
+
+def test_the_sandbox_has_no_custom_resources_and_says_so(sandbox: Sandbox) -> None:
+    """Clients list CustomResourceDefinitions (some still in the v1beta1 group that left
+    the API server in 1.22): the list is empty, and counted as a LIST of them."""
+    api = config.new_client_from_config(config_file=str(sandbox.kubeconfig_path))
+    try:
+        listed = client.ApiextensionsV1Api(api).list_custom_resource_definition()
+    finally:
+        api.close()
+    assert listed.items == []
+    code, text = call(
+        sandbox, "GET", "/apis/apiextensions.k8s.io/v1beta1/customresourcedefinitions"
+    )
+    assert code == 200
+    assert json.loads(text) == {
+        "kind": "CustomResourceDefinitionList",
+        "apiVersion": "apiextensions.k8s.io/v1beta1",
+        "metadata": {"resourceVersion": "1"},
+        "items": [],
+    }
+    code, text = call(sandbox, "GET", "/apis/apiextensions.k8s.io/v1beta1")
+    assert code == 200
+    assert [r["name"] for r in json.loads(text)["resources"]] == ["customresourcedefinitions"]
+    assert call(sandbox, "GET", "/apis/apiextensions.k8s.io/v2/customresourcedefinitions")[0] == 404
+    assert requests(sandbox, resource="customresourcedefinitions") == {("LIST", "", "200"): 2}
+    assert requests(sandbox, resource="customresourcedefinitions", version="v1beta1") == {
+        ("LIST", "", "200"): 1
+    }
