@@ -139,3 +139,33 @@ def test_the_standby_takes_over_a_killed_leader_and_undoes_its_change(
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def test_a_standby_stopped_by_sigterm_leaves_at_once_and_the_leader_carries_on(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    box = cluster.box
+    policy = write_policy(tmp_path, POLICY.format(name="chaos-marker"))
+    ports = {"seal-a": free_port(), "seal-b": free_port()}
+    processes = {n: start(box, policy, tmp_path, n, p) for n, p in ports.items()}
+    try:
+        wait_for(lambda: exists(box, "chaos-marker"), timeout=60, what="the leader's change")
+        leader = holder(cluster)
+        (standby,) = [n for n in ports if n != leader]
+        wait_for(lambda: leader_gauge(ports[standby]) == 0.0, timeout=20, what="standby /metrics")
+        processes[standby].send_signal(signal.SIGTERM)
+        assert processes[standby].wait(timeout=10) == 128 + signal.SIGTERM
+        assert holder(cluster) == leader and exists(box, "chaos-marker")
+        assert processes[leader].poll() is None
+        log = (tmp_path / f"{standby}.log").read_text()
+        assert "became the leader" not in log and "released" not in log
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
+    assert not exists(box, "chaos-marker")
