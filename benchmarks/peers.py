@@ -102,15 +102,37 @@ def ensure_venv(cache: Path, tool: str) -> Path:
     if ready.exists() and ready.read_text() == wanted:
         return venv / "bin"
     print(f"installing {tool} into {venv} (once; reused afterwards) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-    for step in INSTALL[tool]:
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *step],
-            check=True,
-            timeout=1800,
-        )
+    pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    for argv in (
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        *([*pip, *step] for step in INSTALL[tool]),
+    ):
+        try:
+            done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=1800)
+        except subprocess.TimeoutExpired as exc:
+            raise InstallFailed(f"{' '.join(argv)} timed out") from exc
+        if done.returncode:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            raise InstallFailed(f"{' '.join(argv[3:])}: exit {done.returncode}: {tail}")
     ready.write_text(wanted)
     return venv / "bin"
+
+
+class InstallFailed(Exception):
+    """A peer's environment could not be made (the benchmark goes on without it)."""
+
+
+def install(cache: Path, tools: list[str]) -> tuple[dict[str, Path], list[str]]:
+    """The bin directories of the peers among `tools`, and the tools that can run."""
+    bins = {}
+    for tool in tools:
+        if tool == "seal":
+            continue
+        try:
+            bins[tool] = ensure_venv(cache, tool)
+        except InstallFailed as exc:
+            print(f"{tool}: FAILED to install, left out: {exc}", flush=True)
+    return bins, [t for t in tools if t == "seal" or t in bins]
 
 
 # ---------------------------------------------------------------- the sandbox
@@ -500,7 +522,9 @@ def main() -> None:
     loops = 100 if args.quick else args.daemon_loops
     if loops <= 10:
         parser.error("--daemon-loops must be more than 10")
-    bins = {t: ensure_venv(args.cache_dir, t) for t in tools if t != "seal"}
+    bins, tools = install(args.cache_dir, tools)
+    if not tools:
+        raise SystemExit("no tool left to run")
     workdir = Path(tempfile.mkdtemp(prefix="seal-peers-"))
     kubeconfig = workdir / "kubeconfig"
     with large_sandbox(args.nodes, 0, kubeconfig) as process:
