@@ -18,6 +18,7 @@ import collections
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,8 @@ class EventRecorder:
     ) -> None:
         self._kube = kube
         self._metrics: Metrics = metrics or NullMetrics()
+        #: stamps the Events (their deadlines are real time: a flush is bounded however
+        #: the clock of a test moves)
         self._clock: Clock = clock or SystemClock()
         self.per_owner = per_owner
         self.flush_seconds = flush_seconds
@@ -147,11 +150,11 @@ class EventRecorder:
         """Wait until every queued Event and summary is sent, at most `timeout` seconds
         (`flush_seconds` by default); drop and count what is left then. How many were."""
         wait = self.flush_seconds if timeout is None else timeout
-        deadline = self._clock.monotonic() + wait
+        deadline = time.monotonic() + wait
         with self._lock:
             self._lock.notify_all()
             while self._busy():
-                left = deadline - self._clock.monotonic()
+                left = deadline - time.monotonic()
                 if left <= 0 or self._thread is None:
                     break
                 self._lock.wait(min(left, 0.1))
@@ -200,7 +203,7 @@ class EventRecorder:
 
     # ------------------------------------------------------------ the thread
     def _run(self) -> None:
-        next_summaries = self._clock.monotonic() + SUMMARY_SECONDS
+        next_summaries = time.monotonic() + SUMMARY_SECONDS
         while True:
             try:
                 item = self._queue.get(timeout=0.05)
@@ -216,9 +219,9 @@ class EventRecorder:
                 with self._lock:
                     self._pending -= 1
                     self._lock.notify_all()
-            if item is _IDLE or self._clock.monotonic() >= next_summaries:
+            if item is _IDLE or time.monotonic() >= next_summaries:
                 self._write_summaries()
-                next_summaries = self._clock.monotonic() + SUMMARY_SECONDS
+                next_summaries = time.monotonic() + SUMMARY_SECONDS
 
     def _send(self, item: _Single) -> None:
         key = (item.about, item.reason, item.event_type, item.message)
@@ -262,6 +265,8 @@ class EventRecorder:
                 )
             with self._lock:
                 summary.written = count
+                if not summary.dirty and summary.count == count:  # a later fold adds it back
+                    self._summaries.pop(id(summary), None)
                 self._lock.notify_all()
 
     def _post(self, about: Involved, reason: str, message: str, kind: str, count: int) -> str:
