@@ -182,10 +182,11 @@ class _Builder:
     def _top_level(self) -> None:
         for key in self.data:
             if key in _IGNORED:
-                self.sink.problem((key,), _IGNORED[key], warning=True)
+                self.sink.problem((key,), _IGNORED[key], warning=True, key=True)
             elif key not in _KNOWN_KEYS:
                 hint = did_you_mean(key, _KNOWN_KEYS)
-                self.sink.problem((key,), f"not part of an experiment; ignored{hint}", warning=True)
+                message = f"not part of an experiment; ignored{hint}"
+                self.sink.problem((key,), message, warning=True, key=True)
         if not isinstance(self.data.get("title"), str) or not self.data["title"].strip():
             self.sink.problem((), "an experiment needs a 'title' (it names the scenario)")
         method = self.data.get("method")

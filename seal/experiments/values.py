@@ -36,8 +36,11 @@ class Sink:
     exp: Document
     out: Document
 
-    def problem(self, path: DocPath, message: str, *, warning: bool = False) -> None:
-        self.out.problems.append(Problem(self.exp.at(path), path, message, warning))
+    def problem(
+        self, path: DocPath, message: str, *, warning: bool = False, key: bool = False
+    ) -> None:
+        where = self.exp.at(path, key=key)
+        self.out.problems.append(Problem(where, path, message, warning))
 
 
 @dataclass(frozen=True)
