@@ -22,7 +22,7 @@ from seal.adapters.credentials import Credentials
 from seal.adapters.event_objects import involved, send_event
 from seal.adapters.kubeconfig import ClusterConnection
 from seal.adapters.objects import Obj, node_from_api, pod_from_api
-from seal.adapters.ratelimit import PacedPool, TokenBucket
+from seal.adapters.ratelimit import STREAMS, PacedPool, TokenBucket
 from seal.clock import Clock, SystemClock
 from seal.errors import ConflictError, EvictionRefused, KubeError, NotFoundError
 from seal.labels import selector_from_match
@@ -97,10 +97,10 @@ class KubeClient:
                 tls["server_hostname"] = connection.tls_server_name
         if connection.proxy_url:
             manager: urllib3.PoolManager = urllib3.ProxyManager(
-                connection.proxy_url, maxsize=pool_size, **tls
+                connection.proxy_url, maxsize=pool_size + STREAMS, **tls
             )
         else:
-            manager = urllib3.PoolManager(maxsize=pool_size, **tls)
+            manager = urllib3.PoolManager(maxsize=pool_size + STREAMS, **tls)
         self._http = PacedPool(manager, pool_size, rate_limiter)
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()

@@ -24,6 +24,8 @@ DEFAULT_QPS = 500.0
 DEFAULT_BURST = 1000
 #: requests in flight at once by default (the step pool and the connection pool too)
 DEFAULT_MAX_CONCURRENT = 16
+#: connections kept beyond those for watch streams, which stay open (the watch cache's)
+STREAMS = 4
 
 
 @dataclass(frozen=True)
