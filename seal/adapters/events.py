@@ -98,6 +98,7 @@ class EventRecorder:
         self._queue: queue.Queue[_Single | None] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Condition()
         self._pending = 0  # queued or being sent
+        self._flushing = 0  # callers waiting in `flush`
         self._summaries: dict[int, _Summary] = {}  # by id: the ones not written in full
         self._sent: collections.OrderedDict[tuple[Any, ...], tuple[str, int]] = (
             collections.OrderedDict()
@@ -152,7 +153,7 @@ class EventRecorder:
         wait = self.flush_seconds if timeout is None else timeout
         deadline = time.monotonic() + wait
         with self._lock:
-            self._lock.notify_all()
+            self._flushing += 1  # the thread writes the summaries now, not in a second
             while self._busy():
                 left = deadline - time.monotonic()
                 if left <= 0 or self._thread is None:
@@ -163,6 +164,7 @@ class EventRecorder:
                 self._drop(left_over, scope)
                 log.warning("%d Event(s) not sent within %g s were dropped", left_over, wait)
             self._summaries = {key: s for key, s in self._summaries.items() if s.written != s.count}
+            self._flushing -= 1
         return left_over
 
     def _busy(self) -> bool:
@@ -219,7 +221,7 @@ class EventRecorder:
                 with self._lock:
                     self._pending -= 1
                     self._lock.notify_all()
-            if item is _IDLE or time.monotonic() >= next_summaries:
+            if (item is _IDLE and self._flushing) or time.monotonic() >= next_summaries:
                 self._write_summaries()
                 next_summaries = time.monotonic() + SUMMARY_SECONDS
 
