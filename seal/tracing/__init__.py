@@ -87,8 +87,6 @@ _NULL_SPAN = _NullSpan()
 class NullTracer:
     """Traces nothing, sends no header."""
 
-    recording = False
-
     def span(
         self, name: str, attributes: Mapping[str, AttributeValue]
     ) -> AbstractContextManager[Span]:
@@ -147,7 +145,8 @@ def open_tracer(settings: TracingSettings) -> Iterator[Tracer]:
 def step_span(
     tracer: Tracer, scenario: str, index: int, key: str, phase: str = "steps"
 ) -> AbstractContextManager[Span]:
-    """The span of one step (`phase` "steps") or steady-state probe ("before", "after")."""
+    """The span of one step (`phase` "steps"), rollback ("rollbacks") or steady-state
+    probe ("before", "after")."""
     return tracer.span(
         STEP,
         {
