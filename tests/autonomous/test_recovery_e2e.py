@@ -1,0 +1,55 @@
+"""recoveredWithin and verdicts end to end: seal autonomous against the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from sandbox.timing import SandboxTiming
+from tests.autonomous.helpers import run_seal, write_policy
+from tests.conftest import SandboxFactory
+
+KILL_ONE = """\
+scenarios:
+- name: goldpinger heals
+  steps:
+  - podAction:
+      matches: [{deployment: {name: goldpinger, namespace: default}}]
+      filters: [{randomSample: {size: 1}}]
+      actions:
+      - kill: {force: true, recoveredWithin: %s}
+"""
+
+
+def test_a_kill_that_heals_in_time_passes_and_says_how_long_it_took(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    box = sandbox_factory()
+    policy = write_policy(tmp_path, KILL_ONE % 30)
+    result = run_seal(box, policy, tmp_path / "state", "--stdout-collector")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if "action_verified" in line] == [
+        "seal-metric action_verified result=verified"
+    ]
+    [recovery] = [line for line in lines if "seal-metric recovery " in line]
+    kill_line = 1 + next(
+        n for n, text in enumerate(policy.read_text().splitlines()) if "kill:" in text
+    )
+    label = f"step='podAction@line{kill_line}'"
+    assert recovery.startswith(f"seal-metric recovery scenario='goldpinger heals' {label} seconds=")
+    assert 0 < float(recovery.rsplit("=", 1)[1]) < 30
+    assert "recovered after" in result.stderr
+
+
+def test_a_kill_that_heals_too_slowly_fails_the_run_naming_what_is_behind(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    box = sandbox_factory(timing=replace(SandboxTiming.fast(), pod_start_seconds=60))
+    result = run_seal(box, write_policy(tmp_path, KILL_ONE % 1.5), tmp_path / "state")
+    assert result.returncode == 1, result.stderr
+    assert "not recovered within 1.5 s" in result.stderr
+    assert (
+        "deployment default/goldpinger: 2 of 3 Ready; service default/goldpinger: 2 of 3 endpoints"
+        in result.stderr
+    )
