@@ -137,7 +137,7 @@ class PodInformer:
             query = {"labelSelector": self.selector, "limit": PAGE_SIZE, "continue": token}
             page = self._kube.request("GET", self._path, verb="LIST", query=query)
             for obj in page.get("items") or []:
-                objects[_key(obj)] = obj
+                objects[_key(obj)] = _trimmed(obj)
             meta = page.get("metadata") or {}
             version = version or str(meta.get("resourceVersion") or "")
             token = meta.get("continue") or None
@@ -198,7 +198,7 @@ class PodInformer:
                 self._objects.pop(key, None)
                 self._tombstones.pop(key, None)
             elif kind != "BOOKMARK" and not self._stale(key, obj):
-                self._objects[key] = obj
+                self._objects[key] = _trimmed(obj)
         return True
 
     def _stale(self, key: str, obj: Obj) -> bool:
@@ -208,6 +208,22 @@ class PodInformer:
         if not uid or meta.get("uid") != uid:
             return False
         return gone or not meta.get("deletionTimestamp")
+
+
+_META = ("namespace", "name", "uid", "labels", "annotations", "ownerReferences")
+
+
+def _trimmed(obj: Obj) -> Obj:
+    """What seal reads of a pod (`pod_from_api`): a cache of every pod of a large cluster
+    keeps no managed fields, containers or conditions."""
+    meta = obj.get("metadata") or {}
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    kept = {k: meta[k] for k in (*_META, "deletionTimestamp") if k in meta}
+    return {
+        "metadata": kept,
+        "spec": {k: spec[k] for k in ("nodeName", "terminationGracePeriodSeconds") if k in spec},
+        "status": {k: status[k] for k in ("phase", "hostIP") if k in status},
+    }
 
 
 def _key(obj: Obj) -> str:
