@@ -187,6 +187,10 @@ class LeaderElector:
             lease = self.kube.request("GET", self.path)
         except NotFoundError:
             return self._create(now)
+        if self.health is not None and not self.leading.is_set():
+            # a standby's loop is this one: an answer is progress (a leader's progress is
+            # its run's, which renewals must not hide)
+            self.health.progress()
         spec = dict(lease.get("spec") or {})
         observed = self._observed
         if observed is None or observed[0] != spec:

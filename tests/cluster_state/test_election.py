@@ -34,7 +34,7 @@ class Candidate:
 
     def __init__(self, cluster: Cluster, name: str, kube: object = None) -> None:
         self.metrics = PrometheusMetrics()
-        self.health = Health()
+        self.health = Health(stall_seconds=1.0)
         self.lost_at: float | None = None
         self.elector = LeaderElector(
             kube or cluster.client(timeout=2),  # type: ignore[arg-type]
@@ -85,6 +85,11 @@ def test_exactly_one_leader_and_kubectl_shows_it(
     assert holder(cluster) == leader.elector.identity
     assert (leader.gauge(), standby.gauge()) == (1.0, 0.0)
     assert (leader.health.role, standby.health.role) == ("leader", "standby")
+    time.sleep(1.2)
+    # the standby's loop is the election, alive; the leader's is its run, which renewals
+    # do not stand in for (it runs nothing here)
+    assert standby.health.liveness()[0] == 200
+    assert leader.health.liveness()[0] == 503
     assert leader.lost_at is None
 
 
