@@ -134,7 +134,7 @@ def open_tracer(settings: TracingSettings) -> Iterator[Tracer]:
     require_sdk(settings)
     tracer = OtelTracer(settings)
     _Active.tracer = tracer
-    log.info("traces exported to %s as service %r", settings.endpoint, settings.service_name)
+    log.info("traces exported to %s as service %r", settings.shown_endpoint, settings.service_name)
     try:
         yield tracer
     finally:

@@ -39,7 +39,7 @@ def require_sdk(settings: TracingSettings) -> None:
             importlib.import_module(module)
         except ImportError as exc:
             raise UsageError(
-                f"tracing to {settings.endpoint} needs OpenTelemetry, which is not installed "
+                f"tracing to {settings.shown_endpoint} needs OpenTelemetry, which is not installed "
                 f"({exc.name or module} is missing): pip install 'seal-chaos[tracing]', or "
                 "leave out --otlp-endpoint and the OTEL_EXPORTER_OTLP_* variables"
             ) from exc
@@ -98,7 +98,7 @@ class OtelTracer:
         self._provider.add_span_processor(BatchSpanProcessor(exporter))
         self._tracer = self._provider.get_tracer("seal", __version__)
         self._propagator = TraceContextTextMapPropagator()
-        self._endpoint = settings.endpoint
+        self._endpoint = settings.shown_endpoint
         _route_sdk_logs()
 
     def span(

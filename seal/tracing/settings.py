@@ -25,6 +25,15 @@ class TracingSettings:
     #: extra headers of every export request (authentication, tenancy)
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def shown_endpoint(self) -> str:
+        """The endpoint as messages show it: without a user or password in it."""
+        parts = urllib.parse.urlsplit(self.endpoint or "")
+        if parts.username is None and parts.password is None:
+            return self.endpoint or ""
+        netloc = parts.netloc.rpartition("@")[2]
+        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
 
 def settings_from(flag: str | None, environ: Mapping[str, str]) -> TracingSettings:
     """The settings from `--otlp-endpoint` (a base URL; `/v1/traces` is added) or, without

@@ -98,3 +98,11 @@ def test_malformed_settings_are_usage_errors(
         settings_from(flag, environ)
     assert message in str(caught.value)
     assert "s3cr3t" not in str(caught.value), "header values may be secrets"
+
+
+def test_messages_show_the_endpoint_without_its_credentials() -> None:
+    settings = settings_from("https://ops:s3cr3t@otel.example:4318/x", {})
+    assert settings.endpoint == "https://ops:s3cr3t@otel.example:4318/x/v1/traces"
+    assert settings.shown_endpoint == "https://otel.example:4318/x/v1/traces"
+    plain = settings_from("http://127.0.0.1:4318", {})
+    assert plain.shown_endpoint == plain.endpoint
