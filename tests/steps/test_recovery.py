@@ -3,8 +3,10 @@ Services they hit watched until they are whole again (or not, in time)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from seal.clock import SystemClock
 from seal.errors import PolicyError
 from seal.runtime.scenario import replay_undos
 from seal.steps import node_action, pod_action
+from tests.autonomous.helpers import seal
 from tests.steps.conftest import SCENARIO, HarnessFactory, StepHarness
 
 #: pods take a minute to start: nothing killed is replaced within a test
@@ -225,3 +228,25 @@ def test_stop_takes_recovered_within_and_the_schema_shows_it(harness: StepHarnes
                 actions: [{start: {recoveredWithin: 9}}]
             """
         )
+
+
+def test_seal_schema_shows_recovered_within_on_kill_stop_host_and_stop() -> None:
+    result = seal("schema")
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = {}
+
+    def walk(node: Any, parent: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "recoveredWithin":
+                    found[parent] = value
+                walk(value, key if key not in ("properties", "anyOf", "oneOf") else parent)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, parent)
+
+    walk(json.loads(result.stdout), "")
+    assert set(found) == {"kill", "stopHost", "stop"}
+    for value in found.values():
+        assert value["exclusiveMinimum"] == 0 and value["maximum"] == 86400
+        assert "longer fails the step" in value["description"]
