@@ -162,6 +162,7 @@ class _Builder:
         if hypothesis:
             ssh = self.data.get("steady-state-hypothesis") or {}
             title = ssh.get("title") if isinstance(ssh, dict) else None
+            title = self.values.substitute(title, ("steady-state-hypothesis", "title"))
             scenario["steadyState"] = {"title": str(title or ""), "probes": hypothesis}
             self.place(("scenarios", 0, "steadyState"), ("steady-state-hypothesis",))
         scenario["steps"] = self._steps("method", ("scenarios", 0, "steps"))
@@ -243,9 +244,11 @@ class _Builder:
     ) -> Iterator[tuple[str, dict[str, Any], DocPath]]:
         if isinstance(item, dict) and "ref" in item:
             ref = item["ref"]
-            if ref not in self.named:
+            if not isinstance(ref, str) or ref not in self.named:
                 known = ", ".join(sorted(self.named)) or "none"
-                self.sink.problem((*path, "ref"), f"no activity is named {ref!r} (named: {known})")
+                shown = ref if isinstance(ref, str) else json.dumps(ref)[:40]
+                message = f"no activity is named {shown!r} (named: {known})"
+                self.sink.problem((*path, "ref"), message)
                 return
             path, item = self.named[ref]
             if phase != "hypothesis":  # its tolerance is the hypothesis's business

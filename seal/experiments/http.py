@@ -56,7 +56,7 @@ def _status_tolerance(values: Values, activity: Activity) -> dict[str, Any] | No
     if isinstance(tolerance, int):
         return {"status": tolerance}
     if isinstance(tolerance, list) and tolerance:
-        return {"status": tolerance}
+        return {"status": values.substitute(tolerance, path)}
     if isinstance(tolerance, dict):
         kind, target = tolerance.get("type"), tolerance.get("target", "")
         part = "body" if target == "body" else "status"

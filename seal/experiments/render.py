@@ -10,6 +10,7 @@ import yaml
 
 from seal.experiments.convert import Converted, Origin, provider_name
 from seal.experiments.values import EnvRef
+from seal.policy.problems import printable
 
 
 class _Dumper(yaml.SafeDumper):
@@ -62,7 +63,7 @@ def _section(
     lines = [" " * indent + f"{key}:"]
     origins = converted.origins.get(phase, [])
     for item, origin in zip(items, origins, strict=False):
-        lines.append(" " * indent + _comment(origin))
+        lines.append(" " * indent + printable(_comment(origin)))
         lines.extend(_dump([item], indent))
     return lines
 
@@ -73,7 +74,7 @@ def render(converted: Converted) -> str:
     scenario = policy["scenarios"][0]
     lines = [
         f"# The Chaos Toolkit experiment {os.path.basename(converted.source)} as a seal policy,",
-        f"# '{' '.join(converted.title.split())}'.",
+        f"# '{printable(' '.join(converted.title.split()))}'.",
         "# Its hypothesis is the steady state (checked before and after), its method the",
         "# steps, its rollbacks the rollbacks (run once the steps started, whatever became",
         "# of them, before seal's own undos); it runs once.",
@@ -81,8 +82,10 @@ def render(converted: Converted) -> str:
     values = converted.values
     for name, default in sorted((values.env_used if values else {}).items()):
         lines.append(
-            f"# Reads the environment variable {name}"
-            + (f" (default {default!r})." if default else ".")
+            printable(
+                f"# Reads the environment variable {name}"
+                + (f" (default {default!r})." if default else ".")
+            )
         )
     lines += _dump({"config": policy["config"]}, 0)
     lines += ["scenarios:"]

@@ -21,6 +21,7 @@ from seal.policy.problems import DocPath, Problem, did_you_mean
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.\-]*)\}")
 _ENV_TYPES = ("str", "int", "float", "bool", "json")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class EnvRef(str):
@@ -122,16 +123,29 @@ class Values:
             )
             return None
         key, env_type = entry.get("key"), str(entry.get("env_var_type", "str"))
-        if not isinstance(key, str) or not key:
-            self.sink.problem(path, "an env value needs 'key': the environment variable's name")
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
+            self.sink.problem(
+                (*path, "key") if "key" in entry else path,
+                "an env value needs 'key': the environment variable's name (letters, digits, _)",
+            )
             return None
         if env_type not in _ENV_TYPES:
             self.sink.problem(
                 (*path, "env_var_type"), f"env_var_type must be one of {', '.join(_ENV_TYPES)}"
             )
             return None
+        default = entry.get("default")
+        if "default" in entry and (
+            not isinstance(default, str | int | float | bool) or "}" in str(default)
+        ):
+            self.sink.problem(
+                (*path, "default"),
+                "a default is text, a number or true/false, without '}' "
+                "(seal keeps it as ${VARIABLE:-default})",
+            )
+            return None
         setting = Setting(
-            env=key, default=entry.get("default"), has_default="default" in entry, env_type=env_type
+            env=key, default=default, has_default="default" in entry, env_type=env_type
         )
         if self.environ is not None and key not in self.environ and not setting.has_default:
             self.sink.problem(
