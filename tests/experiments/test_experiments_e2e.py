@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import live_pod_names, run_seal, seal
+from tests.autonomous.helpers import live_pod_names, run_seal, seal, start
+from tests.conftest import wait_for
 
 DATA = Path(__file__).parent / "data"
 GREETER = DATA / "greeter.json"
@@ -167,3 +170,38 @@ def test_convert_refuses_an_experiment_seal_cannot_run_with_located_problems() -
     result = seal("convert", str(bad))
     assert result.returncode == 2 and result.stdout == ""
     assert f"{bad}:8:25: method[0].provider: the provider 'process stress-ng'" in result.stderr
+
+
+def test_a_signal_interrupts_the_method_the_rollbacks_still_run_and_the_journal_says_so(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    scale_up = json.loads(GREETER.read_text())["method"][2]
+    scale_up["pauses"] = {"after": 60}
+    experiment = {
+        "title": "interrupted while scaled up",
+        "method": [scale_up],
+        "rollbacks": json.loads(GREETER.read_text())["rollbacks"],
+        "configuration": {"namespace": "default"},
+    }
+    experiment["rollbacks"][0]["pauses"] = {}
+    path = tmp_path / "interrupted.json"
+    path.write_text(json.dumps(experiment))
+    journal = tmp_path / "journal.json"
+    process = start(sandbox, path, tmp_path / "state", "--journal-path", str(journal))
+    try:
+        wait_for(lambda: replicas(sandbox) == 5, timeout=30, what="the scale up")
+        time.sleep(0.5)  # into the pause
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    written = json.loads(journal.read_text())
+    assert written["status"] == "interrupted"
+    assert [r["activity"]["name"] for r in written["run"]] == ["scale-the-greeter-up"]
+    [rollback] = written["rollbacks"]
+    assert rollback["status"] == "succeeded"
+    assert "from 5 to 3 replica(s)" in rollback["output"]["reason"]
+    assert replicas(sandbox) == 3
