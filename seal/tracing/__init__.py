@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Protocol
 
-from seal.outcomes import ActionRecord, ReplayReport, ScenarioOutcome, StepOutcome
+from seal.outcomes import ActionRecord, LoadReport, ReplayReport, ScenarioOutcome, StepOutcome
 from seal.tracing.settings import TracingSettings, settings_from
 
 __all__ = [
@@ -169,6 +169,8 @@ def record_step(span: Span, outcome: StepOutcome) -> None:
         attributes["seal.step.reason"] = outcome.reason
     if outcome.seconds is not None:
         attributes["seal.step.seconds"] = outcome.seconds
+    if outcome.recovery_seconds is not None:
+        attributes["seal.step.recovery_seconds"] = outcome.recovery_seconds
     span.set_attributes(attributes)
     for record in outcome.actions:
         span.add_action(record)
@@ -196,9 +198,26 @@ def record_scenario(span: Span, outcome: ScenarioOutcome) -> None:
     }
     if outcome.reason:
         attributes["seal.scenario.reason"] = outcome.reason
+    if outcome.run_id:
+        attributes["seal.scenario.run_id"] = outcome.run_id
+    if outcome.load is not None:
+        attributes.update(_load_attributes(outcome.load))
     span.set_attributes(attributes)
     if outcome.failing or outcome.result == "interrupted":
         span.fail(outcome.reason or outcome.result)
+
+
+def _load_attributes(load: LoadReport) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
+        "seal.load.target": load.target,
+        "seal.load.users": load.users,
+        "seal.load.requests": load.requests,
+        "seal.load.errors": load.errors,
+    }
+    for name, value in (("p50", load.p50), ("p95", load.p95), ("p99", load.p99)):
+        if value is not None:
+            attributes[f"seal.load.{name}_ms"] = value
+    return attributes
 
 
 def record_loop(span: Span, outcomes: Sequence[ScenarioOutcome]) -> None:

@@ -124,6 +124,8 @@ def probed_service() -> Iterator[Recorder]:
     recorder = Recorder("")
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections alive, as the load's users do
+
         def do_GET(self) -> None:
             recorder.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             self.send_response(200)

@@ -271,6 +271,12 @@ def test_background_load_requests_carry_the_scenario_s_trace(
     (scenario,) = otlp_receiver.named("seal.scenario")
     sent = [headers for path, headers in probed_service.requests if path == "/load"]
     assert len(sent) >= 2
+    assert scenario.attributes["seal.scenario.run_id"].startswith("under load#")
+    assert scenario.attributes["seal.load.target"] == f"{probed_service.url}/load"
+    assert scenario.attributes["seal.load.users"] == 2
+    assert 2 <= scenario.attributes["seal.load.requests"] <= len(sent)
+    assert scenario.attributes["seal.load.errors"] == 0
+    assert 0 < scenario.attributes["seal.load.p50_ms"] < 1000
     for headers in sent:
         assert headers["x-chaos"] == "seal"
         _, trace_id, parent_id, _ = headers["traceparent"].split("-")
