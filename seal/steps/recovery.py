@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from seal.errors import KubeError, SelectorError, StepFailed
 from seal.labels import Selector, selector_from_match
 from seal.model import Pod
+from seal.outcomes import ActionRecord
 from seal.policy.docnode import DocNode
 from seal.policy.problems import Location
 from seal.policy.schema import number
@@ -81,6 +82,17 @@ class Baseline:
     notes: tuple[str, ...]
     #: the nodes the action stops: nothing on them counts as Ready
     down_nodes: frozenset[str]
+    #: namespace/name of each pod whose recovery cannot be measured -> why
+    unmeasured: Mapping[str, str] = field(default_factory=dict)
+
+    def annotate(self, records: Sequence[ActionRecord]) -> list[ActionRecord]:
+        """The records, each of a pod whose recovery cannot be measured saying so."""
+        return [
+            replace(r, reason=f"{r.reason}; recovery not measured: {self.unmeasured[r.target]}")
+            if r.target in self.unmeasured
+            else r
+            for r in records
+        ]
 
     @property
     def namespaces(self) -> list[str]:
@@ -139,9 +151,11 @@ def _workload(ctx: StepContext, namespace: str, kind: str, name: str) -> tuple[s
     return kind.lower(), obj
 
 
-def _owners(pods: Sequence[Obj], stop: bool) -> tuple[dict[tuple[str, str, str], None], list[str]]:
+def _owners(
+    pods: Sequence[Obj], stop: bool, unmeasured: dict[str, str]
+) -> tuple[dict[tuple[str, str, str], None], list[str]]:
     """The controllers of the affected pods (namespace, kind, name), and notes on the pods
-    whose recovery cannot be measured."""
+    whose recovery cannot be measured (each also put in `unmeasured`, with why)."""
     owners: dict[tuple[str, str, str], None] = {}
     orphans: list[str] = []
     others: list[str] = []
@@ -151,8 +165,10 @@ def _owners(pods: Sequence[Obj], stop: bool) -> tuple[dict[tuple[str, str, str],
         owner = _controller(pod)
         if owner is None:
             orphans.append(key)
+            unmeasured[key] = "the pod has no owner"
         elif owner[0] not in OWNERS or (stop and owner[0] == "DaemonSet"):
             others.append(f"{key} ({owner[0]} {owner[1]})")
+            unmeasured[key] = f"seal does not follow its owner, {owner[0]} {owner[1]}"
         else:
             owners[(str(meta.get("namespace")), *owner)] = None
     notes = []
@@ -211,6 +227,7 @@ def baseline(
     nothing is done then, as the recovery asked for could not be measured."""
     namespaces = sorted({p.namespace for p in pods})
     keys = {p.key for p in pods}
+    unmeasured: dict[str, str] = {}
     try:
         seen = dict(
             zip(namespaces, _parallel(ctx, namespaces, lambda ns: _read(ctx, ns)), strict=True)
@@ -219,7 +236,8 @@ def baseline(
             ns: [o for o in seen[ns].pods if f"{ns}/{o['metadata'].get('name')}" in keys]
             for ns in namespaces
         }
-        owners, notes = _owners([o for ns in namespaces for o in hit[ns]], bool(down_nodes))
+        affected = [o for ns in namespaces for o in hit[ns]]
+        owners, notes = _owners(affected, bool(down_nodes), unmeasured)
         found = _parallel(ctx, list(owners), lambda o: _workload(ctx, *o))
     except (KubeError, SelectorError) as exc:
         raise StepFailed(
@@ -242,7 +260,7 @@ def baseline(
         watched += _services(seen[namespace], hit[namespace], down_nodes)
     for note in notes:
         log.warning("%s", note)
-    return Baseline(tuple(watched), tuple(notes), down_nodes)
+    return Baseline(tuple(watched), tuple(notes), down_nodes, unmeasured)
 
 
 def behind(ctx: StepContext, base: Baseline) -> list[str]:

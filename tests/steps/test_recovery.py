@@ -12,9 +12,10 @@ import pytest
 
 from sandbox.timing import SandboxTiming
 from seal.clock import SystemClock
-from seal.errors import PolicyError
+from seal.errors import PolicyError, StepFailed
 from seal.runtime.scenario import replay_undos
 from seal.steps import node_action, pod_action
+from seal.steps.pod_action.run import select_pods
 from tests.autonomous.helpers import seal
 from tests.steps.conftest import SCENARIO, HarnessFactory, StepHarness
 
@@ -83,6 +84,16 @@ def test_a_recovery_slower_than_allowed_fails_the_step_naming_what_is_behind(
     assert sum(h.clock.slept) == pytest.approx(5.0)
 
 
+def test_without_a_step_report_a_slow_recovery_raises(harness_factory: HarnessFactory) -> None:
+    """As in `seal interactive`, which runs the actions one by one."""
+    h = harness_factory(timing=SLOW_START)
+    spec, policy = h.spec(pod_action.STEP, KILL_GOLDPINGERS % (1, 3))
+    [kill] = spec.actions  # type: ignore[attr-defined]
+    pods = select_pods(spec, h.context(policy))  # type: ignore[arg-type]
+    with pytest.raises(StepFailed, match=r"not recovered within 3 s \(after 3.0 s\): deploy"):
+        pod_action.kill_pods(kill, pods, h.context(policy), None)
+
+
 def test_the_wait_is_on_the_steps_clock_so_a_shutdown_cuts_it_short(
     harness_factory: HarnessFactory,
 ) -> None:
@@ -126,7 +137,9 @@ def test_a_pod_with_no_owner_is_said_to_be_unmeasurable_not_a_failure(
     assert outcome.recovery_seconds is None
     assert note in caplog.text
     assert harness.clock.slept == []  # nothing to wait for
-    assert [a.verdict for a in outcome.actions] == ["verified"]
+    [record] = outcome.actions
+    assert record.verdict == "verified"
+    assert record.reason == "the pod is gone; recovery not measured: the pod has no owner"
 
 
 def test_a_dry_run_kills_nothing_measures_nothing_and_its_actions_are_unverified(

@@ -247,7 +247,7 @@ def kill_pods(
     chosen = _choose(action, pods, ctx)
     how = "evict" if action.evict else "kill"
     grace = _grace(action)
-    report = StepReport() if report is None else report
+    gathered = StepReport() if report is None else report
     if ctx.dry_run:
         for pod in chosen:
             log.info(
@@ -257,7 +257,7 @@ def kill_pods(
                 grace if grace is not None else "the pod's own",
                 extra={"target": pod.key, "action": how, "outcome": "dry-run"},
             )
-        report.add(ctx, verdicts.dry_run(ctx, how, [pod.key for pod in chosen]))
+        gathered.add(ctx, verdicts.dry_run(ctx, how, [pod.key for pod in chosen]))
         return 0
     within = action.recovered_within if chosen else None
     base = None if within is None else baseline(ctx, chosen)
@@ -268,7 +268,7 @@ def kill_pods(
     ]
     attempts = [future.result() for future in futures]
     records = verdicts.check_pods_gone(ctx, how, attempts) if attempts else []
-    report.add(ctx, records)
+    gathered.add(ctx, base.annotate(records) if base is not None else records)
     problems = [f"{a.pod.key}: {a.reason}" for a in attempts if a.outcome in ("refused", "failed")]
     if problems:
         raise StepFailed(
