@@ -108,7 +108,9 @@ class LeaderElector:
         self._thread.join(timeout=self.election.renew_deadline + 5)
         if release and self.leading.is_set() and not self.lost.is_set():
             self._call(self._release, self.election.retry_period * 2)
-        self.leading.clear()
+        if self.leading.is_set():
+            self.leading.clear()
+            self.metrics.leader(False)
         self._calls.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ the loop
