@@ -441,16 +441,20 @@ def daemon(cluster: Cluster, workdir: Path, loops: int, timeout: float) -> None:
     done = passed = 0
     tail: collections.deque[str] = collections.deque(maxlen=4)
     marks: dict[int, tuple[float, float]] = {}
+    log = (workdir / "daemon.log").open("w")
     for line in _lines(process.stdout):
+        log.write(line)
         tail.append(line.strip())
-        if "seal.runtime.scenario: scenario " in line:
+        # the line that ends a scenario run (one per loop): "scenario passed in ... outcome="
+        if "seal.runtime.scenario: scenario " in line and " outcome=" in line:
             done += 1
             passed += "outcome=passed" in line
-            if done in (10, loops):
+            if done in (10, 100, 500, loops):
                 marks[done] = (time.perf_counter(), rss_mib(process.pid))
             if done == loops:
                 break
     watchdog.cancel()
+    log.close()
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=60)
@@ -466,6 +470,9 @@ def daemon(cluster: Cluster, workdir: Path, loops: int, timeout: float) -> None:
         f"  RSS at loop 10: {rss10:.1f} MiB; at loop {loops}: {rssn:.1f} MiB "
         f"({growth:+.1f}%); {(tn - t10) / (loops - 10) * 1000:.1f} ms per loop; "
         f"{passed} of {loops} loops passed"
+    )
+    print(
+        "  RSS along the way: " + ", ".join(f"loop {n}: {m[1]:.1f} MiB" for n, m in marks.items())
     )
 
 
@@ -499,6 +506,25 @@ def show(results: list[Result]) -> None:
     )
 
 
+def kills(
+    cluster: Cluster,
+    tools: list[str],
+    sizes: list[int],
+    bins: dict[str, Path],
+    workdir: Path,
+    timeout: float,
+) -> None:
+    """Each size, each tool in turn (interleaved), then the table."""
+    results = []
+    for size in sizes:
+        for tool in tools:
+            result = run_one(tool, size, cluster, bins, workdir, timeout)
+            results.append(result)
+            state = f"FAILED ({result.failure[:80]})" if result.failure else "ok"
+            print(f"  {size:>6} pods, {tool}: {result.wall:.2f} s, {state}", flush=True)
+    show(results)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1,100,1000,10000", help="pod counts, comma-separated")
@@ -509,6 +535,9 @@ def main() -> None:
     parser.add_argument("--daemon-loops", type=int, default=1000)
     parser.add_argument("--startup-repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".bench-venvs")
+    parser.add_argument(
+        "--parts", default="kills,startup,daemon", help="which parts to run, comma-separated"
+    )
     args = parser.parse_args()
     tools = [t for t in args.tools.split(",") if t]
     if not tools or set(tools) - set(TOOLS):
@@ -519,6 +548,9 @@ def main() -> None:
         parser.error("--sizes: whole numbers separated by commas, such as 1,100,1000")
     if any(s < 1 for s in sizes):
         parser.error("--sizes: every size must be at least 1")
+    parts = set(args.parts.split(","))
+    if not parts or parts - {"kills", "startup", "daemon"}:
+        parser.error("--parts: choose among kills, startup, daemon")
     loops = 100 if args.quick else args.daemon_loops
     if loops <= 10:
         parser.error("--daemon-loops must be more than 10")
@@ -531,16 +563,11 @@ def main() -> None:
         cluster = Cluster(kubeconfig, process.pid)
         cluster.call("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         print(f"sandbox: {args.nodes} nodes; tools: {', '.join(tools)}; sizes: {sizes}")
-        results = []
-        for size in sizes:
-            for tool in tools:
-                result = run_one(tool, size, cluster, bins, workdir, args.timeout)
-                results.append(result)
-                state = f"FAILED ({result.failure[:80]})" if result.failure else "ok"
-                print(f"  {size:>6} pods, {tool}: {result.wall:.2f} s, {state}", flush=True)
-        show(results)
-        startup(tools, bins, workdir, 1 if args.quick else args.startup_repeats)
-        if "seal" in tools:
+        if "kills" in parts:
+            kills(cluster, tools, sizes, bins, workdir, args.timeout)
+        if "startup" in parts:
+            startup(tools, bins, workdir, 1 if args.quick else args.startup_repeats)
+        if "daemon" in parts and "seal" in tools:
             daemon(cluster, workdir, loops, max(args.timeout, loops * 2.0))
     print(f"\n(logs of every run: {workdir})")
 
