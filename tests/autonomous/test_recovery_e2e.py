@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from sandbox.timing import SandboxTiming
 from tests.autonomous.helpers import run_seal, write_policy
@@ -26,7 +29,10 @@ def test_a_kill_that_heals_in_time_passes_and_says_how_long_it_took(
 ) -> None:
     box = sandbox_factory()
     policy = write_policy(tmp_path, KILL_ONE % 30)
-    result = run_seal(box, policy, tmp_path / "state", "--stdout-collector")
+    reports = tmp_path / "reports"
+    result = run_seal(
+        box, policy, tmp_path / "state", "--stdout-collector", "--report-dir", str(reports)
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line for line in lines if "action_verified" in line] == [
@@ -40,6 +46,13 @@ def test_a_kill_that_heals_in_time_passes_and_says_how_long_it_took(
     assert recovery.startswith(f"seal-metric recovery scenario='goldpinger heals' {label} seconds=")
     assert 0 < float(recovery.rsplit("=", 1)[1]) < 30
     assert "recovered after" in result.stderr
+    # the journal of the run holds the recovery time and the verdict
+    [journal] = reports.glob("*.json")
+    [step] = json.loads(journal.read_text())["steps"]
+    assert step["recoverySeconds"] == pytest.approx(float(recovery.rsplit("=", 1)[1]), abs=1e-3)
+    [action] = step["actions"]
+    assert (action["action"], action["outcome"], action["verdict"]) == ("kill", "ok", "verified")
+    assert action["target"].startswith("default/goldpinger-")
 
 
 def test_a_kill_that_heals_too_slowly_fails_the_run_naming_what_is_behind(
