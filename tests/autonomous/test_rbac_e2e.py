@@ -19,6 +19,7 @@ from sandbox.cluster import preset
 from sandbox.sandbox import Sandbox
 from sandbox.timing import SandboxTiming
 from tests.autonomous.helpers import REPO
+from tests.load.prometheus import prometheus_scraping_seal
 
 ACCOUNT = "default/chaos"
 USER = 'User "system:serviceaccount:default:chaos"'
@@ -68,6 +69,10 @@ def _environ(request: pytest.FixtureRequest, name: str) -> dict[str, str]:
     environ = dict(os.environ)
     if name == "silence-alerts-during-chaos":
         environ["ALERTMANAGER_URL"] = request.getfixturevalue("alertmanager")
+    if name == "rollout-under-load":  # its SLO is read from a Prometheus scraping seal
+        environ |= prometheus_scraping_seal(
+            request.getfixturevalue("tmp_path"), request.addfinalizer
+        )
     return environ
 
 
