@@ -62,7 +62,7 @@ class StdoutCollector:
     def load_requests(
         self, scenario: str, successes: Sequence[float], errors: Sequence[float]
     ) -> None:
-        """One line per batch of background-load requests (about two a second)."""
+        """One line per batch of background-load requests (four a second while it runs)."""
         if successes or errors:
             self._say(
                 "load_requests",
