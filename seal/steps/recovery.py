@@ -233,7 +233,7 @@ def baseline(
             zip(namespaces, _parallel(ctx, namespaces, lambda ns: _read(ctx, ns)), strict=True)
         )
         hit = {
-            ns: [o for o in seen[ns].pods if f"{ns}/{o['metadata'].get('name')}" in keys]
+            ns: [o for o in seen[ns].pods if f"{ns}/{o.get('metadata', {}).get('name')}" in keys]
             for ns in namespaces
         }
         affected = [o for ns in namespaces for o in hit[ns]]
