@@ -20,19 +20,29 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from seal.adapters.event_objects import Involved, involved, owner_of, send_event, timestamp
 from seal.clock import Clock, SystemClock
 from seal.errors import KubeError, NotFoundError
 from seal.log import current_step
-from seal.metrics import Metrics, NullMetrics
 from seal.model import Node, Pod
 
 if TYPE_CHECKING:
     from seal.adapters.kube import KubeClient
 
 log = logging.getLogger(__name__)
+
+
+class DropCounter(Protocol):
+    """Where dropped Events are counted (seal's metrics; the adapters do not import them)."""
+
+    def events_dropped(self, count: int) -> None: ...
+
+
+class _NoCount:
+    def events_dropped(self, count: int) -> None:
+        """Counted nowhere."""
 
 #: Events waiting to be sent; a record beyond this is dropped (and counted)
 QUEUE_SIZE = 1000
@@ -81,7 +91,7 @@ class EventRecorder:
     def __init__(
         self,
         kube: KubeClient,
-        metrics: Metrics | None = None,
+        metrics: DropCounter | None = None,
         *,
         clock: Clock | None = None,
         queue_size: int = QUEUE_SIZE,
@@ -89,7 +99,7 @@ class EventRecorder:
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self._kube = kube
-        self._metrics: Metrics = metrics or NullMetrics()
+        self._metrics: DropCounter = metrics or _NoCount()
         #: stamps the Events (their deadlines are real time: a flush is bounded however
         #: the clock of a test moves)
         self._clock: Clock = clock or SystemClock()
