@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,3 +67,43 @@ def test_a_kill_that_heals_too_slowly_fails_the_run_naming_what_is_behind(
         "deployment default/goldpinger: 2 of 3 Ready; service default/goldpinger: 2 of 3 endpoints"
         in result.stderr
     )
+
+
+RECOVERY_EVERYWHERE = """\
+scenarios:
+- name: heal after a kill and a stop
+  steps:
+  - podAction:
+      matches: [{deployment: {name: goldpinger, namespace: default}}]
+      filters: [{randomSample: {size: 1}}]
+      actions: [{kill: {force: true, recoveredWithin: 30}}]
+  - nodeAction:
+      matches: [{property: {name: name, value: worker-1$}}]
+      actions: [{stop: {recoveredWithin: 30}}]
+"""
+
+
+@pytest.mark.parametrize("namespaced", [False, True], ids=["clusterrole", "namespaced"])
+def test_measuring_recovery_needs_only_what_seal_rbac_prints(
+    namespaced: bool, tmp_path: Path
+) -> None:
+    from sandbox.cluster import preset
+    from sandbox.sandbox import Sandbox
+    from tests.autonomous.test_rbac_e2e import _grant, _run
+
+    policy = write_policy(tmp_path, RECOVERY_EVERYWHERE)
+    if namespaced:  # the kill alone: every read it needs fits in a namespace's Role
+        kill_only = RECOVERY_EVERYWHERE.split("  - nodeAction", maxsplit=1)[0]
+        policy = write_policy(tmp_path, kill_only)
+    with Sandbox(preset("demo"), timing=SandboxTiming.fast(), seed=1) as box:
+        printed, kubeconfig = _grant(
+            box, tmp_path, str(policy), *(["--namespaced"] if namespaced else [])
+        )
+        for resource in ("replicasets", "deployments", "statefulsets", "daemonsets"):
+            assert resource in printed
+        assert "endpoints" in printed
+        result = _run(kubeconfig, str(policy), tmp_path / "state", dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert "preflight: the cluster allows all" in result.stderr
+    assert "forbidden" not in result.stderr
+    assert result.stderr.count("recovered after") == (1 if namespaced else 2)
