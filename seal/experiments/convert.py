@@ -10,17 +10,20 @@ activity), its rollbacks the scenario's `rollbacks`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from seal import bounded_yaml
-from seal.errors import DocumentError
+from seal.errors import DocumentError, PolicyError
 from seal.experiments.activity import MISSING, Activity
 from seal.experiments.providers import ACTIONS, PROVIDERS
 from seal.experiments.values import Sink, Values
 from seal.policy.document import Document, parse_text
-from seal.policy.problems import DocPath, did_you_mean
+from seal.policy.loader import StepTable, policy_from_document
+from seal.policy.model import Policy
+from seal.policy.problems import DocPath, did_you_mean, format_path
 
 PHASES = ("hypothesis", "method", "rollbacks")
 _KNOWN_KEYS = (
@@ -343,3 +346,41 @@ def unknown_provider(name: str) -> str:
 
 def as_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+_POLICY_STEP = re.compile(
+    r"^(?P<where>.*?:\d+:\d+: )scenarios\[0\]\.(?P<section>steps|rollbacks|steadyState\.probes)"
+    r"\[(?P<index>\d+)\](?:\.(?P<rest>\S+?))?: "
+)
+_PHASE_OF = {"steps": "method", "rollbacks": "rollbacks", "steadyState.probes": "hypothesis"}
+
+
+def in_experiment_terms(converted: Converted, problem: str) -> str:
+    """A problem of the converted policy, naming the experiment's activity instead of the
+    policy's step: `method[3].provider (as probeHTTP.target.url): ...`."""
+    match = _POLICY_STEP.match(problem)
+    if match is None:
+        return problem
+    origins = converted.origins.get(_PHASE_OF[match["section"]], [])
+    index = int(match["index"])
+    if index >= len(origins):
+        return problem
+    origin = origins[index]
+    path = format_path(origin.listed or origin.path)
+    path += f" (as {match['rest']})" if match["rest"] else ""
+    return f"{match['where']}{path}: {problem[match.end() :]}"
+
+
+def load_converted(converted: Converted, step_types: StepTable) -> Policy:
+    """The converted experiment checked and built by the policy loader, its problems
+    naming the experiment's activities."""
+    try:
+        policy = policy_from_document(converted.doc, step_types)
+    except PolicyError as exc:
+        raise PolicyError([in_experiment_terms(converted, p) for p in exc.problems]) from None
+    return Policy(
+        policy.source,
+        policy.config,
+        policy.scenarios,
+        tuple(in_experiment_terms(converted, w) for w in policy.warnings),
+    )

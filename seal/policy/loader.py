@@ -271,11 +271,11 @@ def load_policy(
 ) -> Policy:
     """Read, check and build the policy in file `path` (or the Chaos Toolkit experiment:
     a file with a top-level `method` is converted into the policy it stands for)."""
-    from seal.experiments.convert import read_experiment
+    from seal.experiments.convert import load_converted, read_experiment
 
     experiment = read_experiment(path, os.environ if environ is None else environ)
     if experiment is not None:
-        return policy_from_document(experiment.doc, step_types)
+        return load_converted(experiment, step_types)
     document = parse_file(path, os.environ if environ is None else environ)
     return policy_from_document(document, step_types)
 

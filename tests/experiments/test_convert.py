@@ -14,7 +14,7 @@ from seal.experiments.convert import experiment_from_text
 from seal.experiments.journal import build_journal
 from seal.experiments.render import render
 from seal.outcomes import ActionRecord, ReplayReport, ScenarioOutcome, StepOutcome
-from seal.policy.loader import load_policy_text, policy_from_document
+from seal.policy.loader import load_policy, load_policy_text, policy_from_document
 from seal.policy.model import Policy
 from seal.steps.registry import STEP_TYPES
 
@@ -300,3 +300,25 @@ def test_the_journal_of_a_run() -> None:
         converted, [], method_steps=1, started=99.0, ended=100.0, interrupted=True
     )
     assert stopped["status"] == "interrupted" and stopped["run"] == []
+
+
+def test_a_problem_of_the_converted_policy_names_the_activity(tmp_path: Any) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(
+        experiment(
+            [
+                {
+                    "type": "probe",
+                    "name": "p",
+                    "provider": {"type": "http", "url": "${where}/ping"},
+                }
+            ],
+            configuration={"where": {"type": "env", "key": "WHERE"}},
+        )
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(str(path), STEP_TYPES, {"WHERE": "nowhere"})
+    assert caught.value.problems == [
+        f"{path}:7:19: method[0].provider (as probeHTTP.target.url): 'nowhere/ping' is not an "
+        "http:// or https:// URL"
+    ]
