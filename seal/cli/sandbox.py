@@ -6,6 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -75,13 +76,9 @@ def sandbox(
     from sandbox import cluster as clusters
     from sandbox.api import Faults
     from sandbox.cluster_file import load_file
-    from sandbox.processes import parse_run_image
     from sandbox.sandbox import PortInUse, Sandbox
 
-    try:
-        rules = [parse_run_image(text) for text in run_images]
-    except ValueError as exc:
-        raise UsageError(f"--run-image {exc}") from exc
+    rules = _run_image_rules(run_images)
 
     if cluster_file and (nodes or pods is not None):
         raise UsageError("--nodes and --pods size the large preset; not with --cluster")
@@ -120,3 +117,13 @@ def sandbox(
     finally:
         box.stop()
     return 0
+
+
+def _run_image_rules(texts: tuple[str, ...]) -> list[Any]:
+    """--run-image's rules; a usage error naming the one that is wrong."""
+    from sandbox.processes import parse_run_image
+
+    try:
+        return [parse_run_image(text) for text in texts]
+    except ValueError as exc:
+        raise UsageError(f"--run-image {exc}") from exc
