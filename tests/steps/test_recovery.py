@@ -263,3 +263,54 @@ def test_seal_schema_shows_recovered_within_on_kill_stop_host_and_stop() -> None
     for value in found.values():
         assert value["exclusiveMinimum"] == 0 and value["maximum"] == 86400
         assert "longer fails the step" in value["description"]
+
+
+def test_an_eviction_measures_recovery_as_a_kill_does(harness_factory: HarnessFactory) -> None:
+    h = real_time(harness_factory)
+    outcome = h.run(
+        pod_action.STEP,
+        """\
+        - podAction:
+            matches: [{deployment: {name: my-service, namespace: myapp}}]
+            filters: [{randomSample: {size: 2}}]
+            actions: [{kill: {evict: true, recoveredWithin: 20}}]
+        """,
+    )
+    assert outcome.result == "passed", outcome.reason
+    assert outcome.recovery_seconds is not None
+    assert [(a.action, a.verdict) for a in outcome.actions] == [("evict", "verified")] * 2
+    [(_, label, _)] = h.metrics.named("recovery_seconds")
+    assert label == f"podAction@line{h.line('evict')}"
+
+
+def test_stop_host_measures_the_recovery_of_every_pod_on_the_node(
+    harness_factory: HarnessFactory,
+) -> None:
+    h = real_time(harness_factory)
+    h.sandbox_cloud()
+    outcome = h.run(
+        pod_action.STEP,
+        """\
+        - podAction:
+            matches: [{deployment: {name: goldpinger, namespace: default}}]
+            filters: [{randomSample: {size: 1}}]
+            actions: [{stopHost: {recoveredWithin: 30}}]
+        """,
+    )
+    assert outcome.result == "passed", outcome.reason
+    assert outcome.recovery_seconds is not None and outcome.recovery_seconds < 30
+    [record] = outcome.actions
+    assert (record.action, record.verdict) == ("stop", "verified")
+    stopped = record.target
+    # every Deployment that had a pod there is whole again, none of it on the stopped node
+    for namespace, selector, replicas in (
+        ("default", "app=goldpinger", 3),
+        ("myapp", "app=my-service", 3),
+        ("shop-a", "app=web", 2),
+        ("shop-b", "app=web", 2),
+    ):
+        ready = [p for p in h.pods(namespace, selector) if _ready(p)]
+        ready = [p for p in ready if not p["metadata"].get("deletionTimestamp")]
+        on_others = [p for p in ready if p["spec"].get("nodeName") != stopped]
+        assert len(on_others) >= replicas, (namespace, stopped)
+    replay_undos(h.journal, h.context(), h.metrics, h.run_id)
