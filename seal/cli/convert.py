@@ -26,8 +26,8 @@ def convert(experiment: str, output: str | None) -> int:
     first, as `seal validate` does: exit status 2, and every problem with its line
     and column, when seal cannot run it.
     """
-    from seal.experiments.convert import read_experiment
-    from seal.experiments.render import render
+    from seal.policy.experiments.convert import read_experiment
+    from seal.policy.experiments.render import render
     from seal.policy.loader import load_policy, load_policy_text
     from seal.steps.registry import STEP_TYPES
 

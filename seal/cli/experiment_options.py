@@ -36,8 +36,8 @@ class ExperimentJournal:
         self.started = time.time()
 
     def write(self, policy: Any, summary: Any) -> None:
-        from seal.experiments.convert import read_experiment
-        from seal.experiments.journal import build_journal, write_journal
+        from seal.policy.experiments.convert import read_experiment
+        from seal.policy.experiments.journal import build_journal, write_journal
 
         converted = read_experiment(self.policy_file, os.environ)
         if converted is None:  # the file changed under the run: nothing to journal against
@@ -63,7 +63,7 @@ class ExperimentJournal:
 def experiment_journal(policy_file: str, journal_path: str | None) -> ExperimentJournal | None:
     """The journal to write for this run: one for an experiment, none for a policy (where
     --journal-path is a usage error)."""
-    from seal.experiments.convert import read_experiment
+    from seal.policy.experiments.convert import read_experiment
 
     if read_experiment(policy_file, os.environ) is None:
         if journal_path is not None:

@@ -271,7 +271,7 @@ def load_policy(
 ) -> Policy:
     """Read, check and build the policy in file `path` (or the Chaos Toolkit experiment:
     a file with a top-level `method` is converted into the policy it stands for)."""
-    from seal.experiments.convert import load_converted, read_experiment
+    from seal.policy.experiments.convert import load_converted, read_experiment
 
     experiment = read_experiment(path, os.environ if environ is None else environ)
     if experiment is not None:

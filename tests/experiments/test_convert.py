@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from seal.errors import PolicyError
-from seal.experiments.convert import experiment_from_text
-from seal.experiments.journal import build_journal
-from seal.experiments.render import render
 from seal.outcomes import ActionRecord, ReplayReport, ScenarioOutcome, StepOutcome
+from seal.policy.experiments.convert import experiment_from_text
+from seal.policy.experiments.journal import build_journal
+from seal.policy.experiments.render import render
 from seal.policy.loader import load_policy, load_policy_text, policy_from_document
 from seal.policy.model import Policy
 from seal.steps.registry import STEP_TYPES

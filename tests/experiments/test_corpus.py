@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from seal.errors import PolicyError
-from seal.experiments.convert import read_experiment
-from seal.experiments.render import render
+from seal.policy.experiments.convert import read_experiment
+from seal.policy.experiments.render import render
 from seal.policy.loader import load_policy, load_policy_text
 from seal.steps.registry import STEP_TYPES
 

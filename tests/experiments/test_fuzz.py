@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from seal.errors import PolicyError
-from seal.experiments.convert import experiment_from_text
-from seal.experiments.render import render
+from seal.policy.experiments.convert import experiment_from_text
+from seal.policy.experiments.render import render
 from seal.policy.loader import load_policy_text, policy_from_document
 from seal.steps.registry import STEP_TYPES
 

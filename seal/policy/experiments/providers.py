@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from seal.experiments import k8s
-from seal.experiments.activity import Activity
-from seal.experiments.http import http
-from seal.experiments.values import Values
+from seal.policy.experiments import k8s
+from seal.policy.experiments.activity import Activity
+from seal.policy.experiments.http import http
+from seal.policy.experiments.values import Values
 
 Converter = Callable[[Values, Activity], dict[str, Any]]
 #: provider name -> converter; "python MODULE.FUNC" for python providers

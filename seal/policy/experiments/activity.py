@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from seal.experiments.values import EnvRef, Values
+from seal.policy.experiments.values import EnvRef, Values
 from seal.policy.problems import DocPath
 
 #: a tolerance that was not given

@@ -14,8 +14,8 @@ import json
 import urllib.parse
 from typing import Any
 
-from seal.experiments.activity import MISSING, Activity, query_url, tolerance_path
-from seal.experiments.values import EnvRef, Values
+from seal.policy.experiments.activity import MISSING, Activity, query_url, tolerance_path
+from seal.policy.experiments.values import EnvRef, Values
 
 _METHODS = ("get", "post", "patch", "put", "head", "delete")
 #: Chaos Toolkit waits for as long as the answer takes; seal needs a bound

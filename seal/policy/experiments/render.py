@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from seal.experiments.convert import Converted, Origin, provider_name
-from seal.experiments.values import EnvRef
+from seal.policy.experiments.convert import Converted, Origin, provider_name
+from seal.policy.experiments.values import EnvRef
 from seal.policy.problems import printable
 
 

@@ -17,10 +17,10 @@ from typing import Any
 
 from seal import bounded_yaml
 from seal.errors import DocumentError, PolicyError
-from seal.experiments.activity import MISSING, Activity
-from seal.experiments.providers import ACTIONS, PROVIDERS
-from seal.experiments.values import Sink, Values
 from seal.policy.document import Document, parse_text
+from seal.policy.experiments.activity import MISSING, Activity
+from seal.policy.experiments.providers import ACTIONS, PROVIDERS
+from seal.policy.experiments.values import Sink, Values
 from seal.policy.loader import StepTable, policy_from_document
 from seal.policy.model import Policy
 from seal.policy.problems import DocPath, did_you_mean, format_path

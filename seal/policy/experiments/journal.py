@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from seal import __version__
-from seal.experiments.convert import Converted, Origin
 from seal.outcomes import ScenarioOutcome, StepOutcome
+from seal.policy.experiments.convert import Converted, Origin
 
 #: a seal result -> the journal's status (Chaos Toolkit's four)
 STATUS = {

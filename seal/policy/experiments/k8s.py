@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from seal.experiments.activity import MISSING, Activity, Args, tolerance_path
-from seal.experiments.values import EnvRef, Values
+from seal.policy.experiments.activity import MISSING, Activity, Args, tolerance_path
+from seal.policy.experiments.values import EnvRef, Values
 
 _PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 
