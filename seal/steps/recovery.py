@@ -203,7 +203,7 @@ def _read(ctx: StepContext, namespace: str, services: bool = True) -> _Namespace
     )
 
 
-def _services(seen: _Namespace, hit: Sequence[Obj], down: frozenset[str]) -> list[Watched]:
+def _services(seen: _Namespace, hit: Sequence[Obj]) -> list[Watched]:
     """The Services of a namespace whose selector picks one of the affected pods."""
     watched = []
     for service in seen.services:
@@ -257,7 +257,7 @@ def baseline(
         )
         watched.append(Watched(kind, namespace, name, before, selector))
     for namespace in namespaces:
-        watched += _services(seen[namespace], hit[namespace], down_nodes)
+        watched += _services(seen[namespace], hit[namespace])
     for note in notes:
         log.warning("%s", note)
     return Baseline(tuple(watched), tuple(notes), down_nodes, unmeasured)
