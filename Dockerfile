@@ -39,8 +39,9 @@ COPY seal ./seal
 COPY sandbox ./sandbox
 COPY drivers ./drivers
 
-# The wheel and every runtime dependency, as wheels, so the final stage needs no build tools.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The wheel and every runtime dependency, as wheels, so the final stage needs no build tools;
+# with the tracing extra, so that a seal in the cluster can send its spans (--otlp-endpoint).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[tracing]"
 
 
 FROM ${PYTHON_IMAGE}
@@ -56,9 +57,9 @@ LABEL org.opencontainers.image.title="seal" \
 COPY --from=builder /usr/local/bin/kubectl /usr/local/bin/kubectl
 COPY --from=builder /wheels /wheels
 
-# --no-index: only the wheels built above, so nothing is compiled and no extra is pulled in.
+# --no-index: only the wheels built above, so nothing is compiled and nothing else pulled in.
 RUN python -m venv /opt/seal \
-    && /opt/seal/bin/pip install --no-cache-dir --no-index --find-links /wheels seal-chaos \
+    && /opt/seal/bin/pip install --no-cache-dir --no-index --find-links /wheels "seal-chaos[tracing]" \
     && rm -rf /wheels
 
 # The root filesystem may be read-only: everything seal writes (its undo journal,

