@@ -12,6 +12,7 @@ from typing import Any
 
 from seal.frozen import frozen
 from seal.policy.model import Policy
+from seal.runtime.background import background_calls
 from seal.runtime.label import api_calls as label_api_calls
 from seal.steps.base import CONTEXT_NAMESPACE, EXEC_NAMESPACE, ApiCall
 from seal.steps.registry import STEPS_BY_KEY
@@ -145,6 +146,7 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
     for scenario in policy.scenarios:
         probes = scenario.steady_state.probes if scenario.steady_state else ()
         steps = [(f"steady-state probe {i}", p) for i, p in enumerate(probes, 1)]
+        steps += [(f"abortWhen probe {i}", p) for i, p in enumerate(scenario.abort_when, 1)]
         steps += [(f"step {i}", step) for i, step in enumerate(scenario.steps, 1)]
         steps += [(f"rollback {i}", step) for i, step in enumerate(scenario.rollbacks, 1)]
         for which, step in steps:
@@ -153,6 +155,7 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
                 f", line {line})" if line else ")"
             )
             _add(needs, STEPS_BY_KEY[step.key].calls(step), scope, why)
+        _add(needs, background_calls(scenario), scope, f"scenario {scenario.name!r}, background")
     return needs
 
 
