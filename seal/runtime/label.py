@@ -201,6 +201,11 @@ def api_calls(namespaces: list[str] | None) -> tuple[ApiCall, ...]:
     for namespace in where:
         calls += [
             ApiCall(verb, resource, namespace=namespace)
-            for verb, resource in (("list", "pods"), ("delete", "pods"), ("create", "events"))
+            for verb, resource in (
+                ("list", "pods"),
+                ("delete", "pods"),
+                ("create", "events"),
+                ("patch", "events"),  # many kills of one owner fold into one summary Event
+            )
         ]
     return tuple(calls)

@@ -156,7 +156,20 @@ def policy_needs(policy: Policy, scope: Scope = Scope()) -> Needs:
             )
             _add(needs, STEPS_BY_KEY[step.key].calls(step), scope, why)
         _add(needs, background_calls(scenario), scope, f"scenario {scenario.name!r}, background")
+    if policy.run_strategy.runs != 1:
+        _add_watches(needs)
     return needs
+
+
+def _add_watches(needs: Needs) -> None:
+    """A policy of many loops reads pods from watches, as informers do (a pod created
+    between two loops is seen without listing again): where it lists pods, it watches them.
+    Without the permission seal says so once and lists at every loop."""
+    for need in [n for n in needs if n.verb == "list" and n.resource == "pods" and not n.name]:
+        watch = Need("watch", need.resource, need.group, need.subresource, need.namespace)
+        needs.setdefault(watch, []).append(
+            "the pod cache of a policy of many loops (runStrategy.runs is not 1)"
+        )
 
 
 def state_needs(namespace: str, *, lease: bool = True) -> Needs:

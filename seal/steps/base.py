@@ -125,6 +125,9 @@ UndoHandler = Callable[[Mapping[str, Any], StepContext], None]
 #: stand-ins for namespaces known only when seal runs: the exec pods' (--exec-namespace),
 #: and the one kubectl puts objects in that name none (the kubeconfig context's)
 EXEC_NAMESPACE, CONTEXT_NAMESPACE = "{exec-namespace}", "{context-namespace}"
+#: what recording Events takes: one per target, and a patch of the count when identical
+#: Events repeat or many of one owner fold into a summary
+EVENT_VERBS = ("create", "patch")
 
 
 @frozen

@@ -15,7 +15,14 @@ from seal.policy.schema import boolean, number, obj, one_key, string
 from seal.selection.filters import property_matches
 from seal.selection.safety import log_left_alone, screen_nodes
 from seal.steps import machines, recovery
-from seal.steps.base import EXEC_NAMESPACE, ApiCall, RetriesSpec, StepContext, StepType
+from seal.steps.base import (
+    EVENT_VERBS,
+    EXEC_NAMESPACE,
+    ApiCall,
+    RetriesSpec,
+    StepContext,
+    StepType,
+)
 from seal.steps.machines import EXECUTE_TIMEOUT, STATE_TIMEOUT
 from seal.steps.pipeline import (
     NODE_PROPERTIES,
@@ -260,7 +267,7 @@ def api_calls(spec: NodeActionSpec) -> tuple[ApiCall, ...]:
     for action in spec.actions:
         if isinstance(action, StopAction | StartAction):
             # node Events are recorded in namespace default
-            calls.append(ApiCall("create", "events", namespace="default"))
+            calls += [ApiCall(v, "events", namespace="default") for v in EVENT_VERBS]
         if isinstance(action, StopAction) and action.recovered_within is not None:
             calls += recovery.api_calls([None])  # the pods of the nodes, anywhere
         elif isinstance(action, ExecuteAction):

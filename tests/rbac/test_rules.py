@@ -78,12 +78,30 @@ def test_a_deployment_kill_needs_its_namespace_only() -> None:
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list"]},
     ]  # fmt: skip
     assert list(by_namespace) == ["shop"]
+    # a policy of many loops (no runs) watches the pods it lists; Events are created and,
+    # when many fold into one, patched
     assert [r.as_yaml() for r in rbac.rules(by_namespace["shop"])] == [
-        {"apiGroups": [""], "resources": ["events", "pods/eviction"], "verbs": ["create"]},
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
         {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"],
          "resourceNames": ["web"]},
     ]  # fmt: skip
+
+
+def test_a_single_run_lists_pods_and_never_watches() -> None:
+    needs = rbac.policy_needs(
+        load_policy_text(
+            "config: {runStrategy: {runs: 1}}\n"
+            "scenarios:\n- name: once\n  steps:\n"
+            "  - podAction:\n"
+            "      matches: [{labels: {namespace: shop, selector: app=web}}]\n"
+            "      actions: [{kill: {probability: 1}}]\n",
+            STEP_TYPES,
+        )
+    )
+    verbs = {n.verb for n in needs if n.resource == "pods"}
+    assert verbs == {"list", "delete"}
 
 
 def test_a_namespace_pattern_needs_every_namespace_and_covers_the_named_one() -> None:
@@ -97,7 +115,7 @@ def test_a_namespace_pattern_needs_every_namespace_and_covers_the_named_one() ->
     cluster, by_namespace = rbac.split_by_namespace(needs)
     # team-a's list, delete and events are granted in every namespace already
     assert by_namespace == {}
-    assert {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "list"]} in (
+    assert {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "list", "watch"]} in (
         _cluster_rules(cluster)
     )
 
@@ -173,13 +191,13 @@ def test_execute_makes_exec_pods_only_in_the_kubernetes_mode() -> None:
 
 
 def test_label_mode_over_two_namespaces() -> None:
-    assert len(label_calls(["a", "b"])) == 7
+    assert len(label_calls(["a", "b"])) == 9
     needs = rbac.label_needs(["a", "b"])
     _, by_namespace = rbac.split_by_namespace(needs)
     assert sorted(by_namespace) == ["a", "b"]
     for found in by_namespace.values():
         assert _cluster_rules(found) == [
-            {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "list"]},
         ]
 

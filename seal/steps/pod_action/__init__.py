@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from seal.steps import recovery
-from seal.steps.base import ApiCall, StepType
+from seal.steps.base import EVENT_VERBS, ApiCall, StepType
 from seal.steps.pod_action.run import kill_pods, run
 from seal.steps.pod_action.spec import (
     SCHEMA,
@@ -48,12 +48,14 @@ def api_calls(spec: PodActionSpec) -> tuple[ApiCall, ...]:
         if isinstance(action, KillAction):
             verb, sub = ("create", "eviction") if action.evict else ("delete", "")
             calls += [ApiCall(verb, "pods", subresource=sub, namespace=ns) for ns in where]
-            calls += [ApiCall("create", "events", namespace=ns) for ns in where]
+            # an Event per pod; many kills of one owner fold into a summary whose count grows
+            calls += [ApiCall(v, "events", namespace=ns) for ns in where for v in EVENT_VERBS]
             if action.recovered_within is not None:
                 calls += recovery.api_calls(where)
         elif isinstance(action, StopHostAction):
             # node Events are recorded in namespace default
-            calls += [ApiCall("list", "nodes"), ApiCall("create", "events", namespace="default")]
+            calls += [ApiCall("list", "nodes")]
+            calls += [ApiCall(v, "events", namespace="default") for v in EVENT_VERBS]
             if action.recovered_within is not None:  # the pods of the nodes, anywhere
                 calls += recovery.api_calls([None])
     return tuple(dict.fromkeys(calls))
