@@ -3,6 +3,7 @@ journal, the clone's manifest checked against Kubernetes 1.30's own schema."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 import urllib.request
@@ -12,13 +13,14 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from seal.clock import SystemClock
 from seal.errors import StepFailed
 from seal.runtime.scenario import replay_undos
 from seal.steps.clone import CLONE_UNDO, STEP
 from seal.steps.clone.manifest import clone_manifest, container_ports
 from seal.steps.clone.run import SELECTOR_ANNOTATION
 from tests.conftest import wait_for
-from tests.steps.conftest import ObservingUndo, StepHarness
+from tests.steps.conftest import HarnessFactory, ObservingUndo, StepHarness
 
 SOURCE = "source: {deployment: {name: goldpinger, namespace: default}}"
 TOXIPROXY = """\
@@ -33,6 +35,13 @@ TOXIPROXY = """\
            toxicAttributes: [{name: latency, value: 250}, {name: jitter, value: 10}]}
         - {targetProxy: redis, toxicType: bandwidth, toxicAttributes: [{name: rate, value: 10}]}
 """.replace("SOURCE", SOURCE)
+
+
+@pytest.fixture
+def harness(harness_factory: HarnessFactory) -> StepHarness:
+    """A harness whose step clock is the real one: a clone that retargets services waits,
+    in real time, until the sandbox has its replicas available."""
+    return harness_factory(clock=SystemClock())  # type: ignore[arg-type]
 
 
 def deployment(h: StepHarness, name: str, namespace: str = "default") -> dict[str, Any] | None:
@@ -220,6 +229,9 @@ def test_the_undo_is_written_before_the_clone_exists_and_reverts_everything(
         "created Deployment default/goldpinger-chaos (2 replica(s)); default/goldpinger now "
         "selects chaos=true"
     )
+    # the service was retargeted only once the clone could answer: its replicas available
+    available = deployment(harness, "goldpinger-chaos")["status"]["availableReplicas"]  # type: ignore[index]
+    assert available == 2
     assert selector(harness) == (
         {"app": "goldpinger", "chaos": "true"},
         {SELECTOR_ANNOTATION: "null"},
@@ -460,3 +472,27 @@ def test_two_slow_clones_of_five_pods_slow_two_fifths_of_the_service(
     replay(harness)
     wait_for(lambda: endpoints(harness, "default", "goldpinger") == 3, timeout=30, what="3 pods")
     assert max(timed_get(f"http://{service.cluster_ip}:8080/")[0] for _ in range(5)) < 0.2
+
+
+def test_a_clone_that_never_becomes_available_is_not_given_the_traffic(
+    harness: StepHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the module (the package's `run` attribute is the step's function of that name)
+    clone_run = importlib.import_module("seal.steps.clone.run")
+    monkeypatch.setattr(clone_run, "AVAILABLE_TIMEOUT", 0.0)
+    steps = TOXIPROXY.replace(
+        "    replicas: 2\n",
+        "    replicas: 2\n    servicesToRetarget: [{service: {name: goldpinger, "
+        "namespace: default}}]\n",
+    )
+    with pytest.raises(StepFailed) as failure:
+        harness.run(STEP, steps)
+    assert str(failure.value).startswith(
+        f"clone (line {harness.line('source:')}): Deployment default/goldpinger-chaos has "
+    )
+    assert str(failure.value).endswith(
+        "of 2 replica(s) available after 0 s; no service was retargeted to it"
+    )
+    assert selector(harness) == ({"app": "goldpinger"}, {})
+    replay(harness)  # the clone the undo was written for is deleted
+    assert deployment(harness, "goldpinger-chaos") is None

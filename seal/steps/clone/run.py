@@ -122,6 +122,8 @@ def run(spec: CloneSpec, ctx: StepContext) -> StepOutcome:
         ctx.kube.create_deployment(namespace, manifest)
     else:
         _adopt(ctx, existing, manifest)
+    if services:  # users reach the clone only once it can answer them
+        _wait_available(ctx, namespace, name, spec.replicas, f"clone (line {line})")
     for service in services:
         _retarget(ctx, service)
     message = f"created {what}" if existing is None else f"adopted and updated {what}"
@@ -134,6 +136,29 @@ def run(spec: CloneSpec, ctx: StepContext) -> StepOutcome:
 
 #: attempts at replacing an adopted clone that the cluster keeps changing (its status)
 ADOPT_ATTEMPTS = 5
+#: how long a clone may take to have its replicas available before services select it
+AVAILABLE_TIMEOUT = 300.0
+POLL_SECONDS = 0.5
+
+
+def _wait_available(ctx: StepContext, namespace: str, name: str, replicas: int, what: str) -> None:
+    """Wait (on the step's clock: a shutdown or an abort ends it) until the clone has
+    `replicas` available; `StepFailed` after AVAILABLE_TIMEOUT, before any service is
+    retargeted (the undo deletes the clone)."""
+    started = ctx.clock.monotonic()
+    available = 0
+    while True:
+        status = ctx.kube.get_deployment(namespace, name).get("status") or {}
+        available = int(status.get("availableReplicas") or 0)
+        if available >= replicas:
+            return
+        if ctx.clock.monotonic() - started >= AVAILABLE_TIMEOUT:
+            raise StepFailed(
+                f"{what}: Deployment {namespace}/{name} has {available} of {replicas} "
+                f"replica(s) available after {AVAILABLE_TIMEOUT:g} s; no service was "
+                "retargeted to it"
+            )
+        ctx.clock.sleep(POLL_SECONDS)
 
 
 def _adopt(ctx: StepContext, existing: Obj, manifest: Obj) -> None:
