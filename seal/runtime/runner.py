@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -37,16 +38,64 @@ class ReloadMetrics(Protocol):
     def schedule_state(self, open_now: bool, reason: str, next_open: float | None) -> None: ...
 
 
+#: the scenario runs a summary keeps whole (a daemon runs forever: older ones are only
+#: counted, in the tallies)
+KEEP_OUTCOMES = 1000
+
+
+@dataclass
+class ScenarioTally:
+    """Every run of one scenario, added up as they end."""
+
+    runs: int = 0
+    results: Counter[str] = field(default_factory=Counter)
+    duration: float = 0.0
+    targets: int = 0
+    undos_done: int = 0
+    undos_left: int = 0
+    last_reason: str = ""
+
+    def add(self, outcome: ScenarioOutcome) -> None:
+        self.runs += 1
+        self.results[outcome.result] += 1
+        self.duration += outcome.duration
+        self.targets += outcome.targets
+        self.undos_done += outcome.cleanup.undone
+        self.undos_left += len(outcome.cleanup.failed)
+        self.last_reason = outcome.reason or self.last_reason
+
+
 @dataclass
 class RunSummary:
-    """What a run came to: its loops and every scenario run's outcome."""
+    """What a run came to: its loops, every scenario run counted (per scenario, in the
+    order they first ran), and the latest KEEP_OUTCOMES runs whole."""
 
     loops: int = 0
     outcomes: list[ScenarioOutcome] = field(default_factory=list)
     interrupted: bool = False
+    tallies: dict[str, ScenarioTally] = field(default_factory=dict)
+    #: scenario runs added since the start (`outcomes` holds the latest of them)
+    added: int = 0
+
+    def __post_init__(self) -> None:
+        given, self.outcomes = self.outcomes, []
+        for outcome in given:  # runs handed over whole are counted too
+            self.add(outcome)
+
+    def add(self, outcome: ScenarioOutcome) -> None:
+        self.added += 1
+        self.tallies.setdefault(outcome.name, ScenarioTally()).add(outcome)
+        self.outcomes.append(outcome)
+        if len(self.outcomes) > 2 * KEEP_OUTCOMES:  # trimmed now and then, not every run
+            del self.outcomes[:-KEEP_OUTCOMES]
+
+    def since(self, added: int) -> list[ScenarioOutcome]:
+        """The runs added after the `added`th (those still kept)."""
+        fresh = self.added - added
+        return self.outcomes[-fresh:] if fresh > 0 else []
 
     def count(self, result: str) -> int:
-        return sum(1 for o in self.outcomes if o.result == result)
+        return sum(t.results[result] for t in self.tallies.values())
 
     @property
     def passed(self) -> int:
@@ -145,7 +194,7 @@ class PolicyRunner:
 
     def _traced_loop(self, policy: Policy, summary: RunSummary) -> bool:
         """`_run_loop` inside the loop's span: each loop is a trace of its own."""
-        seen = len(summary.outcomes)
+        seen = summary.added
         attributes: dict[str, AttributeValue] = {
             "seal.loop.number": summary.loops,
             "seal.policy.file": policy.source,
@@ -155,7 +204,7 @@ class PolicyRunner:
             try:
                 return self._run_loop(policy, summary)
             finally:
-                record_loop(span, summary.outcomes[seen:])
+                record_loop(span, summary.since(seen))
 
     def _run_loop(self, policy: Policy, summary: RunSummary) -> bool:
         """One loop over the policy's scenarios; True when the run must stop."""
@@ -170,7 +219,7 @@ class PolicyRunner:
                     continue
                 scenario = fresh[0]
             outcome = self._run_scenario(scenario, policy)
-            summary.outcomes.append(outcome)
+            summary.add(outcome)
             if outcome.result == "interrupted":
                 summary.interrupted = True
                 return True

@@ -50,27 +50,25 @@ class ScenarioRow:
 
 def rows(summary: RunSummary) -> list[ScenarioRow]:
     """One row per scenario, in the order they first ran."""
-    names = list(dict.fromkeys(o.name for o in summary.outcomes))
     table = []
-    for name in names:
-        runs = [o for o in summary.outcomes if o.name == name]
-        reasons = [o.reason for o in runs if o.reason]
+    for name, tally in summary.tallies.items():
+        results = tally.results
         table.append(
             ScenarioRow(
                 scenario=name,
-                runs=len(runs),
-                passed=sum(o.result == "passed" for o in runs),
-                failed=sum(o.result == "failed" for o in runs),
-                interrupted=sum(o.result == "interrupted" for o in runs),
-                skipped=sum(o.result == "skipped" for o in runs),
-                not_steady=sum(o.result == "not-steady" for o in runs),
-                deviated=sum(o.result == "deviated" for o in runs),
-                aborted=sum(o.result == "aborted" for o in runs),
-                duration_seconds=round(sum(o.duration for o in runs), 3),
-                targets=sum(o.targets for o in runs),
-                undos_done=sum(o.cleanup.undone for o in runs),
-                undos_left=sum(len(o.cleanup.failed) for o in runs),
-                last_reason=reasons[-1] if reasons else "",
+                runs=tally.runs,
+                passed=results["passed"],
+                failed=results["failed"],
+                interrupted=results["interrupted"],
+                skipped=results["skipped"],
+                not_steady=results["not-steady"],
+                deviated=results["deviated"],
+                aborted=results["aborted"],
+                duration_seconds=round(tally.duration, 3),
+                targets=tally.targets,
+                undos_done=tally.undos_done,
+                undos_left=tally.undos_left,
+                last_reason=tally.last_reason,
             )
         )
     return table

@@ -189,3 +189,34 @@ def test_an_interrupted_scenario_stops_the_run_and_is_not_counted_as_passed() ->
     assert ran == ["one"]
     assert summary.interrupted
     assert (summary.passed, summary.failed, summary.count("interrupted")) == (0, 0, 1)
+
+
+def test_a_daemons_summary_keeps_the_latest_runs_and_counts_every_one() -> None:
+    from seal.runtime.runner import KEEP_OUTCOMES
+
+    current = policy(
+        "  runStrategy: {runs: 3000, minSecondsBetweenRuns: 0, maxSecondsBetweenRuns: 0}",
+        ["good", "bad one"],
+    )
+    loops = 0
+
+    def run(scenario: ScenarioSpec, policy: Policy) -> ScenarioOutcome:
+        nonlocal loops
+        loops += scenario.name == "good"
+        failing = scenario.name == "bad one" and loops % 3 == 0
+        return ScenarioOutcome(scenario.name, "failed" if failing else "passed", f"loop {loops}")
+
+    summary = PolicyRunner(
+        lambda: current, run, clock=Clock(), rng=random.Random(1), metrics=Metrics()
+    ).run()
+    assert summary.added == 6000
+    assert KEEP_OUTCOMES <= len(summary.outcomes) <= 2 * KEEP_OUTCOMES
+    assert summary.outcomes[-1].reason == "loop 3000"
+    assert (summary.passed, summary.failed) == (5000, 1000)
+    from seal.runtime.summary import rows
+
+    assert [(r.scenario, r.runs, r.passed, r.failed) for r in rows(summary)] == [
+        ("good", 3000, 3000, 0),
+        ("bad one", 3000, 2000, 1000),
+    ]
+    assert summary.since(summary.added - 2) == summary.outcomes[-2:]
