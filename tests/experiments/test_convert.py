@@ -322,3 +322,10 @@ def test_a_problem_of_the_converted_policy_names_the_activity(tmp_path: Any) -> 
         f"{path}:7:19: method[0].provider (as probeHTTP.target.url): 'nowhere/ping' is not an "
         "http:// or https:// URL"
     ]
+
+
+def test_an_unknown_python_func_gets_a_suggestion() -> None:
+    probe = k8s("pods_in_phaze", "chaosk8s.pod.probes", label_selector="app=web")
+    [problem] = problems(experiment([probe]))
+    assert "unknown provider 'python chaosk8s.pod.probes.pods_in_phaze'" in problem
+    assert problem.endswith("; did you mean 'python chaosk8s.pod.probes.pods_in_phase'?")

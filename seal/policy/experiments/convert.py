@@ -341,7 +341,9 @@ def unknown_provider(name: str) -> str:
             f"the provider '{name}' runs a program on this machine: seal runs no process "
             f"activity. Providers seal runs: {known}"
         )
-    return f"unknown provider '{name or 'no type'}'. Providers seal runs: {known}"
+    return f"unknown provider '{name or 'no type'}'. Providers seal runs: {known}" + did_you_mean(
+        name, PROVIDERS
+    )
 
 
 def as_json(value: Any) -> str:
