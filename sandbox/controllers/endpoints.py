@@ -58,6 +58,28 @@ class _Members:
         return True
 
 
+def _resolved_ports(service: Obj, pod: Obj) -> tuple[tuple[str, int, str], ...] | None:
+    """The service's ports as they reach `pod` (name, port number, protocol); None when a
+    named targetPort is not one of the pod's container ports."""
+    declared = {
+        str(p.get("name")): int(p.get("containerPort", 0))
+        for c in (pod.get("spec") or {}).get("containers") or []
+        for p in c.get("ports") or []
+        if p.get("name")
+    }
+    resolved = []
+    for entry in service.get("spec", {}).get("ports") or []:
+        target = entry.get("targetPort", entry.get("port"))
+        if isinstance(target, str) and not target.isdigit():
+            if target not in declared:
+                return None
+            target = declared[target]
+        resolved.append(
+            (str(entry.get("name", "")), int(target), str(entry.get("protocol", "TCP")))
+        )
+    return tuple(resolved)
+
+
 class EndpointsController(Controller):
     """Each pod change touches only the services of its namespace whose selector picks it
     (or picked it); a service's Endpoints are written from addresses kept as pods change."""
@@ -158,16 +180,21 @@ class EndpointsController(Controller):
             return
         if members is None or service is None:
             return
-        addresses = [members.addresses[k] for k in sorted(members.addresses)]
-        ports = [
+        # a named targetPort is each pod's container port of that name: pods that resolve
+        # the service's ports alike share a subset; a pod without the name is left out
+        grouped: dict[tuple[tuple[str, int, str], ...], list[Obj]] = {}
+        for k in sorted(members.addresses):
+            pod = self.store.peek("pods", *k) or {}
+            ports = _resolved_ports(service, pod)
+            if ports is not None:
+                grouped.setdefault(ports, []).append(members.addresses[k])
+        subsets = [
             {
-                "name": p.get("name", ""),
-                "port": p.get("targetPort", p.get("port")),
-                "protocol": p.get("protocol", "TCP"),
+                "addresses": addresses,
+                "ports": [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports],
             }
-            for p in service.get("spec", {}).get("ports") or []
+            for ports, addresses in grouped.items()
         ]
-        subsets = [{"addresses": addresses, "ports": ports}] if addresses else []
         self._write(service, subsets)
 
     def _write(self, service: Obj, subsets: list[Obj]) -> None:
