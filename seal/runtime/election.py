@@ -207,7 +207,8 @@ class LeaderElector:
         new["leaseDurationSeconds"] = math.ceil(self.election.lease_duration)
         if not mine:
             new["acquireTime"] = micro_time(now)
-            new["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if holder else 0)
+            # every change of holder counts, a takeover after a release (holder "") too
+            new["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         body = dict(lease, spec=new)
         try:
             self.kube.request("PUT", self.path, body=body)

@@ -155,6 +155,12 @@ def test_a_clean_exit_releases_the_lease_and_the_standby_takes_over_at_once(
     wait_for(lambda: second.leading, timeout=10, what="the standby to take over")
     assert time.monotonic() - released < 1.0  # no wait for expiry
     assert first.lost_at is None
+    assert transitions(cluster) == 1  # the takeover after a release is a change of holder
+
+
+def transitions(cluster: Cluster) -> int:
+    lease = yaml.safe_load(cluster.kubectl("get", "lease", "seal", "-n", NAMESPACE, "-o", "yaml"))
+    return int(lease["spec"].get("leaseTransitions") or 0)
 
 
 def test_a_leader_cut_off_asks_the_run_to_stop_and_raises_after_it(
