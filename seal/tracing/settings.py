@@ -63,20 +63,38 @@ def _endpoint(flag: str | None, environ: Mapping[str, str]) -> str | None:
 
 
 def _url(text: str, source: str, *, base: bool) -> str:
-    parts = urllib.parse.urlsplit(text.strip())
+    shown = f"{source} {redacted(text)[:200]!r}"
+    try:
+        parts = urllib.parse.urlsplit(text.strip())
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError as exc:  # an unclosed [IPv6 address, a port out of range
+        # a port that is no number is not echoed: it may be part of a mistyped password
+        said = "the port is not a number" if "cast to integer" in str(exc) else str(exc)
+        raise UsageError(f"{shown}: {said}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
-            f"{source} {text[:200]!r}: expected an http:// or https:// URL of an OTLP/HTTP "
+            f"{shown}: expected an http:// or https:// URL of an OTLP/HTTP "
             "collector, such as http://127.0.0.1:4318"
         )
-    try:
-        parts.port  # noqa: B018 (a bad port raises here)
-    except ValueError as exc:
-        raise UsageError(f"{source} {text[:200]!r}: {exc}") from exc
     path = parts.path.rstrip("/")
     if base and not path.endswith(TRACES_PATH):
         path += TRACES_PATH
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def redacted(text: str) -> str:
+    """`text` with the password of its user info masked (`user:***@`; `***@` when there is
+    no colon: the whole user info may be a token), even when `text` is no valid URL:
+    everything between `://` (or the start) and the last `@` is taken for user info (a
+    password may hold a `/`; masking too much is the safe mistake)."""
+    start = text.find("://")
+    start = 0 if start < 0 else start + 3
+    at = text.rfind("@", start)
+    if at < 0:
+        return text
+    user, colon, _ = text[start:at].partition(":")
+    masked = f"{user}:***" if colon else "***"
+    return f"{text[:start]}{masked}{text[at:]}"
 
 
 def _headers(environ: Mapping[str, str]) -> dict[str, str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from seal.errors import UsageError
 from seal.tracing import settings_from
+from tests.autonomous.helpers import seal
 
 
 def test_without_flag_or_variable_tracing_is_off() -> None:
@@ -106,3 +109,53 @@ def test_messages_show_the_endpoint_without_its_credentials() -> None:
     assert settings.shown_endpoint == "https://otel.example:4318/x/v1/traces"
     plain = settings_from("http://127.0.0.1:4318", {})
     assert plain.shown_endpoint == plain.endpoint
+
+
+@pytest.mark.parametrize(
+    ("flag", "environ", "message"),
+    [
+        ("http://[::1", {}, "--otlp-endpoint 'http://[::1': Invalid IPv6 URL"),
+        (
+            None,
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://ops:s3cr3t@[::1"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT 'http://ops:***@[::1': Invalid IPv6 URL",
+        ),
+        (
+            "https://user:s3cr3t@collector:99999",
+            {},
+            "--otlp-endpoint 'https://user:***@collector:99999': Port out of range",
+        ),
+        (
+            None,
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "grpc://tenant:s3cr3t@collector:4317"},
+            "OTEL_EXPORTER_OTLP_ENDPOINT 'grpc://tenant:***@collector:4317': expected an http",
+        ),
+        (
+            None,
+            {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "s3cr3t-token@collector:4318"},
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT '***@collector:4318': expected an http",
+        ),
+        # a password holding a '/' does not parse: still masked, and its start not echoed
+        ("https://ops:s3/cr3t@collector/x", {}, "'https://ops:***@collector/x': the port is not"),
+        ("http://h:s3cr3t", {}, "--otlp-endpoint 'http://h:s3cr3t': the port is not a number"),
+    ],
+)
+def test_endpoint_errors_are_usage_errors_that_mask_credentials(
+    flag: str | None, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        settings_from(flag, environ)
+    assert message in str(caught.value)
+    if "@" in (flag or "".join(environ.values())):
+        assert "s3cr3t" not in str(caught.value)
+        assert "cr3t" not in str(caught.value)
+
+
+def test_a_bad_endpoint_exits_2_without_traceback_or_password(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("scenarios: []\n")
+    for endpoint in ("http://[::1", "https://user:hunter2@collector:99999"):
+        result = seal("autonomous", "--policy-file", str(policy), "--otlp-endpoint", endpoint)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+        assert "--otlp-endpoint" in result.stderr
