@@ -113,14 +113,21 @@ class Schedule:
             yield _aware(blackout.end, tz)
 
 
+def _exists(wall: dt.datetime, tz: zoneinfo.ZoneInfo) -> bool:
+    aware = wall.replace(tzinfo=tz)
+    return aware.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) == wall
+
+
 def _aware(wall: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
     """A wall-clock time in `tz`; a time skipped by a daylight-saving change becomes the
-    first minute after the change."""
-    aware = wall.replace(tzinfo=tz)
-    back = aware.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
-    if back != wall:  # it does not exist: the clocks jumped over it
-        aware = aware.astimezone(dt.UTC).astimezone(tz)
-    return aware
+    first minute after the change (02:30 on a night the clocks go from 02:00 to 03:00 is
+    03:00)."""
+    moment = wall
+    for _ in range(MINUTES_PER_DAY):  # changes skip an hour or two, never a day
+        if _exists(moment, tz):
+            return moment.replace(tzinfo=tz)
+        moment += dt.timedelta(minutes=1)
+    return wall.replace(tzinfo=tz)
 
 
 def _clock(minutes: int) -> dt.time:
@@ -261,7 +268,7 @@ def build_schedule(node: DocNode) -> Schedule | None:
     reported at its line."""
     if not isinstance(node.value, dict):
         return None
-    if not node.has("windows") and not node.has("blackouts"):
+    if not any(key in node.value for key in ("windows", "blackouts")):
         node.problem("a schedule needs windows, blackouts or both")
         return None
     zone = _zone(node)

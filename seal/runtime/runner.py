@@ -188,6 +188,9 @@ class PolicyRunner:
                 pause = self._rng.uniform(strategy.min_seconds, strategy.max_seconds)
                 log.info("sleeping %.1fs before loop %d", pause, summary.loops + 1)
                 self._clock.sleep(pause)
+            # a loop counts once its schedule lets it start (a run stopped while waiting
+            # for a window ran no loop)
+            policy = self._gate.wait(policy)
             summary.loops += 1
             if self._traced_loop(policy, summary):
                 return

@@ -106,8 +106,16 @@ def test_a_window_starting_in_the_hour_skipped_by_daylight_saving() -> None:
     )
     opening = early.next_open(at("2027-03-27T12:00"))
     assert opening is not None
-    assert opening.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == "2027-03-28 03:30 CEST"
+    assert opening.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == "2027-03-28 03:00 CEST"
     assert early.closed_because(opening) is None
+    # a window wholly inside the skipped hour has no minute that day: it opens a week on
+    gap = schedule(
+        '  schedule:\n    timeZone: Europe/Paris\n'
+        '    windows: [{days: [sun], start: "02:30", end: "02:45"}]\n'
+    )
+    later = gap.next_open(at("2027-03-27T12:00"))
+    assert later is not None
+    assert later.astimezone(PARIS).strftime("%Y-%m-%d %H:%M %Z") == "2027-04-04 02:30 CEST"
 
 
 def test_blackouts_alone_allow_any_other_time() -> None:
@@ -165,6 +173,13 @@ def test_every_problem_of_a_wrong_schedule_is_located() -> None:
         '("YYYY-MM-DD HH:MM")',
     ]
     assert problems == expected
+
+
+def test_a_wrong_window_is_one_problem_not_two() -> None:
+    with pytest.raises(PolicyError) as caught:
+        load('  schedule:\n    windows: [{days: [monday], start: "09:00", end: "10:00"}]\n')
+    assert len(caught.value.problems) == 1
+    assert "config.schedule.windows[0].days[0]: must be one of mon" in caught.value.problems[0]
 
 
 def test_a_schedule_with_neither_windows_nor_blackouts_is_an_error() -> None:
@@ -260,6 +275,7 @@ def test_a_shutdown_while_waiting_runs_nothing() -> None:
     ).run()
     assert ran == []
     assert summary.interrupted
+    assert summary.loops == 0  # stopped while waiting for a window: no loop ran
 
 
 def test_a_schedule_removed_while_waiting_lets_the_scenario_run() -> None:
