@@ -87,7 +87,7 @@ class ReportWriter:
     ) -> None:
         self.directory = directory
         self.run = PolicyRun(policy, started, socket.gethostname())
-        self.prefix = _free_prefix(directory, policy, started)
+        self.prefix = _reserve_prefix(directory, policy, started, junit_xml(self.run, []))
         self._runs: deque[tuple[ScenarioOutcome, str]] = deque(maxlen=keep)
         self.total = 0
 
@@ -130,16 +130,36 @@ class ReportWriter:
         return write_file(self.html_path, page) and written
 
 
-def _free_prefix(directory: Path, policy: str, started: float) -> str:
+def _reserve_prefix(directory: Path, policy: str, started: float, first: bytes) -> str:
     """`20261123T143455Z-<policy>`: the run's start in UTC and the policy file's name,
-    with `-2`, `-3` ... added when another run already used it."""
+    with `-2`, `-3` ... added when another run already used it. The prefix is reserved by
+    creating its JUnit file (holding `first`) exclusively, so two runs started in the same
+    second never share one."""
     stamp = dt.datetime.fromtimestamp(started, dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     base = f"{stamp}-{slug(Path(policy).stem)}"
-    taken = {entry.name for entry in directory.iterdir()} if directory.is_dir() else set()
+    try:
+        taken = {entry.name for entry in directory.iterdir()}
+    except OSError:
+        taken = set()
     for n in range(1, 1000):
         prefix = base if n == 1 else f"{base}-{n}"
-        if not any(
-            name.startswith(prefix + ".") or name.startswith(prefix + "-") for name in taken
-        ):
+        if any(name.startswith((prefix + ".", prefix + "-")) for name in taken):
+            continue
+        try:
+            handle = os.open(
+                directory / f"{prefix}.junit.xml", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
+            )
+        except FileExistsError:
+            continue
+        except OSError as exc:  # written later, or logged then as not written
+            log.error("report prefix %s not reserved: %s", prefix, exc.strerror or exc)
             return prefix
+        try:
+            os.fchmod(handle, 0o644)
+            os.write(handle, first)
+        except OSError as exc:  # the prefix is reserved all the same
+            log.error("report %s.junit.xml not written: %s", prefix, exc.strerror or exc)
+        finally:
+            os.close(handle)
+        return prefix
     return f"{base}-{os.getpid()}"

@@ -8,8 +8,10 @@ import logging
 import os
 import shutil
 import stat
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -72,6 +74,36 @@ def test_two_runs_of_a_policy_in_the_same_second_do_not_share_files(tmp_path: Pa
     first.scenario_finished(outcomes()[0])
     second = ReportWriter(tmp_path, "p.yml", started=T0)
     assert (first.prefix, second.prefix) == ("20260921T141320Z-p", "20260921T141320Z-p-2")
+
+
+def test_runs_started_together_in_the_same_second_each_reserve_their_own_prefix(
+    tmp_path: Path,
+) -> None:
+    barrier = threading.Barrier(6)
+
+    def make(_: int) -> str:
+        barrier.wait(timeout=30)
+        return ReportWriter(tmp_path, "quick.yml", started=T0).prefix
+
+    with ThreadPoolExecutor(6) as pool:
+        prefixes = sorted(pool.map(make, range(6)))
+    base = "20260921T141320Z-quick"
+    assert prefixes == sorted([base] + [f"{base}-{n}" for n in range(2, 7)])
+    one, two = (
+        ReportWriter(tmp_path, "quick.yml", started=T0),
+        ReportWriter(tmp_path, "quick.yml", started=T0),
+    )
+    assert (one.prefix, two.prefix) == (f"{base}-7", f"{base}-8")
+    one.scenario_finished(outcomes()[0])
+    two.scenario_finished(outcomes()[2])
+    assert ET.parse(one.junit_path).getroot().find("testsuite/testcase").get("name") == (
+        "kill and heal"
+    )
+    assert ET.parse(two.junit_path).getroot().find("testsuite/testcase").get("name") == (
+        "nothing to kill"
+    )
+    reserved = ET.parse(tmp_path / f"{base}.junit.xml").getroot()  # valid before any run
+    assert reserved.get("tests") == "0"
 
 
 def test_the_run_files_hold_the_latest_runs_and_say_how_many_there_were(tmp_path: Path) -> None:
