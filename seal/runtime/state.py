@@ -19,7 +19,7 @@ from seal.adapters.identity import ClusterIdentity
 from seal.adapters.kube import KubeClient
 from seal.adapters.kubeconfig import SERVICE_ACCOUNT
 from seal.clock import Clock
-from seal.errors import UsageError
+from seal.errors import KubeError, NotFoundError, UsageError
 from seal.runtime.journal import UndoJournal, journal_name
 from seal.runtime.journal_configmap import ConfigMapStore, configmap_name
 
@@ -107,9 +107,14 @@ def resolve_state(
     namespace = options.namespace or own_namespace(environ, service_account) or ""
     elect = options.leader_elect if options.leader_elect is not None else backend == "kubernetes"
     if (backend == "kubernetes" or elect) and not namespace:
+        users = {
+            (True, True): "the journal in the cluster and leader election need",
+            (True, False): "the journal in the cluster needs",
+            (False, True): "leader election needs",
+        }[(backend == "kubernetes", elect)]
         raise UsageError(
-            "the journal in the cluster and leader election need a namespace: give "
-            "--state-namespace (in a pod it comes from POD_NAMESPACE or the service account)"
+            f"{users} a namespace: give --state-namespace (in a pod it comes from "
+            "POD_NAMESPACE or the service account)"
         )
     if elect:
         options.election.check()
@@ -119,11 +124,30 @@ def resolve_state(
 def open_journal(
     state: State, state_dir: Path, kube: KubeClient, identity: ClusterIdentity, clock: Clock
 ) -> UndoJournal:
-    """The cluster's journal: a file of the state directory, or a ConfigMap."""
+    """The cluster's journal: a file of the state directory, or a ConfigMap. `UsageError`
+    when the namespace of the ConfigMap or of the lease does not exist."""
+    if state.backend == "kubernetes" or state.election is not None:
+        check_namespace(kube, state.namespace)
     if state.backend == "kubernetes":
         store = ConfigMapStore(kube, state.namespace, configmap_name(identity.uid))
         return UndoJournal(store, clock=clock, identity=identity)
     return UndoJournal(state_dir / journal_name(identity.uid), clock=clock, identity=identity)
+
+
+def check_namespace(kube: KubeClient, namespace: str) -> None:
+    """`UsageError` when `namespace` does not exist: a 404 there would otherwise read as an
+    empty journal, or as a lease to create, forever. A seal not allowed to read the
+    namespace (a Role grants no namespace) goes on: its own namespace exists."""
+    try:
+        kube.request("GET", f"/api/v1/namespaces/{namespace}")
+    except NotFoundError:
+        raise UsageError(
+            f"--state-namespace {namespace}: no such namespace in the cluster (the journal's "
+            "ConfigMap and the leader lease live there)"
+        ) from None
+    except KubeError as exc:
+        if exc.status != 403:
+            raise
 
 
 def holder_identity(environ: Mapping[str, str]) -> str:

@@ -144,3 +144,53 @@ def test_cleanup_discards_an_undo_of_the_cluster_journal(cluster: Cluster) -> No
     missing = cleanup(cluster, "--discard", "ffff")
     assert missing.returncode == 2
     assert "no pending undo with id 'ffff' in ConfigMap" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--state-backend", "kubernetes", "--state-namespace", "seal-state"),
+        ("--state-backend", "file", "--leader-elect", "--state-namespace", "seal-state"),
+    ],
+    ids=["journal-configmap", "lease-only"],
+)
+def test_a_state_namespace_that_does_not_exist_stops_seal_at_once(
+    cluster: Cluster, tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    command = seal_command(cluster.box, write_policy(tmp_path, SLOW), tmp_path / "state")
+    started = time.monotonic()
+    result = subprocess.run(
+        [*command, *flags], capture_output=True, text=True, timeout=60, check=False, cwd=REPO
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--state-namespace seal-state: no such namespace in the cluster" in result.stderr
+    assert "waiting for the leadership" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 30
+    assert not marker(cluster)  # no scenario ran
+
+
+def test_cleanup_in_a_namespace_that_does_not_exist_says_so(cluster: Cluster) -> None:
+    kubeconfig = ("--kubeconfig", str(cluster.box.kubeconfig_path))
+    for extra in ((), ("--list",), ("--discard", "ffff")):
+        result = seal(
+            "cleanup",
+            *kubeconfig,
+            "--state-backend",
+            "kubernetes",
+            "--state-namespace",
+            "nope",
+            *extra,
+        )
+        assert result.returncode == 2, (extra, result.stdout, result.stderr)
+        assert "--state-namespace nope: no such namespace in the cluster" in result.stderr
+        assert "undo(s) carried out" not in result.stdout
+
+
+def test_cleanup_without_a_namespace_speaks_of_its_journal_only(tmp_path: Path) -> None:
+    result = seal("cleanup", "--state-backend", "kubernetes")
+    assert result.returncode == 2, result.stderr
+    assert "the journal in the cluster needs a namespace: give --state-namespace" in result.stderr
+    assert "leader election" not in result.stderr
+    with pytest.raises(UsageError, match=r"^leader election needs a namespace"):
+        resolve_state(StateOptions(backend="file", leader_elect=True), {}, tmp_path)
