@@ -22,7 +22,11 @@ def convert(experiment: str, output: str | None) -> int:
     top-level `method`), with comments saying where each part came from.
 
     Values the experiment reads from the environment stay references to it
-    (`${VARIABLE:-default}`), read when the policy runs. The experiment is checked
+    (`${VARIABLE:-default}`), read when the policy runs. A secret the experiment
+    holds literally is not copied: it becomes `${SEAL_SECRET_SCOPE_NAME}` (secret
+    `token` of scope `k8s`: `${SEAL_SECRET_K8S_TOKEN}`), with a warning, and the
+    policy runs once that variable is set. A file written with -o is readable by its
+    owner only (mode 0600). The experiment is checked
     first, as `seal validate` does: exit status 2, and every problem with its line
     and column, when seal cannot run it.
     """
@@ -46,13 +50,32 @@ def convert(experiment: str, output: str | None) -> int:
         return 2
     for warning in checked.warnings:
         click.echo(warning, err=True)
+    for env, secret in sorted(converted.values.secret_env.items() if converted.values else ()):
+        click.echo(
+            f"{experiment}: warning: the secret {secret} is written as ${{{env}}}, not its "
+            f"value: set {env} before running the policy",
+            err=True,
+        )
     text = render(converted)
     # what is printed must load as it is: a problem here is seal's own, not the user's
-    load_policy_text(text, STEP_TYPES, source=f"{experiment} (converted)")
+    secrets = converted.values.secret_literal if converted.values else {}
+    environ = {**os.environ, **secrets}
+    load_policy_text(text, STEP_TYPES, source=f"{experiment} (converted)", environ=environ)
     if output is None:
         click.echo(text, nl=False)
     else:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            _write_private(output, text)
+        except OSError as exc:
+            click.echo(f"{output}: cannot write the policy: {exc.strerror or exc}", err=True)
+            return 2
         click.echo(f"{experiment}: written to {output}", err=True)
     return 0
+
+
+def _write_private(path: str, text: str) -> None:
+    """`text` to `path`, readable by its owner only: a policy may name secrets."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)

@@ -5,8 +5,12 @@ journal they leave."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,9 @@ from typing import Any
 import pytest
 
 from sandbox.sandbox import Sandbox
-from tests.autonomous.helpers import live_pod_names, run_seal, seal, start
+from seal.policy.loader import load_policy
+from seal.steps.registry import STEP_TYPES
+from tests.autonomous.helpers import REPO, live_pod_names, run_seal, seal, start
 from tests.conftest import wait_for
 
 DATA = Path(__file__).parent / "data"
@@ -205,3 +211,43 @@ def test_a_signal_interrupts_the_method_the_rollbacks_still_run_and_the_journal_
     assert rollback["status"] == "succeeded"
     assert "from 5 to 3 replica(s)" in rollback["output"]["reason"]
     assert replicas(sandbox) == 3
+
+
+def test_convert_writes_a_literal_secret_as_an_environment_reference(tmp_path: Path) -> None:
+    experiment = tmp_path / "secret.json"
+    probe = {
+        "type": "probe",
+        "name": "call",
+        "provider": {
+            "type": "http",
+            "url": "http://127.0.0.1:9/",
+            "headers": {"Authorization": "Bearer ${token}", "X-User": "${user}"},
+        },
+    }
+    secrets = {"k8s": {"token": "s3cr3t-literal", "user": {"type": "env", "key": "CTK_USER"}}}
+    experiment.write_text(json.dumps({"title": "secrets", "secrets": secrets, "method": [probe]}))
+    output = tmp_path / "policy.yml"
+    output.write_text("old")
+    output.chmod(0o644)
+    env = {"CTK_USER": "me"}
+    converted = subprocess.run(
+        [sys.executable, "-m", "seal", "convert", str(experiment), "-o", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+        env={**os.environ, **env},
+    )
+    assert converted.returncode == 0, converted.stderr
+    assert "the secret k8s.token is written as ${SEAL_SECRET_K8S_TOKEN}" in converted.stderr
+    assert "s3cr3t-literal" not in converted.stderr
+    text = output.read_text()
+    assert "s3cr3t-literal" not in text
+    assert "value: Bearer ${SEAL_SECRET_K8S_TOKEN}" in text
+    assert "value: ${CTK_USER}" in text
+    assert "# Reads the environment variable SEAL_SECRET_K8S_TOKEN: set it to" in text
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
+    policy = load_policy(str(output), STEP_TYPES, {"SEAL_SECRET_K8S_TOKEN": "t0k", **env})
+    headers = policy.scenarios[0].steps[0].headers  # type: ignore[attr-defined]
+    assert headers == (("Authorization", "Bearer t0k"), ("X-User", "me"))

@@ -81,6 +81,13 @@ def render(converted: Converted) -> str:
     ]
     values = converted.values
     for name, default in sorted((values.env_used if values else {}).items()):
+        secret = values.secret_env.get(name) if values else None
+        if secret is not None:
+            lines.append(
+                printable(f"# Reads the environment variable {name}: set it to the secret {secret}")
+            )
+            lines.append("#   before running (its literal value is not copied here).")
+            continue
         lines.append(
             printable(
                 f"# Reads the environment variable {name}"

@@ -82,6 +82,11 @@ class Values:
     settings: dict[str, Setting] = field(default_factory=dict)
     #: the environment variables the converted policy reads (for its header)
     env_used: dict[str, str] = field(default_factory=dict)
+    #: converted, a literal secret becomes an environment variable: its name -> the secret
+    #: it stands for (`scope.name`), so the literal never reaches the policy text
+    secret_env: dict[str, str] = field(default_factory=dict)
+    #: ... and its literal value, kept in memory only (to check the converted policy with)
+    secret_literal: dict[str, str] = field(default_factory=dict)
     #: where a `${name}` named nothing (reported once: its value is not judged again)
     unresolved: set[DocPath] = field(default_factory=set)
     #: values whose own problem is reported where they are defined
@@ -100,6 +105,20 @@ class Values:
             return
         for scope, table in secrets.items():
             self._read_table(("secrets", scope), table)
+            if self.environ is None and isinstance(table, dict):
+                self._hide_literals(str(scope), table)
+
+    def _hide_literals(self, scope: str, table: dict[Any, Any]) -> None:
+        """Converted, a literal secret becomes `${SEAL_SECRET_SCOPE_NAME}`."""
+        for name in table:
+            setting = self.settings.get(str(name))
+            if setting is None or setting.env:
+                continue
+            env = re.sub(r"[^A-Z0-9_]", "_", f"SEAL_SECRET_{scope}_{name}".upper())
+            self.settings[str(name)] = Setting(env=env)
+            self.secret_env[env] = f"{scope}.{name}"
+            literal = setting.value
+            self.secret_literal[env] = literal if isinstance(literal, str) else json.dumps(literal)
 
     def _read_table(self, path: DocPath, table: Any) -> None:
         if not isinstance(table, dict):
