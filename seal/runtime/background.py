@@ -145,6 +145,9 @@ class ScenarioGuard:
         self._step_types = step_types
         self._stopping = AbortSignal()
         self._stopping.arm()
+        #: called when the steps are over: the abortWhen probes are polled no more
+        self._steps_over = AbortSignal()
+        self._steps_over.arm()
         self._generator: LoadGenerator | None = None
         self._threads: list[threading.Thread] = []
         #: the steps' context: its clock's waits end when the scenario is aborted
@@ -181,8 +184,10 @@ class ScenarioGuard:
         thread.start()
 
     def disarm(self) -> None:
-        """The steps are over: nothing aborts the scenario from now on."""
+        """The steps are over: nothing aborts the scenario from now on, and the abortWhen
+        probes are polled no more (a probe already sending its request may finish)."""
         self.signal.arm(False)
+        self._steps_over.trigger("the steps are over")
 
     def _abort(self, reason: str) -> None:
         if self.signal.trigger(reason):
@@ -208,17 +213,21 @@ class ScenarioGuard:
                 self._ctx.metrics.load_requests(self.scenario.name, successes, errors)
 
     def _poll_probes(self) -> None:
-        ctx = dataclasses.replace(self._ctx, clock=AbortableClock(self._ctx.clock, self._stopping))
+        over = self._steps_over
+        ctx = dataclasses.replace(self._ctx, clock=AbortableClock(self._ctx.clock, over))
         with log_context(scenario=self.scenario.name, step="abortWhen"):
             try:
-                while self.signal.reason is None:  # aborted: nothing more to watch for
+                # aborted, or the steps are over: nothing more to watch for
+                while self.signal.reason is None and over.reason is None:
                     self._poll_once(ctx)
                     ctx.clock.sleep(self.scenario.abort_check_seconds)
             except ShutdownRequested:
-                return  # the guard stops (or the process does): no more polls
+                return  # the steps are over (or the process stops): no more polls
 
     def _poll_once(self, ctx: StepContext) -> None:
         for index, probe in enumerate(self.scenario.abort_when, 1):
+            if self._steps_over.reason is not None:
+                return  # the steps ended during this poll: its next probes are not sent
             try:
                 outcome = self._step_types[probe.key].run(probe, ctx)
             except SealError as exc:

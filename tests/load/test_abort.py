@@ -246,3 +246,67 @@ def test_aborted_fails_the_run_and_shows_in_the_summary() -> None:
         ("b", 1, "aborted"),
     ]
     assert "b: abortWhen probe 1 (probePods) failed: ..." in table(summary)
+
+
+class CountingApp:
+    """Answers 200 to every request and keeps the paths asked for, in order."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        app = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                app.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def counting_app() -> Iterator[CountingApp]:
+    app = CountingApp()
+    yield app
+    app.server.shutdown()
+    app.server.server_close()
+
+
+def test_abort_when_is_not_polled_once_the_steps_are_over(
+    sandbox: Sandbox, tmp_path: Path, counting_app: CountingApp
+) -> None:
+    """The rollbacks (a probe marking their start, then 2 s) and the undos run with no
+    abortWhen poll: the probe polled every 0.2 s during the steps, and no more after."""
+    url = counting_app.url
+    outcome, _ = run_one(
+        sandbox,
+        tmp_path,
+        dedent(
+            f"""\
+        scenarios:
+        - name: quiet after the steps
+          abortWhen:
+          - probeHTTP: {{target: {{url: '{url}/health'}}, retries: 1}}
+          abortCheckSeconds: 0.2
+          steps:
+        """
+        )
+        + MARKER
+        + "  - wait: {seconds: 1}\n"
+        + "  rollbacks:\n"
+        + f"  - probeHTTP: {{target: {{url: '{url}/rollback'}}, retries: 1}}\n"
+        + "  - wait: {seconds: 2}\n",
+    )
+    assert outcome.result == "passed", outcome.reason
+    assert not marker_exists(sandbox) and outcome.cleanup.undone == 1
+    paths = counting_app.paths
+    assert paths.count("/rollback") == 1
+    during, after = paths[: paths.index("/rollback")], paths[paths.index("/rollback") + 1 :]
+    assert set(during) == {"/health"} and len(during) >= 4  # polled while the steps ran
+    assert after == []  # not one poll during the rollbacks, the undos or after
