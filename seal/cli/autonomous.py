@@ -71,13 +71,12 @@ def autonomous(
         clean_leftovers(running.services)
         on_outcome = reports.scenario_finished if reports is not None else None
         summary = run_policy(running.services, policy_file, policy, on_outcome)
-    if journal is not None:
-        journal.write(policy, summary)
+    journal_written = journal is None or journal.write(policy, summary)
     finish_reports(reports, summary)
     _report(summary)
     if running.signal is not None:
         return 128 + running.signal
-    return int(summary.exit_code)
+    return int(summary.exit_code) or (0 if journal_written else 1)
 
 
 def _report(summary: Any) -> None:

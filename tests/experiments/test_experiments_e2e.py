@@ -251,3 +251,50 @@ def test_convert_writes_a_literal_secret_as_an_environment_reference(tmp_path: P
     policy = load_policy(str(output), STEP_TYPES, {"SEAL_SECRET_K8S_TOKEN": "t0k", **env})
     headers = policy.scenarios[0].steps[0].headers  # type: ignore[attr-defined]
     assert headers == (("Authorization", "Bearer t0k"), ("X-User", "me"))
+
+
+@pytest.mark.parametrize("where", ["nodir/j.json", "adir"])
+def test_an_unusable_journal_path_is_refused_before_anything_runs(
+    tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "adir").mkdir()
+    path = tmp_path / where
+    result = seal("autonomous", "--policy-file", str(GREETER), "--journal-path", str(path))
+    assert result.returncode == 2, result.stderr  # not 3: no cluster was reached for
+    expected = (
+        f"the directory {tmp_path / 'nodir'} does not exist"
+        if where.startswith("nodir")
+        else f"{path} is a directory; give a file in it"
+    )
+    assert f"--journal-path: {path}" in result.stderr and expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_journal_that_cannot_be_written_at_the_end_makes_the_exit_status_1(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    scale_up = json.loads(GREETER.read_text())["method"][2]
+    scale_up["pauses"] = {"after": 3}
+    experiment = {
+        "title": "journal lost",
+        "method": [scale_up],
+        "rollbacks": json.loads(GREETER.read_text())["rollbacks"],
+        "configuration": {"namespace": "default"},
+    }
+    experiment["rollbacks"][0]["pauses"] = {}
+    path = tmp_path / "lost.json"
+    path.write_text(json.dumps(experiment))
+    directory = tmp_path / "journals"
+    directory.mkdir()
+    process = start(sandbox, path, tmp_path / "state", "--journal-path", str(directory / "j.json"))
+    try:
+        wait_for(lambda: replicas(sandbox) == 5, timeout=30, what="the scale up")
+        directory.rmdir()  # gone while the experiment runs
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 1, stderr
+    assert f"cannot write the journal {directory / 'j.json'}: No such file" in stderr
+    assert replicas(sandbox) == 3
