@@ -18,7 +18,7 @@ from seal import __version__
 from seal.outcomes import ScenarioOutcome, StepOutcome
 from seal.reports import load as load_stats
 from seal.reports import svg
-from seal.reports.json_report import load_record, steady_state_records
+from seal.reports.json_report import load_record, steady_state_records, step_reason
 from seal.reports.junit import PolicyRun
 
 _CSS = """
@@ -107,8 +107,8 @@ def _entry(label: str, step: StepOutcome) -> str:
     recovery = getattr(step, "recovery_seconds", None)  # recoveredWithin, when measured
     if isinstance(recovery, int | float):
         text += f", recovered in {recovery:.2f}s"
-    if step.reason:
-        text += f' &mdash; <span class="reason">{escape(step.reason)}</span>'
+    if reason := step_reason(step):
+        text += f' &mdash; <span class="reason">{escape(reason)}</span>'
     actions = "".join(
         f'<li class="action">{escape(a.action)} <code>{escape(a.target)}</code>: '
         f"{escape(a.outcome)}, {escape(a.verdict)}"

@@ -93,21 +93,31 @@ def action_record(action: ActionRecord) -> dict[str, Any]:
     }
 
 
+def step_reason(step: StepOutcome) -> str:
+    """A step's reason without the `step N (key): ` the scenario's reason starts with (a
+    step's own record says which step it is)."""
+    return step.reason.removeprefix(f"step {step.index} ({step.key}): ")
+
+
 def step_record(step: StepOutcome) -> dict[str, Any]:
-    """One step (or steady-state probe): what it was, when, how long, what it came to."""
+    """One step (or steady-state probe): what it was, when, how long, what it came to;
+    a measurement beyond the named fields only when the step made it (not None)."""
     record: dict[str, Any] = {
         "key": step.key,
         "index": step.index,
         "started": timestamp(step.started),
         "duration": round(step.duration, 6),
         "result": step.result,
-        "reason": step.reason,
+        "reason": step_reason(step),
         "targets": step.targets,
         "waitedSeconds": step.seconds,
         "actions": [action_record(action) for action in step.actions],
     }
     extras = _extras(step, _STEP_FIELDS | {"started", "duration"})
-    return {**record, **{k: v for k, v in extras.items() if k not in record}}
+    return {
+        **record,
+        **{k: v for k, v in extras.items() if k not in record and v is not None},
+    }
 
 
 def steady_state_records(outcome: ScenarioOutcome) -> list[dict[str, Any]]:

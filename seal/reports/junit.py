@@ -17,6 +17,7 @@ from pathlib import Path
 
 from seal import __version__
 from seal.outcomes import FAILING_RESULTS, ScenarioOutcome, StepOutcome
+from seal.reports.json_report import step_reason
 
 #: characters XML 1.0 cannot hold, even escaped
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -41,8 +42,8 @@ def xml_text(text: str) -> str:
 def step_line(step: StepOutcome) -> str:
     """A step as one line of text: `2 probeHTTP: failed in 1.20s (reason) [2 target(s)]`."""
     line = f"{step.index} {step.key or 'step'}: {step.result} in {step.duration:.2f}s"
-    if step.reason:
-        line += f" ({step.reason})"
+    if reason := step_reason(step):
+        line += f" ({reason})"
     if step.targets:
         line += f" [{step.targets} target(s)]"
     for action in step.actions:

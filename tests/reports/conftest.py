@@ -62,7 +62,7 @@ def outcomes() -> list[ScenarioOutcome]:
     )
     failed_probe = StepOutcome(
         "failed",
-        "probe GET /healthz: answered 503, expected 200",
+        "step 2 (probeHTTP): probe GET /healthz: answered 503, expected 200",
         key="probeHTTP",
         index=2,
         started=T0 + 12,

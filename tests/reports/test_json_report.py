@@ -65,6 +65,22 @@ def test_the_journal_holds_steps_actions_probes_timings_and_cleanup() -> None:
     ]
 
 
+def test_a_step_record_holds_its_own_reason_and_no_measurement_it_did_not_make() -> None:
+    failed = journal(outcomes()[1], "p.yml")
+    assert failed["reason"] == "step 2 (probeHTTP): answered 503 <not> \x07 ok"
+    assert failed["steps"][1]["reason"] == "probe GET /healthz: answered 503, expected 200"
+    interrupted = journal(outcomes()[3], "p.yml")
+    assert interrupted["reason"] == "step 1 (podAction): shutdown"
+    assert interrupted["steps"][0]["reason"] == "shutdown"
+    unmeasured = StepOutcome("passed", "held", key="waitFor", index=2, seconds=1.0)
+    measured = replace(unmeasured, key="podAction", index=1, recovery_seconds=4.5)
+    record = journal(replace(outcomes()[0], steps=(measured, unmeasured)), "p.yml")
+    assert record["steps"][0]["recoverySeconds"] == 4.5
+    assert "recoverySeconds" not in record["steps"][1]
+    assert record["steps"][1]["waitedSeconds"] == 1.0
+    validate_report(record)
+
+
 def test_background_load_statistics_are_in_the_journal() -> None:
     load = journal(outcomes()[1], "p.yml")["load"]
     assert load["requests"] == 300

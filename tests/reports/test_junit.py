@@ -46,7 +46,10 @@ def test_a_testcase_per_scenario_run_failures_with_their_reason() -> None:
     # the bell character XML cannot hold is replaced; the markup is escaped and read back
     assert failure.get("message") == "step 2 (probeHTTP): answered 503 <not> \ufffd ok"
     assert failure.get("type") == "failed"
-    assert "step 2 probeHTTP: failed in 1.50s" in (failure.text or "")
+    assert (
+        "step 2 probeHTTP: failed in 1.50s (probe GET /healthz: answered 503, expected 200)\n"
+        in (failure.text or "")
+    )  # a step's line does not repeat `step 2 (probeHTTP): `
     assert "undo scale (scale default/web back to 3) failed: 403" in (failure.text or "")
     assert skipped.find("skipped") is not None
     assert skipped.find("skipped").get("message") == "no pod matched"  # type: ignore[union-attr]
