@@ -8,11 +8,14 @@ sleeping on the injected clock.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seal.clock import Clock, SystemClock
+from seal.errors import ShutdownRequested
 
 if TYPE_CHECKING:
     import urllib3
@@ -29,6 +32,12 @@ DEFAULT_BURST = 2000
 DEFAULT_MAX_CONCURRENT = 16
 #: connections kept beyond those for watch streams, which stay open (the watch cache's)
 STREAMS = 4
+#: the lowest `--kube-api-qps`: below it a single request may wait minutes for its turn
+MIN_QPS = 0.1
+#: a request that waits this long (seconds) for its token is logged, once
+SLOW_WAIT = 3.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class TokenBucket:
         self._lock = threading.Lock()
         self._tokens = float(burst)
         self._last = self._clock.monotonic()
+        self._warned = False
 
     def reserve(self) -> float:
         """Take a token; the seconds to wait before using it (0 when one was there)."""
@@ -72,11 +82,26 @@ class TokenBucket:
             return -self._tokens / self.qps
 
     def acquire(self) -> float:
-        """Wait for a token (never cut short: undos after a shutdown need requests too);
-        the seconds waited."""
+        """Wait for a token; the seconds it was due to wait.
+
+        A shutdown ends the wait, and once one was asked for the limiter is bypassed: the
+        request goes at once (as if sent just before the signal), so that neither a
+        waiting request nor the undos that follow (which must get their requests
+        through, and soon: a process manager kills seal at the end of its grace period)
+        are held up by a low `--kube-api-qps`. The requests in flight stay bounded by
+        `--max-concurrent-requests`, and an API server's 429 is still retried."""
         delay = self.reserve()
         if delay > 0:
-            self._clock.sleep(delay, interruptible=False)
+            if delay >= SLOW_WAIT and not self._warned:
+                self._warned = True
+                log.warning(
+                    "requests are throttled by --kube-api-qps %g: one waits %.0f s for its "
+                    "turn (raise --kube-api-qps or --kube-api-burst to go faster)",
+                    self.qps,
+                    delay,
+                )
+            with contextlib.suppress(ShutdownRequested):
+                self._clock.sleep(delay)
         return delay
 
 

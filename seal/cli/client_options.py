@@ -12,6 +12,7 @@ from seal.adapters.ratelimit import (
     DEFAULT_BURST,
     DEFAULT_MAX_CONCURRENT,
     DEFAULT_QPS,
+    MIN_QPS,
     ClientLimits,
 )
 from seal.cli.options import option
@@ -54,10 +55,13 @@ def client_options(function: Any) -> Any:
         ),
         option(
             "--kube-api-qps",
-            type=click.FloatRange(min=0, min_open=True),
+            type=click.FloatRange(min=MIN_QPS),
             default=DEFAULT_QPS,
             show_default=True,
-            help="API requests a second on average, at most (client-side rate limit).",
+            help=(
+                "API requests a second on average, at most (client-side rate limit); "
+                f"at least {MIN_QPS}."
+            ),
         ),
     ):
         wrapper = decorator(wrapper)

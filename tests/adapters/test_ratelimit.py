@@ -3,6 +3,8 @@ bound on the requests in flight; the command-line flags that set them."""
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,11 +13,13 @@ from typing import Any
 
 import pytest
 
+from sandbox.sandbox import Sandbox
 from seal.adapters.kube import KubeClient
 from seal.adapters.kubeconfig import resolve
 from seal.adapters.ratelimit import ClientLimits, TokenBucket
+from seal.clock import SystemClock
 from tests.adapters.loopback_api import slow_api
-from tests.autonomous.helpers import seal
+from tests.autonomous.helpers import seal, start
 from tests.conftest import SandboxFactory
 from tests.fakes import FakeClock
 
@@ -102,7 +106,8 @@ def test_the_flags_reach_the_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flag", "value", "says"),
     [
-        ("--kube-api-qps", "0", "0.0 is not in the range x>0"),
+        ("--kube-api-qps", "0", "0.0 is not in the range x>=0.1"),
+        ("--kube-api-qps", "0.05", "0.05 is not in the range x>=0.1"),
         ("--kube-api-qps", "nan", "is not a finite number"),
         ("--kube-api-burst", "0", "0 is not in the range x>=1"),
         ("--max-concurrent-requests", "0", "0 is not in the range 1<=x<=512"),
@@ -114,3 +119,85 @@ def test_wrong_limits_are_usage_errors(flag: str, value: str, says: str, tmp_pat
     result = seal("autonomous", "--policy-file", str(policy), flag, value)
     assert result.returncode == 2
     assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_shutdown_ends_a_wait_for_a_token() -> None:
+    clock = SystemClock()
+    bucket = TokenBucket(qps=0.1, burst=1, clock=clock)
+    bucket.acquire()  # the burst; the next token is 10 s away
+    waiter = threading.Thread(target=bucket.acquire, daemon=True)
+    started = time.monotonic()
+    waiter.start()
+    time.sleep(0.3)
+    clock.request_shutdown()
+    waiter.join(timeout=3)
+    assert not waiter.is_alive(), "the wait for a token ignored the shutdown"
+    assert time.monotonic() - started < 3
+
+
+def test_after_a_shutdown_requests_go_at_once_and_never_raise() -> None:
+    """The undos run after the shutdown was asked for: their requests must get through."""
+    clock = FakeClock()
+    clock.shutdown_after = 0  # a shutdown was asked for before any sleep
+    bucket = TokenBucket(qps=0.1, burst=1, clock=clock)
+    assert [bucket.acquire() for _ in range(3)] == pytest.approx([0, 10, 20])
+    assert clock.time == clock.start, "no request waited for its token"
+
+
+def test_a_long_wait_for_a_token_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(qps=0.2, burst=1, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="seal.adapters.ratelimit"):
+        for _ in range(4):
+            bucket.acquire()
+    said = [r.getMessage() for r in caplog.records if "throttled" in r.getMessage()]
+    assert said == [
+        "requests are throttled by --kube-api-qps 0.2: one waits 5 s for its turn "
+        "(raise --kube-api-qps or --kube-api-burst to go faster)"
+    ]
+    quick = TokenBucket(qps=1, burst=1, clock=clock)
+    caplog.clear()
+    for _ in range(3):
+        quick.acquire()
+    assert not caplog.records, "a wait of a second or two is not worth a warning"
+
+
+LISTING = """\
+config:
+  runStrategy: {runs: 1000, minSecondsBetweenRuns: 0, maxSecondsBetweenRuns: 0}
+scenarios:
+- name: list pods
+  steps:
+  - podAction:
+      matches:
+      - labels: {selector: app=nothing-has-this, namespace: default}
+      actions:
+      - kill: {force: true}
+"""
+
+
+def test_sigterm_ends_a_run_throttled_by_a_low_qps(sandbox: Sandbox, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text(LISTING)
+    process = start(
+        sandbox,
+        policy,
+        tmp_path / "state",
+        "--kube-api-qps",
+        "0.1",
+        "--kube-api-burst",
+        "1",
+    )
+    try:
+        time.sleep(4)  # connected, and waiting 10 s for each request's token
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+        took = time.monotonic() - signalled
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err
+    assert took < 8, f"seal took {took:.1f} s to stop after SIGTERM"
+    assert "requests are throttled by --kube-api-qps 0.1" in err
+    assert "Traceback" not in err
