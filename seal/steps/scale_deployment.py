@@ -77,7 +77,8 @@ def run(spec: ScaleDeploymentSpec, ctx: StepContext) -> StepOutcome:
     _set_replicas(ctx, spec.namespace, spec.name, spec.replicas)
     message = f"scaled {what} from {before} to {spec.replicas} replica(s)"
     log.info(message, extra={"action": "scale", "outcome": "success"})
-    record = ActionRecord("scale", f"{spec.namespace}/{spec.name}", "ok", message)
+    target = f"{spec.namespace}/{spec.name}"
+    record = ActionRecord("scale", target, "ok", message, at=ctx.clock.now())
     return StepOutcome("passed", message, 1, actions=(record,))
 
 

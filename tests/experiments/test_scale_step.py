@@ -29,6 +29,12 @@ def test_scale_writes_its_undo_first_and_the_undo_sets_the_replicas_back(
     )
     assert outcome.result == "passed" and outcome.targets == 1
     assert outcome.reason == "scaled Deployment default/goldpinger from 3 to 5 replica(s)"
+    [action] = outcome.actions  # with the time it was done (the report's `at`)
+    assert (action.action, action.target, action.at) == (
+        "scale",
+        "default/goldpinger",
+        harness.clock.now(),
+    )
     assert observing.seen == [3]  # the undo was written while the Deployment still had 3
     assert spec_replicas(harness) == 5
     [entry] = harness.journal.pending(harness.run_id)
