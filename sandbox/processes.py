@@ -455,6 +455,24 @@ class ProcessRunner:
             )
         else:
             self._status_of(container, terminated=container.last_state["terminated"])
+            self._maybe_completed(container)
+
+    def _maybe_completed(self, container: Container) -> None:
+        """A pod whose processes have all ended for good is Succeeded, or Failed when one
+        exited with an error (restartPolicy Never, or OnFailure after a success)."""
+        siblings = self.pods.get(container.uid, [])
+        if any(c.alive or c.restart_at is not None or c.stopping for c in siblings):
+            return
+        codes = [int((c.last_state.get("terminated") or {}).get("exitCode", 0)) for c in siblings]
+        phase = "Failed" if any(codes) else "Succeeded"
+
+        def complete(pod: Obj) -> None:
+            pod.setdefault("status", {})["phase"] = phase
+            for kind in ("ContainersReady", "Ready"):
+                set_condition(pod, kind, "False", "PodCompleted")
+
+        with contextlib.suppress(ApiError):
+            self.store.mutate("pods", container.namespace, container.pod, complete)
 
     async def _probe(self, container: Container, probe: Probe, kind: str) -> None:
         try:
@@ -605,13 +623,30 @@ class ProcessRunner:
             every = all(s.get("ready") for s in statuses)
             for kind in ("ContainersReady", "Ready"):
                 set_condition(pod, kind, "True" if every else "False")
+            created = any(
+                "running" in s.get("state", {}) or s.get("restartCount") for s in statuses
+            )
+            if waiting is not None and waiting[0].startswith("CreateContainer") and not created:
+                pod["status"]["phase"] = "Pending"  # no container was ever created
 
         with contextlib.suppress(ApiError):
             self.store.mutate("pods", pod["metadata"]["namespace"], pod["metadata"]["name"], update)
 
     def log_lines(self, pod: Obj, container: str | None) -> list[str] | None:
-        """The container's output, when this runner ran it (None: not one of ours)."""
+        """The container's output, when this runner ran it (None: not one of ours); a
+        container of ours that never started has no log (400, as the kubelet says)."""
         for candidate in self.pods.get(pod["metadata"]["uid"], []):
             if container in (None, candidate.name) and candidate.log_path.exists():
                 return candidate.log_path.read_text(errors="replace").splitlines()
-        return None
+        if not self.manages(pod):
+            return None
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        names = [str(c.get("name", "")) for c in pod["spec"].get("containers") or []]
+        name = container or (names[0] if names else "")
+        state: Obj = next((s.get("state", {}) for s in statuses if s.get("name") == name), {})
+        reason = (state.get("waiting") or {}).get("reason", "ContainerCreating")
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'container "{name}" in pod "{pod["metadata"]["name"]}" is waiting to start: {reason}',
+        )

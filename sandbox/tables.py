@@ -31,15 +31,31 @@ def age(obj: Obj, now: float) -> str:
     return f"{seconds}s"
 
 
+def _pod_status(obj: Obj, statuses: list[Obj]) -> str:
+    """The STATUS column as kubectl prints it: Terminating, the pod's reason, else the
+    reason of a container that waits or has ended (CrashLoopBackOff, Error, Completed),
+    else the phase."""
+    status = obj.get("status", {})
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    if status.get("reason"):
+        return str(status["reason"])
+    for container in statuses:
+        state = container.get("state") or {}
+        waiting, ended = state.get("waiting") or {}, state.get("terminated") or {}
+        if waiting.get("reason"):
+            return str(waiting["reason"])
+        if ended:
+            code = ended.get("exitCode", 0)
+            return str(ended.get("reason") or f"ExitCode:{code}")
+    return str(status.get("phase", "Unknown"))
+
+
 def _pod(obj: Obj) -> list[Any]:
     statuses = obj.get("status", {}).get("containerStatuses") or []
     containers = obj.get("spec", {}).get("containers") or []
     ready = sum(1 for s in statuses if s.get("ready"))
-    phase = (
-        "Terminating"
-        if obj["metadata"].get("deletionTimestamp")
-        else obj.get("status", {}).get("phase", "Unknown")
-    )
+    phase = _pod_status(obj, statuses)
     restarts = sum(int(s.get("restartCount", 0)) for s in statuses)
     return [
         f"{ready}/{len(containers)}",

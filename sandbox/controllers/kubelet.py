@@ -105,7 +105,7 @@ class Kubelet(Controller):
         machine = self.machine_of(pod["spec"].get("nodeName", ""))
         if machine is not None and not machine.running:
             return
-        if runs_to_completion(pod):
+        if runs_to_completion(pod) and not self.context.runs_processes(pod):
             if not _reported(pod):
                 self._run_command(key, pod)
             return

@@ -276,3 +276,57 @@ def test_bad_run_image_rules_are_refused() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "--run-image 'nope': expected IMAGE=COMMAND" in result.stderr
+
+
+def test_a_pod_that_runs_to_completion_ends_succeeded_or_failed(
+    running_app: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    box = running_app(rootful=False)
+    for name, code in (("done", 0), ("broken", 3)):
+        manifest = pod_manifest(tmp_path / "x", volumes=False)
+        manifest["metadata"]["name"] = name  # type: ignore[index]
+        manifest["spec"]["restartPolicy"] = "Never"  # type: ignore[index]
+        container = manifest["spec"]["containers"][0]  # type: ignore[index]
+        container["command"] = [sys.executable, "-c", f"print('{name}'); raise SystemExit({code})"]
+        del container["readinessProbe"], container["livenessProbe"]
+        kubectl(box, "apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def phases() -> dict[str, str] | None:
+        found = json.loads(kubectl(box, "get", "pods", "done", "broken", "-o", "json"))
+        got = {p["metadata"]["name"]: p["status"]["phase"] for p in found["items"]}
+        return got if set(got.values()) <= {"Succeeded", "Failed"} else None
+
+    assert wait_for(phases, timeout=30, interval=0.2, what="both pods ended") == {
+        "done": "Succeeded",
+        "broken": "Failed",
+    }
+    table = kubectl(box, "get", "pods", "done", "broken", "--no-headers")
+    assert {line.split()[0]: line.split()[2] for line in table.splitlines()} == {
+        "done": "Completed",
+        "broken": "Error",
+    }
+    assert kubectl(box, "logs", "broken").splitlines() == ["broken"]
+
+
+def test_a_command_that_is_not_there_never_starts_and_says_so(
+    running_app: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    box = running_app(rootful=False)
+    manifest = pod_manifest(tmp_path / "x", volumes=False)
+    manifest["spec"]["containers"][0]["command"] = ["/no/such/program"]  # type: ignore[index]
+    kubectl(box, "apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def waiting() -> str | None:
+        status = pod(box)["status"]
+        states = [c.get("state", {}) for c in status.get("containerStatuses", [])]  # type: ignore[attr-defined]
+        reasons = [s.get("waiting", {}).get("reason") for s in states]
+        return status["phase"] if "CreateContainerError" in reasons else None  # type: ignore[index]
+
+    assert wait_for(waiting, timeout=30, interval=0.2, what="CreateContainerError") == "Pending"
+    assert "CreateContainerError" in kubectl(box, "get", "pod", "app", "--no-headers")
+    logs = subprocess.run(
+        ["kubectl", "--kubeconfig", str(box.kubeconfig_path), "logs", "app"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert logs.returncode != 0
+    assert 'container "app" in pod "app" is waiting to start: CreateContainerError' in logs.stderr
