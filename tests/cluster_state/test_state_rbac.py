@@ -7,9 +7,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sandbox import accounts
+from seal.adapters.kube import KubeClient
+from seal.adapters.kubeconfig import resolve
+from seal.errors import KubeError
 from tests.autonomous.helpers import seal, write_policy
 from tests.cluster_state.conftest import NAMESPACE, Cluster
 
@@ -56,6 +60,10 @@ def test_the_printed_role_is_enough(cluster: Cluster, tmp_path: Path) -> None:
     lease = yaml.safe_load(cluster.kubectl("get", "lease", "seal-leader", "-n", NAMESPACE,
                                            "-o", "yaml"))  # fmt: skip
     assert lease["spec"]["holderIdentity"] == ""
+    # the Role cannot grant reading the namespace itself: seal went on without that check
+    with pytest.raises(KubeError) as denied:
+        KubeClient(resolve(str(kubeconfig))).request("GET", f"/api/v1/namespaces/{NAMESPACE}")
+    assert denied.value.status == 403
 
 
 def test_without_it_preflight_names_the_configmap_and_lease_rules(
