@@ -138,9 +138,26 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _prepare_child(mounts: list[tuple[str, str, bool]]) -> Callable[[], None]:
+def _kept(mounts: list[tuple[str, str, bool]], paths: list[str]) -> list[str]:
+    """The directories a volume would hide that the process needs (its program, in a
+    checkout under /tmp with an emptyDir at /tmp): the first directory below the mount
+    point on the way to each path. They are mounted back inside the volume."""
+    kept: list[str] = []
+    for _, target, _ in mounts:
+        top = target.rstrip("/") + "/"
+        for path in paths:
+            if path.startswith(top):
+                keep = top + path[len(top) :].split("/", 1)[0]
+                if keep not in kept:
+                    kept.append(keep)
+    return kept
+
+
+def _prepare_child(mounts: list[tuple[str, str, bool]], kept: list[str]) -> Callable[[], None]:
     """What runs in the child before it executes: die with the sandbox, and (as root) a
-    private mount namespace with the container's mounts."""
+    private mount namespace with the container's mounts. Every source (and every kept
+    directory) is opened before the first mount, so that a volume mounted over a
+    directory cannot hide what the next mounts or the program itself come from."""
 
     def prepare() -> None:
         _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -148,13 +165,22 @@ def _prepare_child(mounts: list[tuple[str, str, bool]]) -> Callable[[], None]:
             return
         _check(_libc.unshare(_CLONE_NEWNS), "unshare")
         _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "mount /")
-        for source, target, read_only in mounts:
-            _check(_libc.mount(source.encode(), target.encode(), None, _MS_BIND, None), target)
-            if read_only:
-                flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
-                _check(_libc.mount(b"none", target.encode(), None, flags, None), target)
+        sources = [os.open(source, os.O_PATH) for source, _, _ in mounts]
+        keeps = [os.open(path, os.O_PATH) for path in kept]
+        for fd, (_, target, read_only) in zip(sources, mounts, strict=True):
+            _bind(f"/proc/self/fd/{fd}", target, read_only)
+        for fd, path in zip(keeps, kept, strict=True):
+            os.makedirs(path, exist_ok=True)  # inside the volume that covers it
+            _bind(f"/proc/self/fd/{fd}", path, False)
 
     return prepare
+
+
+def _bind(source: str, target: str, read_only: bool) -> None:
+    _check(_libc.mount(source.encode(), target.encode(), None, _MS_BIND | _MS_REC, None), target)
+    if read_only:
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
+        _check(_libc.mount(b"none", target.encode(), None, flags, None), target)
 
 
 class ProcessRunner:
@@ -350,19 +376,11 @@ class ProcessRunner:
             if container.argv
             else None
         )
-        hidden = [
-            t
-            for _, t, _ in container.mounts
-            if executable and (executable + "/").startswith(t.rstrip("/") + "/")
-        ]
-        if executable is None or hidden:
-            why = (
-                f"executable {container.argv[:1]} not found"
-                if executable is None
-                else f"a volume mounted at {hidden[0]} would hide {executable}"
-            )
+        if executable is None:
+            why = f"executable {container.argv[:1]} not found"
             self._status_of(container, waiting=("CreateContainerError", why))
             return
+        kept = _kept(container.mounts, [executable, os.path.realpath(executable)])
         try:
             self._mount_points(container)
             output = container.log_path.open("ab")
@@ -374,7 +392,7 @@ class ProcessRunner:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_prepare_child(container.mounts),  # noqa: PLW1509
+                preexec_fn=_prepare_child(container.mounts, kept),  # noqa: PLW1509
             )
             output.close()
         except (OSError, subprocess.SubprocessError) as exc:

@@ -100,11 +100,6 @@ def overlay(directory: Path, policy: Path) -> None:
         {"op": "replace", "path": "/spec/template/spec/terminationGracePeriodSeconds",
          "value": 30},
     ]  # fmt: skip
-    if str(REPO).startswith("/tmp/"):
-        # the emptyDir at /tmp would hide this checkout from the pods' processes
-        operations.append(
-            {"op": "replace", "path": f"{container}/volumeMounts/1/mountPath", "value": "/var/tmp"}
-        )
     patches = [{"target": {"kind": "Deployment", "name": "seal"}, "patch": json.dumps(operations)}]
     for (kind, name), rules in roles.items():
         patch = [{"op": "replace", "path": "/rules", "value": rules}]

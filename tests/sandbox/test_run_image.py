@@ -330,3 +330,58 @@ def test_a_command_that_is_not_there_never_starts_and_says_so(
     )  # fmt: skip
     assert logs.returncode != 0
     assert 'container "app" in pod "app" is waiting to start: CreateContainerError' in logs.stderr
+
+
+def test_kept_directories_are_the_first_below_each_mount() -> None:
+    from sandbox.processes import _kept
+
+    mounts = [("/src/a", "/tmp", False), ("/src/b", "/etc/app", True)]
+    assert _kept(mounts, ["/tmp/ci/main/.venv/bin/seal", "/usr/bin/python3"]) == ["/tmp/ci"]
+    assert _kept(mounts, ["/usr/local/bin/seal"]) == []
+    assert _kept([("/src", "/tmp/", False)], ["/tmp/x", "/tmp/x/y"]) == ["/tmp/x"]
+
+
+@pytest.mark.skipif(not ROOT, reason="volume mounts need a private mount namespace (root)")
+def test_a_volume_over_the_programs_directory_leaves_the_program_in_view(
+    tmp_path: Path,
+) -> None:
+    # the program lives under /tmp (pytest's tmp_path), and the pod mounts an emptyDir there
+    program = tmp_path / "bin" / "lister"
+    program.parent.mkdir()
+    program.write_text(
+        f"#!{sys.executable}\n"
+        "import os, time\n"
+        "print('alive; /tmp holds', sorted(os.listdir('/tmp')), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    program.chmod(0o755)
+    kept = "/" + str(tmp_path).strip("/").split("/")[1]  # e.g. /tmp/pytest-of-root
+    box = Sandbox(
+        timing=SandboxTiming.fast(), seed=1, run_images=[parse_run_image(f"lister:*={program}")]
+    )
+    box.start()
+    try:
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "lister", "namespace": "default"},
+            "spec": {
+                "containers": [{"name": "c", "image": "lister:1",
+                                "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}]}],
+                "volumes": [{"name": "scratch", "emptyDir": {}}],
+            },
+        }  # fmt: skip
+        kubectl(box, "apply", "-f", "-", stdin=json.dumps(manifest))
+
+        def said() -> str | None:
+            lines = subprocess.run(
+                ["kubectl", "--kubeconfig", str(box.kubeconfig_path), "logs", "lister"],
+                capture_output=True, text=True, timeout=60, check=False,
+            ).stdout  # fmt: skip
+            return lines if "alive" in lines else None
+
+        line = wait_for(said, timeout=30, interval=0.2, what="the program's first line")
+        # the emptyDir is /tmp for the process: only the directory kept for the program
+        assert f"alive; /tmp holds [{kept.split('/')[-1]!r}]" in line
+    finally:
+        box.stop()
