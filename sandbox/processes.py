@@ -153,6 +153,17 @@ def _kept(mounts: list[tuple[str, str, bool]], paths: list[str]) -> list[str]:
     return kept
 
 
+def _interpreter(program: str) -> list[str]:
+    """The interpreter a script names on its `#!` line (none for a binary)."""
+    try:
+        with open(program, "rb") as handle:
+            first = handle.readline(256)
+    except OSError:
+        return []
+    words = first[2:].split() if first.startswith(b"#!") else []
+    return [words[0].decode(errors="replace")] if words else []
+
+
 def _prepare_child(mounts: list[tuple[str, str, bool]], kept: list[str]) -> Callable[[], None]:
     """What runs in the child before it executes: die with the sandbox, and (as root) a
     private mount namespace with the container's mounts. Every source (and every kept
@@ -380,7 +391,8 @@ class ProcessRunner:
             why = f"executable {container.argv[:1]} not found"
             self._status_of(container, waiting=("CreateContainerError", why))
             return
-        kept = _kept(container.mounts, [executable, os.path.realpath(executable)])
+        needed = [executable, *_interpreter(executable)]
+        kept = _kept(container.mounts, needed + [os.path.realpath(p) for p in needed])
         try:
             self._mount_points(container)
             output = container.log_path.open("ab")
