@@ -142,6 +142,8 @@ def label(
     if min_seconds_between_runs > max_seconds_between_runs:
         raise UsageError("--min-seconds-between-runs is more than --max-seconds-between-runs")
     with _services(RunFlags(**flags)) as running:
+        if running.services.health is not None:  # ready without a policy file
+            running.services.health.label_mode(namespaces)
         preflight(running.services, namespaces)
         run_label_mode(
             running.services,

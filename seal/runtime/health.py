@@ -129,6 +129,12 @@ class Health:
     def load_requests(self, *args: Any) -> None:
         """Not progress: the background load runs on its own thread while a step may hang."""
 
+    def label_mode(self, namespaces: str) -> None:
+        """Label mode has no policy: what it watches stands in for one in /readyz."""
+        with self._lock:
+            self._policy = f"label mode over {namespaces or 'every namespace'}"
+        self.progress()
+
     def policy_reload_failed(self) -> None:
         # the last good policy keeps running (seal_policy_reload_failed_total says so)
         with self._lock:

@@ -218,3 +218,21 @@ def test_stall_bound_from_the_environment() -> None:
     for wrong in ("0", "-1", "nan", "soon"):
         with pytest.raises(UsageError, match="expected a number of seconds above 0"):
             stall_seconds({STALL_ENV: wrong})
+
+
+def test_label_mode_is_ready_without_a_policy(tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "seal.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seal", "label", "--sandbox", "--seed", "1",
+         "--namespace", "default", "--state-dir", str(tmp_path / "state"),
+         "--min-seconds-between-runs", "1", "--max-seconds-between-runs", "1",
+         "--metrics-address", f"127.0.0.1:{port}"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        body = wait_ready(process, port)
+        assert "policy: label mode over default" in body
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
