@@ -55,6 +55,9 @@ class PodInformer:
         self._tried = threading.Event()
         self._stopping = threading.Event()
         self._answer: urllib3.BaseHTTPResponse | None = None
+        #: held while the open watch request is set, cleared or shut down, so that
+        #: `stop` never shuts down a connection the thread has already released
+        self._answer_lock = threading.Lock()
         self.lists = 0
         self._thread = threading.Thread(target=self._run, name="seal-watch", daemon=True)
 
@@ -63,9 +66,13 @@ class PodInformer:
 
     def stop(self) -> None:
         self._stopping.set()
-        answer = self._answer
-        if answer is not None:
-            answer.shutdown()
+        with self._answer_lock:
+            answer = self._answer
+            if answer is not None:
+                try:
+                    answer.shutdown()
+                except (OSError, ValueError) as exc:  # ended already: nothing left to end
+                    log.debug("the pod watch of %s was already closed: %s", self._where(), exc)
         self._thread.join(timeout=5.0)
 
     def pods(self, wait: float = 0.0) -> list[Pod] | None:
@@ -161,7 +168,14 @@ class PodInformer:
         }
         if self.selector:
             query["labelSelector"] = self.selector
-        self._answer = answer = self._kube.stream(self._path, query)
+        answer = self._kube.stream(self._path, query)
+        with self._answer_lock:
+            self._answer = answer
+        if self._stopping.is_set():  # stopped while the request was being made
+            answer.release_conn()
+            with self._answer_lock:
+                self._answer = None
+            return False
         try:
             buffer = b""
             for chunk in answer.stream(64 * 1024, decode_content=True):
@@ -174,8 +188,9 @@ class PodInformer:
         except urllib3.exceptions.ReadTimeoutError:
             return True  # no event for a while: watch again from the same version
         finally:
-            self._answer = None
-            answer.release_conn()
+            with self._answer_lock:
+                self._answer = None
+                answer.release_conn()
 
     def _apply(self, event: Obj) -> bool:
         """Apply one watch event to the copy; False on an ERROR (a 410 Gone above all)."""

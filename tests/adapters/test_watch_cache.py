@@ -199,3 +199,21 @@ def test_a_forbidden_watch_lists_every_time_and_says_so_once(
     assert len(watches) == 1  # asked once, refused, never again
     assert kube.request_counts["LIST"] >= 3  # the cache's first LIST, then one per call
     assert caplog.text.count("give seal's role `watch` on pods") == 1
+
+
+def test_stopping_a_cache_as_its_watch_connection_ends_does_not_raise(
+    sandbox_factory: SandboxFactory,
+) -> None:
+    """CI once saw `close` raise EBADF: the watch connection ended and was closed by the
+    thread while `stop` was shutting it down. Here the connection is ended (as a server
+    or a proxy ends it) just as the cache is closed, many times over."""
+    box = sandbox_factory()
+    for _ in range(20):
+        cache = WatchCache(KubeClient(resolve(str(box.kubeconfig_path))))
+        cache.enabled = True
+        assert cache.pods("default", "app=goldpinger") is not None
+        (informer,) = cache._informers.values()
+        answer = wait_for(lambda: informer._answer, what="the watch request open")
+        answer.shutdown()
+        cache.close()
+        assert not informer._thread.is_alive()
