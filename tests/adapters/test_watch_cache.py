@@ -213,7 +213,7 @@ def test_stopping_a_cache_as_its_watch_connection_ends_does_not_raise(
         cache.enabled = True
         assert cache.pods("default", "app=goldpinger") is not None
         (informer,) = cache._informers.values()
-        answer = wait_for(lambda: informer._answer, what="the watch request open")
+        answer = wait_for(lambda i=informer: i._answer, what="the watch request open")
         answer.shutdown()
         cache.close()
         assert not informer._thread.is_alive()
