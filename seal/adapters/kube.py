@@ -1,7 +1,9 @@
-"""A thin, thread-safe Kubernetes API client on urllib3 (JSON, paginated, retried).
+"""A thin, thread-safe Kubernetes API client (JSON, paginated, retried).
 
-Talks HTTP(S) to the API server of a `ClusterConnection`. Every failure becomes a
-`seal.errors.KubeError` (or a subclass) with the server's reason.
+Talks HTTP(S) to the API server of a `ClusterConnection`: requests through seal's own
+keep-alive transport (seal/adapters/transport.py), watch streams and servers behind a
+proxy through urllib3. Every failure becomes a `seal.errors.KubeError` (or a subclass)
+with the server's reason.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from seal.adapters.event_objects import involved, send_event
 from seal.adapters.kubeconfig import ClusterConnection
 from seal.adapters.objects import Obj, node_from_api, pod_from_api
 from seal.adapters.ratelimit import STREAMS, PacedPool, TokenBucket
+from seal.adapters.transport import Answer, ApiTransport, TransportError, tls_context
 from seal.clock import Clock, SystemClock
 from seal.errors import ConflictError, EvictionRefused, KubeError, NotFoundError
 from seal.labels import selector_from_match
@@ -102,6 +105,24 @@ class KubeClient:
         else:
             manager = urllib3.PoolManager(maxsize=pool_size + STREAMS, **tls)
         self._http = PacedPool(manager, pool_size, rate_limiter)
+        #: requests go through the lean transport, unless a proxy is in the way
+        self._transport: ApiTransport | None = None
+        if not connection.proxy_url:
+            context = None
+            if connection.server.startswith("https"):
+                context = tls_context(
+                    insecure=connection.insecure,
+                    ca_file=connection.ca_file,
+                    cert_file=connection.client_cert_file,
+                    key_file=connection.client_key_file,
+                )
+            self._transport = ApiTransport(
+                connection.server,
+                context=context,
+                server_hostname=connection.tls_server_name,
+                connect_timeout=min(10.0, timeout),
+                read_timeout=timeout,
+            )
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
 
@@ -133,9 +154,11 @@ class KubeClient:
         so (`idempotent=True`), for instance a create whose name the caller chose.
         `text=True` is for answers that are not JSON (a pod's log): `{"text": ...}`.
         """
-        url = self.connection.server + path
+        target = path
         if query:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+            target += "?" + urllib.parse.urlencode(
+                {k: v for k, v in query.items() if v is not None}
+            )
         headers = dict(self._headers, Accept="text/plain, */*") if text else dict(self._headers)
         refreshed = False
         payload = None
@@ -150,10 +173,8 @@ class KubeClient:
             if bearer:
                 headers["Authorization"] = bearer
             try:
-                answer = self._http.request(
-                    method, url, body=payload, headers=headers, timeout=self._timeout, retries=False
-                )
-            except urllib3.exceptions.HTTPError as exc:
+                answer = self._send(method, target, headers, payload, idempotent)
+            except (urllib3.exceptions.HTTPError, TransportError) as exc:
                 if attempt == MAX_ATTEMPTS or not idempotent:
                     raise KubeError(
                         f"{method} {path}: cannot reach the API server "
@@ -175,6 +196,34 @@ class KubeClient:
                 continue
             raise self._error(method, path, answer.status, message, reason)
         raise KubeError(f"{method} {path}: gave up after {MAX_ATTEMPTS} attempts")
+
+    def _send(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        payload: bytes | None,
+        idempotent: bool,
+    ) -> Answer | urllib3.BaseHTTPResponse:
+        transport = self._transport
+        if transport is not None:
+            return self._http.paced(
+                lambda: transport.request(method, target, headers, payload, idempotent=idempotent)
+            )
+        return self._http.request(
+            method,
+            self.connection.server + target,
+            body=payload,
+            headers=headers,
+            timeout=self._timeout,
+            retries=False,
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections (the client stays usable: it connects again)."""
+        if self._transport is not None:
+            self._transport.close()
+        self._http.pool.clear()
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
         delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt) * (0.5 + self._rng.random() / 2)

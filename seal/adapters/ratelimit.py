@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from seal.clock import Clock, SystemClock
 from seal.errors import ShutdownRequested
@@ -32,6 +33,7 @@ DEFAULT_BURST = 2000
 DEFAULT_MAX_CONCURRENT = 16
 #: connections kept beyond those for watch streams, which stay open (the watch cache's)
 STREAMS = 4
+_T = TypeVar("_T")
 #: the lowest `--kube-api-qps`: below it a single request may wait minutes for its turn
 MIN_QPS = 0.1
 #: a request that waits this long (seconds) for its token is logged, once
@@ -121,6 +123,13 @@ class PacedPool:
             self.limiter.acquire()
         with self._in_flight:
             return self.pool.request(method, url, **kwargs)
+
+    def paced(self, send: Callable[[], _T]) -> _T:
+        """`send()` (a request through another transport), paced and bounded as above."""
+        if self.limiter is not None:
+            self.limiter.acquire()
+        with self._in_flight:
+            return send()
 
     def stream(
         self, url: str, headers: dict[str, str], timeout: urllib3.Timeout
