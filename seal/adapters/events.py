@@ -15,6 +15,7 @@ Talks to the API server (Event POSTs and PATCHes) from its own thread.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import queue
 import threading
@@ -43,6 +44,7 @@ class DropCounter(Protocol):
 class _NoCount:
     def events_dropped(self, count: int) -> None:
         """Counted nowhere."""
+
 
 #: Events waiting to be sent; a record beyond this is dropped (and counted)
 QUEUE_SIZE = 1000
@@ -164,6 +166,7 @@ class EventRecorder:
         deadline = time.monotonic() + wait
         with self._lock:
             self._flushing += 1  # the thread writes the summaries now, not in a second
+            self._wake()
             while self._busy():
                 left = deadline - time.monotonic()
                 if left <= 0 or self._thread is None:
@@ -176,6 +179,13 @@ class EventRecorder:
             self._summaries = {key: s for key, s in self._summaries.items() if s.written != s.count}
             self._flushing -= 1
         return left_over
+
+    def _wake(self) -> None:
+        """Have the thread look at the summaries at once rather than at its next idle tick
+        (a full queue keeps it busy anyway)."""
+        if self._thread is not None:
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_IDLE)
 
     def _busy(self) -> bool:
         return self._pending > 0 or any(
@@ -190,7 +200,7 @@ class EventRecorder:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not None:
+            if item is not None and item is not _IDLE:
                 count += 1
                 self._pending -= 1
         for summary in self._summaries.values():
@@ -217,8 +227,8 @@ class EventRecorder:
     def _run(self) -> None:
         next_summaries = time.monotonic() + SUMMARY_SECONDS
         while True:
-            try:
-                item = self._queue.get(timeout=0.05)
+            try:  # a flush wakes it at once (`_wake`): no polling in between
+                item = self._queue.get(timeout=max(0.0, next_summaries - time.monotonic()))
             except queue.Empty:
                 item = _IDLE
             if item is None:
@@ -231,7 +241,8 @@ class EventRecorder:
                 with self._lock:
                     self._pending -= 1
                     self._lock.notify_all()
-            if (item is _IDLE and self._flushing) or time.monotonic() >= next_summaries:
+            flushed = self._flushing and (item is _IDLE or self._queue.empty())
+            if flushed or time.monotonic() >= next_summaries:
                 self._write_summaries()
                 next_summaries = time.monotonic() + SUMMARY_SECONDS
 

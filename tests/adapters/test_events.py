@@ -152,3 +152,27 @@ def test_the_flush_is_bounded_and_counts_what_it_leaves(caplog: pytest.LogCaptur
         recorder.close()
         assert time.monotonic() - started < 2.0
         assert len(seen.arrivals) == 1
+
+
+def test_a_flush_writes_the_summary_at_once(sandbox_factory: SandboxFactory) -> None:
+    """The thread is woken by the flush: the scenario's end does not wait for a tick."""
+    box = sandbox_factory(large(nodes=5, pods=12))
+    kube = KubeClient(resolve(str(box.kubeconfig_path)))
+    pods = kube.list_pods("bulk-0")
+    recorder = EventRecorder(kube, per_owner=2)
+    scope = recorder.scope("quick end")
+    with log_context(step="0:podAction"):
+        for pod in pods:
+            scope.record(pod, reason="SealChaos", message="killed", folded_as="killed")
+    for _ in range(200):  # the two Events of their own sent: the thread waits, idle
+        if recorder.sent == 2:
+            break
+        time.sleep(0.01)
+    started = time.monotonic()
+    scope.flush()
+    took = time.monotonic() - started
+    summaries = [e for e in _seal_events(box, "bulk-0") if e["involvedObject"]["kind"] != "Pod"]
+    assert [e["count"] for e in summaries] == [len(pods) - 2]
+    assert took < 0.5  # summaries are otherwise written once a second
+    assert recorder.dropped == 0
+    recorder.close()
