@@ -21,6 +21,7 @@ from aiohttp.typedefs import Middleware
 
 from sandbox import discovery, patch, tables
 from sandbox.disruption import check_eviction
+from sandbox.flowcontrol import FlowControl
 from sandbox.metrics import (
     NO_ANSWER,
     RequestLabels,
@@ -500,6 +501,7 @@ def build_api_app(
     log_lines: Callable[[Obj, str | None], list[str]] | None = None,
     access: Access | None = None,
     metrics: RequestMetrics | None = None,
+    flow_control: FlowControl | None = None,
 ) -> web.Application:
     """The aiohttp application serving the Kubernetes API over `store`.
 
@@ -508,7 +510,8 @@ def build_api_app(
     admin API); they get the same token check but no injected faults. With `access`,
     other tokens are service accounts' and requests are authorized by RBAC; the admin
     token passes on one string comparison. With `metrics`, every request to the
-    Kubernetes API is counted there (401s and injected faults included).
+    Kubernetes API is counted there (401s and injected faults included). Requests are
+    classified and shed as priority and fairness does (`flow_control`, or the default).
     """
     api = Api(store, log_lines or default_log_lines)
     rng = random.Random(faults.seed if faults else None)
@@ -559,7 +562,8 @@ def build_api_app(
             return found
         return await api.handle(request)
 
-    middlewares = [guard] if metrics is None else [counting(metrics), guard]
+    flow = (flow_control or FlowControl()).middleware(status_response)
+    middlewares = [flow, guard] if metrics is None else [counting(metrics), flow, guard]
     app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app.router.add_route("*", r"/{tail:(?!sandbox/).*}", dispatch)
     return app

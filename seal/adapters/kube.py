@@ -105,6 +105,7 @@ class KubeClient:
         else:
             manager = urllib3.PoolManager(maxsize=pool_size + STREAMS, **tls)
         self._http = PacedPool(manager, pool_size, rate_limiter)
+        self._limiter = rate_limiter
         #: requests go through the lean transport, unless a proxy is in the way
         self._transport: ApiTransport | None = None
         if not connection.proxy_url:
@@ -182,6 +183,8 @@ class KubeClient:
                     ) from exc
                 self._backoff(attempt, None)
                 continue
+            if self._limiter is not None:
+                self._limiter.saw_answer(answer.headers)
             if answer.status < 400:
                 return _decoded(answer.data, text)
             if answer.status == 401 and self._credentials.refreshable and not refreshed:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,14 +21,16 @@ from seal.errors import ShutdownRequested
 if TYPE_CHECKING:
     import urllib3
 
-#: requests a second, and how many may go at once after a quiet spell, by default: high
-#: enough that 10,000 kills can end within 10 s (the target seal is measured against;
-#: on a loaded 2-core machine the sandbox itself serves 50 to 250 kills a second, far
-#: below this), low enough that a mistaken policy cannot flood an API server with tens
-#: of thousands of requests a second. A real API server sheds what it cannot take with
-#: 429, which seal retries; lower these for a shared control plane.
+#: requests a second, and how many may go at once after a quiet spell, when the API
+#: server does not pace its clients itself (see `AUTO`): high enough that 10,000 kills
+#: end within 10 s, low enough that a mistaken policy cannot flood an API server with
+#: tens of thousands of requests a second. Lower them for a shared control plane.
 DEFAULT_QPS = 1000.0
 DEFAULT_BURST = 2000
+#: the answer headers of an API server that applies priority and fairness (APF): it
+#: queues what it can and sheds the rest with 429 and Retry-After, which seal retries;
+#: pacing on top of it only slows seal down (client-go's advice since Kubernetes 1.22)
+APF_HEADERS = ("x-kubernetes-pf-flowschema-uid", "x-kubernetes-pf-prioritylevel-uid")
 #: requests in flight at once by default (the step pool and the connection pool too)
 DEFAULT_MAX_CONCURRENT = 16
 #: connections kept beyond those for watch streams, which stay open (the watch cache's)
@@ -50,6 +52,9 @@ class ClientLimits:
     qps: float = DEFAULT_QPS
     burst: int = DEFAULT_BURST
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    #: neither rate was given: the client-side limit is lifted once the API server shows
+    #: that it applies priority and fairness itself
+    auto: bool = False
 
 
 class TokenBucket:
@@ -59,7 +64,9 @@ class TokenBucket:
     callers queue up in the order they came) and sleeps outside it until its turn.
     """
 
-    def __init__(self, qps: float, burst: int, clock: Clock | None = None) -> None:
+    def __init__(
+        self, qps: float, burst: int, clock: Clock | None = None, *, auto: bool = False
+    ) -> None:
         if not qps > 0:
             raise ValueError(f"qps must be above 0, not {qps}")
         if burst < 1:
@@ -71,9 +78,28 @@ class TokenBucket:
         self._tokens = float(burst)
         self._last = self._clock.monotonic()
         self._warned = False
+        #: lifted when the server paces clients itself (`auto` limits only)
+        self.auto = auto
+        self.lifted = False
+
+    def saw_answer(self, headers: Mapping[str, str] | Any) -> None:
+        """An answer's headers: an `auto` limit is lifted at the first that shows the API
+        server applies priority and fairness (said once in the log)."""
+        if not self.auto or self.lifted:
+            return
+        if any(headers.get(name) for name in APF_HEADERS):
+            self.lifted = True
+            log.info(
+                "the API server applies priority and fairness: seal does not pace its own "
+                "requests (the server's 429s are retried as it asks); give --kube-api-qps "
+                "to pace them anyway"
+            )
 
     def reserve(self) -> float:
-        """Take a token; the seconds to wait before using it (0 when one was there)."""
+        """Take a token; the seconds to wait before using it (0 when one was there, or
+        when the limit is lifted)."""
+        if self.lifted:
+            return 0.0
         with self._lock:
             now = self._clock.monotonic()
             self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self.qps)

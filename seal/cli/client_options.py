@@ -27,12 +27,17 @@ def client_options(function: Any) -> Any:
     @functools.wraps(function)
     def wrapper(
         *args: Any,
-        kube_api_qps: float,
-        kube_api_burst: int,
+        kube_api_qps: float | None,
+        kube_api_burst: int | None,
         max_concurrent_requests: int,
         **kwargs: Any,
     ) -> Any:
-        client = ClientLimits(kube_api_qps, kube_api_burst, max_concurrent_requests)
+        client = ClientLimits(
+            DEFAULT_QPS if kube_api_qps is None else kube_api_qps,
+            DEFAULT_BURST if kube_api_burst is None else kube_api_burst,
+            max_concurrent_requests,
+            auto=kube_api_qps is None and kube_api_burst is None,
+        )
         return function(*args, client=client, **kwargs)
 
     for decorator in (
@@ -49,18 +54,21 @@ def client_options(function: Any) -> Any:
         option(
             "--kube-api-burst",
             type=click.IntRange(min=1),
-            default=DEFAULT_BURST,
-            show_default=True,
-            help="API requests allowed at once after a quiet spell, above --kube-api-qps.",
+            default=None,
+            help=(
+                "API requests allowed at once after a quiet spell, above --kube-api-qps "
+                f"[default: {DEFAULT_BURST}, lifted as --kube-api-qps is]."
+            ),
         ),
         option(
             "--kube-api-qps",
             type=click.FloatRange(min=MIN_QPS),
-            default=DEFAULT_QPS,
-            show_default=True,
+            default=None,
             help=(
                 "API requests a second on average, at most (client-side rate limit); "
-                f"at least {MIN_QPS}."
+                f"at least {MIN_QPS}. [default: {DEFAULT_QPS:g}, lifted when the API "
+                "server applies priority and fairness, which paces its clients itself "
+                "with 429s that seal retries; given, this limit always applies]"
             ),
         ),
     ):

@@ -187,7 +187,7 @@ def _kube_client(
         connection,
         clock=clock,
         pool_size=limits.max_concurrent,
-        rate_limiter=TokenBucket(limits.qps, limits.burst, clock),
+        rate_limiter=TokenBucket(limits.qps, limits.burst, clock, auto=limits.auto),
     )
     events = EventRecorder(kube, metrics, clock=clock)
     stack.callback(events.close)

@@ -31,7 +31,10 @@ def _created(method: str, path: str) -> tuple[int, bytes]:
 
 
 @contextmanager
-def slow_api(delay: float, answer: Answer = _created) -> Iterator[tuple[ClusterConnection, Seen]]:
+def slow_api(
+    delay: float, answer: Answer = _created, headers: dict[str, str] | None = None
+) -> Iterator[tuple[ClusterConnection, Seen]]:
+    """`headers` are sent with every answer."""
     seen = Seen(delay)
 
     class Handler(BaseHTTPRequestHandler):
@@ -51,6 +54,8 @@ def slow_api(delay: float, answer: Answer = _created) -> Iterator[tuple[ClusterC
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 

@@ -201,3 +201,62 @@ def test_sigterm_ends_a_run_throttled_by_a_low_qps(sandbox: Sandbox, tmp_path: P
     assert took < 8, f"seal took {took:.1f} s to stop after SIGTERM"
     assert "requests are throttled by --kube-api-qps 0.1" in err
     assert "Traceback" not in err
+
+
+APF = {"X-Kubernetes-PF-FlowSchema-UID": "f1", "X-Kubernetes-PF-PriorityLevel-UID": "p1"}
+
+
+def test_an_auto_limit_is_lifted_by_an_answer_that_shows_priority_and_fairness(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    auto = TokenBucket(qps=1, burst=1, clock=clock, auto=True)
+    given = TokenBucket(qps=1, burst=1, clock=clock)
+    for bucket in (auto, given):
+        bucket.saw_answer({"Content-Type": "application/json"})  # no APF: still paced
+        assert [bucket.reserve() for _ in range(3)] == pytest.approx([0, 1, 2])
+    with caplog.at_level(logging.INFO, logger="seal.adapters.ratelimit"):
+        for bucket in (auto, given):
+            bucket.saw_answer({k.lower(): v for k, v in APF.items()})  # as answers give them
+            bucket.saw_answer({k.lower(): v for k, v in APF.items()})
+    assert [auto.reserve() for _ in range(3)] == [0, 0, 0]
+    assert given.reserve() == pytest.approx(3)  # a limit the user gave always applies
+    lifted = [r for r in caplog.records if "priority and fairness" in r.getMessage()]
+    assert len(lifted) == 1
+
+
+def test_a_kube_client_stops_pacing_once_the_server_answers_with_apf_headers() -> None:
+    def answer(method: str, path: str) -> tuple[int, bytes]:
+        return 200, b"{}"
+
+    with slow_api(delay=0, answer=answer, headers=APF) as (connection, seen):
+        bucket = TokenBucket(qps=2, burst=1, auto=True)
+        kube = KubeClient(connection, pool_size=4, rate_limiter=bucket)
+        started = time.monotonic()
+        for _ in range(20):
+            kube.version()
+        took = time.monotonic() - started
+    # paced at 2/s, 20 requests would take 9.5 s; the first answer lifted the limit
+    assert len(seen.arrivals) == 20 and bucket.lifted and took < 5.0
+
+
+def test_no_rate_flag_means_an_auto_limit_and_either_flag_a_fixed_one() -> None:
+    import click
+    from click.testing import CliRunner
+
+    from seal.cli.client_options import client_options
+
+    got: list[ClientLimits] = []
+
+    @click.command()
+    @client_options
+    def command(client: ClientLimits) -> None:
+        got.append(client)
+
+    for args in ([], ["--kube-api-qps", "50"], ["--kube-api-burst", "7"]):
+        assert CliRunner().invoke(command, args).exit_code == 0
+    assert got == [
+        ClientLimits(1000.0, 2000, 16, auto=True),
+        ClientLimits(50.0, 2000, 16, auto=False),
+        ClientLimits(1000.0, 7, 16, auto=False),
+    ]
