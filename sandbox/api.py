@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import yaml
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -68,7 +69,11 @@ TARGET = web.RequestKey("sandbox-target", Target)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(data).encode(), status=status, content_type=JSON)
+    try:
+        body = orjson.dumps(data)
+    except TypeError:  # what orjson does not encode (integers past 64 bits)
+        body = json.dumps(data).encode()
+    return web.Response(body=body, status=status, content_type=JSON)
 
 
 def status_response(error: ApiError) -> web.Response:
@@ -318,16 +323,15 @@ class Api:
             grace = request.query.get("gracePeriodSeconds", options.get("gracePeriodSeconds"))
             propagation = request.query.get("propagationPolicy", options.get("propagationPolicy"))
             uid = (options.get("preconditions") or {}).get("uid")
-            return json_response(
-                self.store.delete(
-                    plural,
-                    ns,
-                    name,
-                    grace_period_seconds=None if grace is None else int(grace),
-                    propagation_policy=propagation,
-                    precondition_uid=uid,
-                )
+            entry = self.store.delete_entry(
+                plural,
+                ns,
+                name,
+                grace_period_seconds=None if grace is None else int(grace),
+                propagation_policy=propagation,
+                precondition_uid=uid,
             )
+            return web.Response(body=entry.json(), content_type=JSON)
         raise ApiError(405, "MethodNotAllowed", f"{request.method} is not allowed here")
 
     async def subresource(self, request: web.Request, target: Target) -> web.StreamResponse:

@@ -11,8 +11,8 @@ import copy
 import datetime as dt
 import json
 import marshal
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -71,6 +71,23 @@ def clone(obj: _J) -> _J:
 
 
 _last_stamp: list[tuple[int, str]] = [(0, "")]
+#: random bytes drawn ahead, 16 per uid (one read of the system's source for many uids)
+_uid_bytes: list[bytes] = [b""]
+_UID_BATCH = 4096
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID as text, as `str(uuid.uuid4())` gives, drawn cheaply."""
+    pool = _uid_bytes[0]
+    if len(pool) < 16:
+        pool = os.urandom(_UID_BATCH)
+    raw, _uid_bytes[0] = pool[:16], pool[16:]
+    text = (
+        ((raw[6] & 0x0F) | 0x40).to_bytes(1, "big").hex() + raw[7:8].hex(),
+        ((raw[8] & 0x3F) | 0x80).to_bytes(1, "big").hex() + raw[9:10].hex(),
+    )
+    head = raw[:6].hex()
+    return f"{head[:8]}-{head[8:]}-{text[0]}-{text[1]}-{raw[10:].hex()}"
 
 
 def rfc3339(seconds: float) -> str:
@@ -272,17 +289,22 @@ class Store:
         return len(self._table(resource))
 
     # ------------------------------------------------------------ writes
-    def create(self, resource: str, obj: Obj, *, emit: bool = True) -> Obj:
-        """Store a new object. With `emit=False` (seeding) no event is sent, `obj` itself is
-        stored (the caller hands it over) and returned: read it, never change it."""
-        if emit:
+    def create(
+        self, resource: str, obj: Obj, *, emit: bool = True, handover: bool = False
+    ) -> Obj:
+        """Store a new object and return it as stored. With `handover` (or `emit=False`,
+        seeding, where no event is sent) `obj` itself is stored (the caller hands it over,
+        and keeps no other reference it may change) and returned: read it, never change
+        it. Otherwise `obj` is copied in and a copy is returned."""
+        handover = handover or not emit
+        if not handover:
             obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise ApiError(422, "Invalid", "metadata must be an object")
         rtype = BY_PLURAL[resource]
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
+            meta["name"] = f"{meta['generateName']}{new_uid()[:5]}"
         name = meta.get("name")
         if not isinstance(name, str) or not name:
             raise ApiError(422, "Invalid", f"{rtype.kind}: metadata.name: Required value")
@@ -311,7 +333,7 @@ class Store:
                 f'{resource} "{name}" already exists',
                 {"name": name, "kind": resource},
             )
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = now_rfc3339(self.clock)
         meta.pop("deletionTimestamp", None)
         if resource in _GENERATION_KINDS:
@@ -320,13 +342,16 @@ class Store:
         self._bump(obj)
         table[key] = Entry(obj)
         self._names[resource].setdefault(namespace, set()).add(name)
-        if not emit:
-            return obj
-        self._emit("ADDED", resource, obj)
-        return clone(obj)
+        if emit:
+            self._emit("ADDED", resource, obj)
+        return obj if handover else clone(obj)
 
-    def update(self, resource: str, obj: Obj, *, status_only: bool = False) -> Obj:
-        obj = clone(obj)
+    def update(
+        self, resource: str, obj: Obj, *, status_only: bool = False, handover: bool = False
+    ) -> Obj:
+        """Store `obj` in place of the object of its name; `handover` as for `create`."""
+        if not handover:
+            obj = clone(obj)
         meta = obj.get("metadata")
         if not isinstance(meta, dict) or not meta.get("name"):
             raise ApiError(422, "Invalid", "metadata.name: Required value")
@@ -374,7 +399,7 @@ class Store:
         self._emit("MODIFIED", resource, obj)
         if deleting and not meta.get("finalizers") and self._may_go(resource, obj):
             self.remove(resource, meta.get("namespace", ""), meta["name"])
-        return clone(obj)
+        return obj if handover else clone(obj)
 
     @staticmethod
     def _may_go(resource: str, obj: Obj) -> bool:
@@ -385,10 +410,12 @@ class Store:
         return not obj["metadata"].get("deletionGracePeriodSeconds")
 
     def mutate(self, resource: str, namespace: str, name: str, fn: Callable[[Obj], None]) -> Obj:
+        """Change the stored object with `fn` (on a copy) and store it; the object as stored
+        is returned: read it, never change it."""
         obj = self.get(resource, namespace, name)
         fn(obj)
         obj["metadata"].pop("resourceVersion", None)
-        return self.update(resource, obj)
+        return self.update(resource, obj, handover=True)
 
     def delete(
         self,
@@ -400,6 +427,28 @@ class Store:
         propagation_policy: str | None = None,
         precondition_uid: str | None = None,
     ) -> Obj:
+        """Delete (or begin deleting) an object; a copy of it as it is after the request."""
+        entry = self.delete_entry(
+            resource,
+            namespace,
+            name,
+            grace_period_seconds=grace_period_seconds,
+            propagation_policy=propagation_policy,
+            precondition_uid=precondition_uid,
+        )
+        return clone(entry.obj)
+
+    def delete_entry(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        precondition_uid: str | None = None,
+    ) -> Entry:
+        """As `delete`, but the entry itself (its JSON cached): read it, never change it."""
         entry = self.entry(resource, namespace, name)
         meta = entry.obj["metadata"]
         if precondition_uid and meta.get("uid") != precondition_uid:
@@ -427,14 +476,13 @@ class Store:
             if finalizers:
                 return self._hold_for_finalizers(resource, entry, finalizers)
         self.remove(resource, namespace, name)
-        deleted = clone(entry.obj)
-        return deleted
+        return entry
 
-    def _terminate_namespace(self, entry: Entry) -> Obj:
+    def _terminate_namespace(self, entry: Entry) -> Entry:
         """A deleted namespace is Terminating until the namespace controller has deleted
         what is in it and removed its `kubernetes` finalizer."""
         if "deletionTimestamp" in entry.obj["metadata"]:
-            return clone(entry.obj)
+            return entry
         obj = clone(entry.obj)
         obj["metadata"]["deletionTimestamp"] = now_rfc3339(self.clock)
         obj.setdefault("spec", {})["finalizers"] = [NAMESPACE_FINALIZER]
@@ -455,29 +503,31 @@ class Store:
         self.remove("namespaces", "", name)
         return True
 
-    def _hold_for_finalizers(self, resource: str, entry: Entry, finalizers: Sequence[str]) -> Obj:
+    def _hold_for_finalizers(
+        self, resource: str, entry: Entry, finalizers: Sequence[str]
+    ) -> Entry:
         """Deletion begins: the object stays, marked, until its finalizers are removed."""
         meta = entry.obj["metadata"]
         if "deletionTimestamp" in meta and meta.get("finalizers") == list(finalizers):
-            return clone(entry.obj)
+            return entry
         obj = clone(entry.obj)
         obj["metadata"].setdefault("deletionTimestamp", now_rfc3339(self.clock))
         obj["metadata"]["deletionGracePeriodSeconds"] = 0
         obj["metadata"]["finalizers"] = list(finalizers)
         return self._replace(resource, entry, obj)
 
-    def _replace(self, resource: str, entry: Entry, obj: Obj) -> Obj:
+    def _replace(self, resource: str, entry: Entry, obj: Obj) -> Entry:
         """Store `obj` in place of `entry`'s object, as the server itself changed it."""
         self._bump(obj)
         entry.obj, entry._json = obj, None
         self._emit("MODIFIED", resource, obj)
-        return clone(obj)
+        return entry
 
-    def _start_graceful_deletion(self, resource: str, entry: Entry, grace: int) -> Obj:
+    def _start_graceful_deletion(self, resource: str, entry: Entry, grace: int) -> Entry:
         meta = entry.obj["metadata"]
         current = meta.get("deletionGracePeriodSeconds")
         if current is not None and current <= grace:
-            return clone(entry.obj)
+            return entry
         obj = clone(entry.obj)
         obj["metadata"]["deletionGracePeriodSeconds"] = grace
         deadline = self.clock() + grace
@@ -506,7 +556,8 @@ class Store:
         if entry is None:
             return
         self._names[resource].get(key[0], set()).discard(key[1])
-        obj = clone(entry.obj)
+        # Stored objects are never changed in place, so the last state shares their parts.
+        obj = {**entry.obj, "metadata": dict(entry.obj["metadata"])}
         self._bump(obj)
         self._emit("DELETED", resource, obj)
         if resource == "namespaces":

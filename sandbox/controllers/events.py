@@ -5,6 +5,7 @@ the consequences of chaos; and their expiry after the API server's --event-ttl. 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import itertools
 import time
@@ -61,7 +62,7 @@ def record(
         "count": 1,
     }
     try:
-        store.create("events", event, emit=emit)
+        store.create("events", event, emit=emit, handover=True)
     except ApiError:
         return
 
@@ -100,6 +101,12 @@ def _stamp(text: object) -> float:
     """Seconds since the epoch of an RFC 3339 time; 0 when there is none or it is bad."""
     if not isinstance(text, str):
         return 0.0
+    return _parsed_stamp(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_stamp(text: str) -> float:
+    """Events come in bursts stamped with the same second: each text is parsed once."""
     try:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:

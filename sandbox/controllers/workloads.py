@@ -14,7 +14,7 @@ from sandbox.controllers import events
 from sandbox.controllers.base import Context, Controller, Key, key_of
 from sandbox.controllers.index import OwnerIndex
 from sandbox.podutil import condition, pod_terminating
-from sandbox.store import ApiError, Obj
+from sandbox.store import ApiError, Obj, clone
 
 
 def template_hash(template: Obj) -> str:
@@ -116,7 +116,7 @@ class WorkloadController(Controller):
         ]
 
     def _create_pod(self, rs: Obj) -> None:
-        template = copy.deepcopy(rs["spec"].get("template") or {})
+        template = clone(rs["spec"].get("template") or {})
         meta = template.setdefault("metadata", {})
         meta["namespace"] = rs["metadata"]["namespace"]
         meta["name"] = f"{rs['metadata']['name']}-{random_suffix(self.rng)}"
@@ -124,7 +124,7 @@ class WorkloadController(Controller):
         template.setdefault("spec", {})
         template["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
         try:
-            self.store.create("pods", template)
+            self.store.create("pods", template, handover=True)
         except ApiError:
             return
         events.record(
@@ -146,10 +146,7 @@ class WorkloadController(Controller):
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
         if rs.get("status") != status:
-            updated = copy.deepcopy(rs)
-            updated["status"] = status
-            updated["metadata"].pop("resourceVersion", None)
-            self.store.update("replicasets", updated, status_only=True)
+            self._set_status("replicasets", rs, status)
 
     # ---------------------------------------------------------------- deployments
     def sync_deployment(self, namespace: str, name: str) -> None:
@@ -247,7 +244,11 @@ class WorkloadController(Controller):
             ],
         }
         if deployment.get("status") != status:
-            changed = copy.deepcopy(deployment)
-            changed["status"] = status
-            changed["metadata"].pop("resourceVersion", None)
-            self.store.update("deployments", changed, status_only=True)
+            self._set_status("deployments", deployment, status)
+
+    def _set_status(self, resource: str, obj: Obj, status: Obj) -> None:
+        """Write the status of the stored `obj` (its other parts stay as stored)."""
+        meta = obj["metadata"]
+        changed = {"metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+        changed["status"] = status
+        self.store.update(resource, changed, status_only=True, handover=True)
