@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import json
 import logging
 import sys
@@ -46,9 +47,36 @@ def current_step() -> tuple[str, str]:
     return _scenario.get(), _step.get()
 
 
+#: how many attributes a LogRecord has before `extra=` adds its own (they come after)
+_FIRST_EXTRA = len(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None)))
+
+
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The structured fields a caller attached with `extra=`."""
-    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS}
+    """The structured fields a caller attached with `extra=` (a log line per killed pod:
+    only the attributes past a record's own are looked at)."""
+    attrs = vars(record)
+    if len(attrs) <= _FIRST_EXTRA:
+        return {}
+    return {
+        k: v
+        for k, v in itertools.islice(attrs.items(), _FIRST_EXTRA, None)
+        if k not in _RECORD_ATTRS
+    }
+
+
+class _Stamps:
+    """`time.strftime` of a record's second, made once per second, not once per line."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._text = ""
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:  # a race only makes the same text twice
+            self._text = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second))
+            self._second = second
+        return self._text
 
 
 class _ContextFilter(logging.Filter):
@@ -61,8 +89,12 @@ class _ContextFilter(logging.Filter):
 class PlainFormatter(logging.Formatter):
     """`TIME LEVEL [scenario/step] logger: message key=value ...`"""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._stamp = _Stamps()
+
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
+        stamp = self._stamp(record.created)
         fields = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
         where = f"[{getattr(record, 'scenario', '-')}/{getattr(record, 'step', '-')}]"
         line = f"{stamp} {record.levelname:<7} {where} {record.name}: {record.getMessage()}"

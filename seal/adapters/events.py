@@ -143,8 +143,10 @@ class EventRecorder:
             self._summaries.setdefault(id(summary), summary)
             summary.count += 1
             summary.dirty = True
-            self._start()
-            self._lock.notify_all()
+            if self._thread is None:
+                self._start()
+            if self._flushing:  # a flush waits for it: written now, not at the next tick
+                self._wake()
 
     def _drop(self, count: int, scope: EventScope | None) -> None:
         """Count Events that will not be sent (called holding the lock)."""
@@ -325,7 +327,7 @@ class EventScope:
     def __init__(self, recorder: EventRecorder, scenario: str) -> None:
         self._recorder = recorder
         self.scenario = scenario
-        self._counts: collections.Counter[tuple[Any, ...]] = collections.Counter()
+        self._counts: dict[tuple[Any, ...], int] = {}
         self._summaries: dict[tuple[Any, ...], _Summary] = {}
         self._lock = threading.Lock()
         self._warned = False
@@ -342,17 +344,19 @@ class EventScope:
         """Queue an Event on `target`, or fold it into its owner's summary (pods only,
         beyond the first `per_owner` of this step, reason and owner). Never blocks."""
         if isinstance(target, Pod) and folded_as:
-            owner = owner_of(target)
-            key = (current_step()[1], reason, event_type, folded_as, owner)
+            # the owner as the pod has it (plain strings: cheap to hash, once per pod)
+            key = (current_step()[1], reason, event_type, folded_as, target.namespace, target.owner)
+            summary = None
             with self._lock:
-                self._counts[key] += 1
-                folded = self._counts[key] > self._recorder.per_owner
-                if folded and key not in self._summaries:
-                    self._summaries[key] = _Summary(
-                        self.scenario, owner, reason, event_type, folded_as
-                    )
-            if folded:
-                self._recorder.fold(self._summaries[key])
+                count = self._counts[key] = self._counts.get(key, 0) + 1
+                if count > self._recorder.per_owner:
+                    summary = self._summaries.get(key)
+                    if summary is None:
+                        summary = self._summaries[key] = _Summary(
+                            self.scenario, owner_of(target), reason, event_type, folded_as
+                        )
+            if summary is not None:
+                self._recorder.fold(summary)
                 return
         self._recorder.enqueue(_Single(involved(target), reason, message, event_type), self)
 
