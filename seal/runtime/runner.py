@@ -38,9 +38,10 @@ class ReloadMetrics(Protocol):
     def schedule_state(self, open_now: bool, reason: str, next_open: float | None) -> None: ...
 
 
-#: the scenario runs a summary keeps whole (a daemon runs forever: older ones are only
-#: counted, in the tallies)
-KEEP_OUTCOMES = 1000
+#: the scenario runs a summary keeps whole, at least (a daemon runs forever: older ones
+#: are only counted, in the tallies; whole runs serve the latest loop's trace and an
+#: experiment's journal, and each holds every action of its steps, so few are kept)
+KEEP_OUTCOMES = 100
 
 
 @dataclass
