@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from sandbox import rbac_defaults
+from sandbox import collection, rbac_defaults
 from sandbox.access import Access
 from sandbox.admin import add_admin_routes
 from sandbox.api import Faults, build_api_app, default_log_lines
@@ -150,6 +150,13 @@ class Sandbox:
         write_private(self.kubeconfig_path, text)
 
     def _serve(self, ready: Future[None]) -> None:
+        collection.keep_out_of_full_passes()
+        try:
+            self._serve_loop(ready)
+        finally:
+            collection.release()
+
+    def _serve_loop(self, ready: Future[None]) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
