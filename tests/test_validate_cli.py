@@ -116,8 +116,9 @@ def test_validate_imports_nothing_heavy() -> None:
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert "yaml" in imported and "jsonschema" in imported
+    assert "yaml" in imported
     heavy = {
+        "jsonschema",  # a valid policy passes the quick check (seal.policy.quick_check)
         "kubernetes",
         "prometheus_client",
         "aiohttp",

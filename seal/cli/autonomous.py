@@ -50,13 +50,14 @@ def autonomous(
     usage, 3 when the cluster cannot be reached, 4 when it would deny a request the policy
     needs (preflight); 128+N (130 for SIGINT) when signal N stopped it, after every undo.
     """
-    from seal.policy.loader import load_policy
+    from seal.policy.loader import PolicyFile
     from seal.runtime.autonomous import run_policy
     from seal.runtime.scenario import clean_leftovers
     from seal.steps.registry import STEP_TYPES
 
+    source = PolicyFile(policy_file, STEP_TYPES)
     try:
-        policy = load_policy(policy_file, STEP_TYPES)
+        policy, _ = source.load()
     except PolicyError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -70,7 +71,7 @@ def autonomous(
         preflight(running.services, policy)
         clean_leftovers(running.services)
         on_outcome = reports.scenario_finished if reports is not None else None
-        summary = run_policy(running.services, policy_file, policy, on_outcome)
+        summary = run_policy(running.services, source, policy, on_outcome)
     journal_written = journal is None or journal.write(policy, summary)
     finish_reports(reports, summary)
     _report(summary)

@@ -10,6 +10,7 @@ import functools
 import os
 from collections.abc import Mapping, Sequence
 
+from seal import bounded_yaml
 from seal.errors import PolicyError
 from seal.policy.background import (
     ABORT_CHECK_SCHEMA,
@@ -271,13 +272,59 @@ def load_policy(
 ) -> Policy:
     """Read, check and build the policy in file `path` (or the Chaos Toolkit experiment:
     a file with a top-level `method` is converted into the policy it stands for)."""
-    from seal.policy.experiments.convert import load_converted, read_experiment
+    if may_hold_experiment(path):
+        from seal.policy.experiments.convert import load_converted, read_experiment
 
-    experiment = read_experiment(path, os.environ if environ is None else environ)
-    if experiment is not None:
-        return load_converted(experiment, step_types)
+        experiment = read_experiment(path, os.environ if environ is None else environ)
+        if experiment is not None:
+            return load_converted(experiment, step_types)
     document = parse_file(path, os.environ if environ is None else environ)
     return policy_from_document(document, step_types)
+
+
+def may_hold_experiment(path: str) -> bool:
+    """False only for a UTF-8 file without the word `method`, which no experiment is:
+    such a policy never pays for the experiment converter's import."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
+        return "method" in raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return True  # the converter or the policy parser says what is wrong
+
+
+#: what a policy is made of: the file's bytes and the environment its values come from
+Fingerprint = tuple[bytes, frozenset[tuple[str, str]]]
+
+
+def _fingerprint(path: str) -> Fingerprint | None:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
+    except OSError:
+        return None
+    return raw, frozenset(os.environ.items())
+
+
+class PolicyFile:
+    """A policy file parsed and checked again only when its bytes or the environment
+    changed, so that a run checks an unchanged policy once, however many loops it has."""
+
+    def __init__(self, path: str, step_types: StepTable) -> None:
+        self.path = path
+        self._step_types = step_types
+        self._seen: Fingerprint | None = None
+        self._policy: Policy | None = None
+
+    def load(self) -> tuple[Policy, bool]:
+        """The policy as the file holds it now, and whether it was read afresh (else it is
+        the one read before); `PolicyError` when it is invalid."""
+        seen = _fingerprint(self.path)  # taken first: a change while loading shows next time
+        if seen is not None and seen == self._seen and self._policy is not None:
+            return self._policy, False
+        policy = load_policy(self.path, self._step_types)
+        self._seen, self._policy = seen, policy
+        return policy, True
 
 
 def load_policy_text(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -33,6 +32,8 @@ def printable(text: str) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`; did you mean 'X'?` when a candidate is close to `word`, else empty."""
+    import difflib  # only for a document with a mistake in it
+
     options = sorted(set(candidates))
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     if not close:

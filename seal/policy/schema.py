@@ -1,6 +1,6 @@
 """Building JSON Schema fragments, and turning schema violations into located problems.
 
-No I/O. jsonschema is imported only when a document is checked.
+No I/O. jsonschema is imported only when a document may break the schema.
 """
 
 from __future__ import annotations
@@ -238,7 +238,17 @@ def _validator_class() -> Any:
 
 
 def check_schema(doc: Document, schema: Schema) -> set[DocPath]:
-    """Add a located problem for every schema violation; return the paths that had one."""
+    """Add a located problem for every schema violation; return the paths that had one.
+
+    A document `seal.policy.quick_check` finds conforming has none: jsonschema, and its
+    import, are only for documents that may have some (it then says which)."""
+    from seal.policy.quick_check import conforms
+
+    try:
+        if conforms(schema, doc.data):
+            return set()
+    except (TypeError, ValueError, RecursionError):
+        pass  # a case the quick check does not handle: jsonschema decides
     validator = _validator_class()(schema)
     bad: set[DocPath] = set()
     for error in validator.iter_errors(doc.data):

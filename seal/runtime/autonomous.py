@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 
 from seal.outcomes import ScenarioOutcome
-from seal.policy.loader import load_policy
+from seal.policy.loader import PolicyFile, load_policy
 from seal.policy.model import Policy, ScenarioSpec
 from seal.runtime.runner import PolicyRunner, RunSummary
 from seal.runtime.scenario import ScenarioExecutor
@@ -27,14 +27,33 @@ def read_policy(policy_file: str) -> Policy:
     return policy
 
 
+def _reader(source: PolicyFile) -> Callable[[], Policy]:
+    """Reads the policy at every loop; checks it again, and logs its warnings, only when
+    the file changed."""
+
+    def read() -> Policy:
+        policy, fresh = source.load()
+        if fresh:
+            for warning in policy.warnings:
+                log.warning("%s", warning)
+        return policy
+
+    return read
+
+
 def run_policy(
     services: Services,
-    policy_file: str,
+    policy_file: str | PolicyFile,
     first: Policy,
     on_outcome: Callable[[ScenarioOutcome], None] | None = None,
 ) -> RunSummary:
     """Loop over the policy (re-read every loop) until it is done or shutdown is asked;
-    `on_outcome` hears of every scenario run as soon as it ends (the reports do)."""
+    `on_outcome` hears of every scenario run as soon as it ends (the reports do).
+    Given the `PolicyFile` `first` came from, a loop checks the policy again only when
+    the file changed."""
+    if not isinstance(policy_file, PolicyFile):
+        policy_file = PolicyFile(policy_file, STEP_TYPES)
+    read = _reader(policy_file)
     executor = ScenarioExecutor(services)
     if services.watch_cache is not None:  # many loops: pods from watches, as informers do
         services.watch_cache.enabled = first.config.run_strategy.runs != 1
@@ -49,7 +68,7 @@ def run_policy(
     if health is not None:  # /readyz needs a valid policy; its waits bound /healthz
         health.watch(first)
     runner = PolicyRunner(
-        lambda: health.watch(read_policy(policy_file)) if health else read_policy(policy_file),
+        lambda: health.watch(read()) if health else read(),
         run_scenario,
         clock=services.clock,
         rng=services.rng,
