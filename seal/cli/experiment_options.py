@@ -78,12 +78,18 @@ def check_journal_path(path: str) -> None:
         raise UsageError(f"--journal-path: {path}: the directory {directory} is not writable")
 
 
+def _read_experiment(policy_file: str) -> Any:
+    from seal.policy.experiments.convert import read_experiment
+
+    return read_experiment(policy_file, os.environ)
+
+
 def experiment_journal(policy_file: str, journal_path: str | None) -> ExperimentJournal | None:
     """The journal to write for this run: one for an experiment, none for a policy (where
     --journal-path is a usage error)."""
-    from seal.policy.experiments.convert import read_experiment
+    from seal.policy.loader import may_hold_experiment
 
-    if read_experiment(policy_file, os.environ) is None:
+    if not may_hold_experiment(policy_file) or _read_experiment(policy_file) is None:
         if journal_path is not None:
             raise UsageError(
                 f"--journal-path: {policy_file} is a seal policy, not a Chaos Toolkit "

@@ -57,7 +57,7 @@ def preflight(services: Any, what: Any) -> None:
         from seal.runtime.rbac import state_needs
 
         needs.update(state_needs(state.namespace, lease=state.election is not None))
-    checks.preflight(needs, checks.asker(services))
+    checks.preflight(needs, checks.asker(services), getattr(services, "pool", None))
 
 
 def _role_name(policy_file: str | None) -> str:

@@ -19,10 +19,10 @@ from seal.errors import UsageError
 
 
 def _directory(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    from seal.reports.writer import prepare_directory
-
     if value is None or ctx.resilient_parsing:
         return None
+    from seal.reports.writer import prepare_directory
+
     if not value.strip():
         raise click.BadParameter("give a directory, e.g. --report-dir reports", ctx, param)
     try:
@@ -37,10 +37,10 @@ def report_options(function: Any) -> Any:
 
     @functools.wraps(function)
     def wrapper(*args: Any, report_dir: Path | None, **kwargs: Any) -> Any:
-        from seal.reports.writer import ReportWriter
-
         reports = None
-        if report_dir is not None:
+        if report_dir is not None:  # the report modules only for a run that writes reports
+            from seal.reports.writer import ReportWriter
+
             reports = ReportWriter(report_dir, str(kwargs["policy_file"]), started=time.time())
         return function(*args, reports=reports, **kwargs)
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seal.clock import Clock
 from seal.errors import (
@@ -26,14 +26,15 @@ from seal.errors import (
     ShutdownRequested,
     StepFailed,
 )
-from seal.load.generator import LoadGenerator, LoadRequest
-from seal.load.stats import breach
 from seal.log import log_context
 from seal.outcomes import LoadReport, ScenarioOutcome, StepOutcome
 from seal.policy.background import BackgroundLoad
 from seal.policy.model import ScenarioSpec
 from seal.steps.base import ApiCall, StepContext, StepType
 from seal.tracing import with_trace_headers
+
+if TYPE_CHECKING:  # asyncio and aiohttp only for a scenario with background load
+    from seal.load.generator import LoadGenerator
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ class ScenarioGuard:
         self.signal.arm()  # before the watches start: their first finding counts
         load = self.scenario.background
         if load is not None:
+            from seal.load.generator import LoadGenerator, LoadRequest
+
             url = load_url(load, self._ctx)
             headers = with_trace_headers(load.headers)  # the load joins the scenario's trace
             request = LoadRequest(load.method, url, headers, load.body, load.timeout_ms / 1000)
@@ -196,6 +199,8 @@ class ScenarioGuard:
     def _watch_load(self) -> None:
         generator, load = self._generator, self.scenario.background
         assert generator is not None and load is not None
+        from seal.load.stats import breach
+
         with log_context(scenario=self.scenario.name, step="background"):
             while not self._stopping.wait(TICK_SECONDS):
                 self._publish()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 
 from seal.adapters.node_exec import PodExecutor
 from seal.errors import KubeError, PermissionsMissing
@@ -50,9 +51,14 @@ def asker(services: Services) -> Ask:
     return ask
 
 
-def missing(needs: Mapping[Need, Sequence[str]], ask: Ask) -> list[Need]:
-    """The needs the server says seal may not make, in the order given."""
-    return [need for need in needs if not ask(need)]
+def missing(
+    needs: Mapping[Need, Sequence[str]], ask: Ask, pool: Executor | None = None
+) -> list[Need]:
+    """The needs the server says seal may not make, in the order given; the reviews go
+    out together through `pool` when there is one (the client's pool holds them all)."""
+    if pool is None or len(needs) < 2:
+        return [need for need in needs if not ask(need)]
+    return [need for need, allowed in zip(needs, pool.map(ask, needs), strict=True) if not allowed]
 
 
 def report(denied: Sequence[Need], needs: Mapping[Need, Sequence[str]]) -> str:
@@ -70,11 +76,12 @@ def report(denied: Sequence[Need], needs: Mapping[Need, Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def preflight(needs: Mapping[Need, Sequence[str]], ask: Ask) -> None:
+def preflight(needs: Mapping[Need, Sequence[str]], ask: Ask, pool: Executor | None = None) -> None:
     """`PermissionsMissing` naming every request the server would deny; a warning, and
-    no check, when the server cannot answer access reviews."""
+    no check, when the server cannot answer access reviews. `pool` sends the reviews
+    at once."""
     try:
-        denied = missing(needs, ask)
+        denied = missing(needs, ask, pool)
     except KubeError as exc:
         log.warning(
             "preflight: cannot ask the API server what seal may do (%s); starting without "
