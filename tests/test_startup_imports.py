@@ -127,3 +127,26 @@ def test_an_invalid_policy_still_gets_jsonschema_s_findings(tmp_path: Path) -> N
     assert result.returncode == 2
     assert "force: must be true or false, got 3" in result.stdout + result.stderr
     assert "jsonschema" in modules
+
+
+def test_the_command_modules_import_no_runtime() -> None:
+    """Parsing a command line (and --help) needs the flags, not what runs them."""
+    commands = ["autonomous", "cleanup", "cloud", "convert", "interactive", "rbac", "validate"]
+    code = (
+        "import sys\n"
+        + "".join(f"import seal.cli.{name}\n" for name in commands)
+        + "print('\\n'.join(sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    modules = set(result.stdout.split())
+    assert "seal.cli.running" in modules
+    heavy = ("seal.runtime", "seal.steps", "seal.policy", "seal.adapters.kube", "urllib3")
+    assert sorted(m for m in modules if m.startswith(heavy)) == []

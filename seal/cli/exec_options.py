@@ -12,12 +12,11 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from seal.adapters.kill_command import CRICTL_KILL_COMMAND, DOCKER_KILL_COMMAND, KillCommand
-from seal.adapters.kube import KubeClient
 from seal.adapters.node_exec import (
     DEFAULT_IMAGE,
     DEFAULT_KILL_COMMAND,
@@ -26,7 +25,10 @@ from seal.adapters.node_exec import (
 )
 from seal.cli.options import option
 from seal.errors import UsageError
-from seal.steps.ports import Executor
+
+if TYPE_CHECKING:  # the Kubernetes client only once a run connects
+    from seal.adapters.kube import KubeClient
+    from seal.steps.ports import Executor
 
 log = logging.getLogger("seal.cli")
 
