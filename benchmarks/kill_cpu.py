@@ -4,7 +4,8 @@ Starts `seal sandbox --preset large` in its own process, creates N bare pods mat
 one label selector, then runs, in this process, a policy whose podAction kills them all
 (force, grace period 0) through seal's own runtime (`open_services` and `run_policy`, as
 `seal autonomous` does, logging configured as the command line configures it, to a
-file). Prints, for each size: the wall time, seal's CPU time (this process: every thread,
+file; with `--prometheus`, counting in Prometheus metrics as `--metrics-address` has
+it). Prints, for each size: the wall time, seal's CPU time (this process: every thread,
 the kube client's included) and the sandbox's CPU time, in total and per killed pod.
 
 The sizes are run in turn on the same sandbox; the smallest size shows the fixed costs of
@@ -13,7 +14,7 @@ every thread of the largest size (yappi, when installed) to kill_cpu.prof in its
 directory and prints its functions by own time. Other work on the machine makes the
 figures noisy: compare runs made close together.
 
-    python benchmarks/kill_cpu.py [--sizes 1,100,1000] [--profile]
+    python benchmarks/kill_cpu.py [--sizes 1,100,1000] [--prometheus] [--profile]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from large_sandbox import large_sandbox
 
 from seal.adapters.kubeconfig import resolve
 from seal.log import configure
+from seal.metrics import PrometheusMetrics
 from seal.runtime.autonomous import read_policy, run_policy
 from seal.runtime.services import RunOptions, open_services
 
@@ -36,14 +38,15 @@ from seal.runtime.services import RunOptions, open_services
 COLUMNS = {0: ("name", 70), 1: ("ncall", 9), 3: ("tsub", 8), 4: ("ttot", 8)}
 
 
-def kill(cluster: peers.Cluster, work: Path, size: int, profile: bool) -> None:
+def kill(cluster: peers.Cluster, work: Path, size: int, profile: bool, prometheus: bool) -> None:
     """Create `size` pods, have seal kill them, and print what it cost."""
     label = f"k{size}"
     cluster.create_pods(label, size)
     policy = work / f"{label}.yml"
     policy.write_text(peers.POLICY.format(selector=f"bench={label}", namespace=peers.NAMESPACE))
     options = RunOptions(state_dir=str(work / "state"))
-    with open_services(options, resolve(str(work / "kubeconfig"))) as services:
+    metrics = PrometheusMetrics() if prometheus else None
+    with open_services(options, resolve(str(work / "kubeconfig")), metrics=metrics) as services:
         sandbox0, wall0, cpu0 = cluster.cpu_seconds(), time.perf_counter(), time.process_time()
         if profile:
             import yappi  # type: ignore[import-not-found]
@@ -74,6 +77,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,100,1000", help="pod counts, comma-separated")
     parser.add_argument("--nodes", type=int, default=50, help="nodes of the sandbox")
     parser.add_argument("--profile", action="store_true", help="profile the largest size")
+    parser.add_argument(
+        "--prometheus", action="store_true", help="count in Prometheus metrics (not served)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     work = Path(tempfile.mkdtemp(prefix="seal-kill-cpu-"))
@@ -83,7 +89,7 @@ def main() -> None:
             cluster = peers.Cluster(work / "kubeconfig", process.pid)
             cluster.call("POST", "/api/v1/namespaces", {"metadata": {"name": peers.NAMESPACE}})
             for size in sizes:
-                kill(cluster, work, size, args.profile and size == max(sizes))
+                kill(cluster, work, size, args.profile and size == max(sizes), args.prometheus)
         logging.getLogger("seal").handlers.clear()
     print(f"seal's log: {work / 'seal.log'}")
 

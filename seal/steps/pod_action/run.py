@@ -345,13 +345,14 @@ def _kill_one(action: KillAction, pod: Pod, ctx: StepContext) -> KillAttempt:
         _event(ctx, pod, f"{how} failed", f": {exc}", "Warning")
         return KillAttempt(pod, "failed", str(exc), at)
     ctx.metrics.pod_killed(pod.namespace, pod.name, "success")
+    done, key = "evicted" if action.evict else "killed", pod.key
     period = "default" if grace is None else f"{grace}s"
-    _event(ctx, pod, "evicted" if action.evict else "killed", f" (grace period {period})")
+    _event(ctx, pod, done, f" (grace period {period})")
     log.info(
         "%s %s",
-        "evicted" if action.evict else "killed",
-        pod.key,
-        extra={"target": pod.key, "action": how, "outcome": "success", "grace_period": grace},
+        done,
+        key,
+        extra={"target": key, "action": how, "outcome": "success", "grace_period": grace},
     )
     return KillAttempt(pod, "ok", "", at)
 
