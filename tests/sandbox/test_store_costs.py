@@ -75,11 +75,13 @@ def test_uids_are_random_version_4_uuids() -> None:
         assert str(uuid.UUID(text)) == text
 
 
-def test_a_running_sandbox_freezes_what_survives_a_large_full_pass(
+def test_a_running_sandbox_freezes_what_survives_a_large_full_pass_and_collects_young_less_often(
     sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(collection, "FREEZE_AFTER", 1000)
+    thresholds = gc.get_threshold()
     box = sandbox_factory()
+    assert gc.get_threshold()[0] >= collection.YOUNG_THRESHOLD
     kept = [[i] for i in range(5000)]
     try:
         gc.collect()
@@ -88,6 +90,7 @@ def test_a_running_sandbox_freezes_what_survives_a_large_full_pass(
         assert not _in_oldest_generation(kept[0])
         box.stop()
         assert collection._after_collection not in gc.callbacks
+        assert gc.get_threshold() == thresholds
         more = [[i] for i in range(5000)]
         gc.collect()
         assert _in_oldest_generation(more[0])
