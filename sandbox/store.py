@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import marshal
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -71,23 +72,24 @@ def clone(obj: _J) -> _J:
 
 
 _last_stamp: list[tuple[int, str]] = [(0, "")]
-#: random bytes drawn ahead, 16 per uid (one read of the system's source for many uids)
-_uid_bytes: list[bytes] = [b""]
+#: random hex digits drawn ahead (one read of the system's source for many uids), and
+#: where the next uid's 32 start
+_uid_digits: list[str] = [""]
+_uid_at = [0]
+_uid_lock = threading.Lock()
 _UID_BATCH = 4096
 
 
 def new_uid() -> str:
     """A random (version 4) UUID as text, as `str(uuid.uuid4())` gives, drawn cheaply."""
-    pool = _uid_bytes[0]
-    if len(pool) < 16:
-        pool = os.urandom(_UID_BATCH)
-    raw, _uid_bytes[0] = pool[:16], pool[16:]
-    text = (
-        ((raw[6] & 0x0F) | 0x40).to_bytes(1, "big").hex() + raw[7:8].hex(),
-        ((raw[8] & 0x3F) | 0x80).to_bytes(1, "big").hex() + raw[9:10].hex(),
-    )
-    head = raw[:6].hex()
-    return f"{head[:8]}-{head[8:]}-{text[0]}-{text[1]}-{raw[10:].hex()}"
+    with _uid_lock:  # sandboxes in one process draw from the same digits
+        at = _uid_at[0]
+        if at + 32 > len(_uid_digits[0]):
+            _uid_digits[0], at = os.urandom(_UID_BATCH).hex(), 0
+        h = _uid_digits[0][at : at + 32]
+        _uid_at[0] = at + 32
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 def rfc3339(seconds: float) -> str:

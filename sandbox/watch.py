@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 
+import orjson
 from aiohttp import web
 
 from sandbox import tables
@@ -22,7 +23,11 @@ INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 def _line(event_type: str, obj: Obj) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    event = {"type": event_type, "object": obj}
+    try:
+        return orjson.dumps(event) + b"\n"
+    except TypeError:  # what orjson does not encode (integers past 64 bits)
+        return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
 
 def _bookmark(resource: ResourceType, store: Store, *, initial_end: bool = False) -> bytes:

@@ -61,8 +61,12 @@ class Context:
 
 
 class Controller:
-    """One job of the cluster. `observe` sees every change the store makes (it must only
-    note what to do); `reconcile` does it, on the coordinator's tick."""
+    """One job of the cluster. `observe` sees the changes the store makes to `RESOURCES`
+    (every change when None; it must only note what to do); `reconcile` does it, on the
+    coordinator's tick."""
+
+    #: the resources whose changes `observe` looks at (None: all of them)
+    RESOURCES: frozenset[str] | None = None
 
     def __init__(self, context: Context) -> None:
         self.context = context

@@ -18,6 +18,8 @@ class DisruptionController(Controller):
         for _, entry in self.store.entries("namespaces"):
             self.dirty_namespaces.add(entry.obj["metadata"]["name"])
 
+    RESOURCES = frozenset({"pods", "poddisruptionbudgets"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "pods" or (resource == "poddisruptionbudgets" and event_type != "DELETED"):
             self.dirty_namespaces.add(key_of(obj)[0])

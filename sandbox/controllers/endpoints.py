@@ -102,6 +102,8 @@ class EndpointsController(Controller):
         for _, entry in self.store.entries("services"):
             self.observe("ADDED", "services", entry.obj)
 
+    RESOURCES = frozenset({"pods", "services"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "pods":
             key = key_of(obj)

@@ -137,6 +137,8 @@ class EventExpiry(Controller):
         heapq.heapify(self._heap)
         self.expire()
 
+    RESOURCES = frozenset({"events"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "events" and event_type != "DELETED":
             heapq.heappush(self._heap, (_last_seen(obj), key_of(obj)))

@@ -72,6 +72,8 @@ class Kubelet(Controller):
         #: pods whose containers are being stopped (told once, as "Killing")
         self.stopping: set[str] = set()
 
+    RESOURCES = frozenset({"pods"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource != "pods":
             return

@@ -14,7 +14,7 @@ from sandbox.controllers.disruption import DisruptionController
 from sandbox.controllers.endpoints import EndpointsController
 from sandbox.controllers.events import EventExpiry
 from sandbox.controllers.garbage import GarbageCollector
-from sandbox.controllers.index import NodeIndex, OwnerIndex
+from sandbox.controllers.index import OWNED, NodeIndex, OwnerIndex
 from sandbox.controllers.kubelet import Kubelet
 from sandbox.controllers.namespaces import NamespaceController
 from sandbox.controllers.nodes import NodeLifecycle
@@ -26,6 +26,7 @@ from sandbox.store import ApiError, Obj, Store
 from sandbox.timing import SandboxTiming
 
 log = logging.getLogger(__name__)
+Observer = Callable[[str, str, Obj], None]
 
 
 class ControllerManager:
@@ -56,6 +57,8 @@ class ControllerManager:
         )
         self._task: asyncio.Task[None] | None = None
         self._reported: set[str] = set()
+        #: resource -> what observes its changes, in the order above (the indexes first)
+        self._observers: dict[str, list[Observer]] = {}
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.context.bind(loop)
@@ -73,10 +76,22 @@ class ControllerManager:
                 await self._task
 
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
-        self.owners.observe(event_type, resource, obj)
-        self.nodes.observe(event_type, resource, obj)
+        observers = self._observers.get(resource)
+        if observers is None:
+            observers = self._observers[resource] = self._observers_of(resource)
+        for observer in observers:
+            observer(event_type, resource, obj)
+
+    def _observers_of(self, resource: str) -> list[Observer]:
+        found: list[Observer] = []
+        if resource in OWNED:
+            found.append(self.owners.observe)
+        if resource == "pods":
+            found.append(self.nodes.observe)
         for controller in self.controllers:
-            controller.observe(event_type, resource, obj)
+            if controller.RESOURCES is None or resource in controller.RESOURCES:
+                found.append(controller.observe)
+        return found
 
     def tick(self) -> None:
         """One round of reconciliation; a controller's failure is its own (the next tick

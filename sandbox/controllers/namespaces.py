@@ -30,6 +30,8 @@ class NamespaceController(Controller):
         #: namespaces being deleted, whose contents are being deleted
         self.terminating: set[str] = set()
 
+    RESOURCES = frozenset({"namespaces"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if (
             resource == "namespaces"

@@ -16,6 +16,8 @@ UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
 
 
 class NodeLifecycle(Controller):
+    RESOURCES: frozenset[str] = frozenset()  # told of machines' changes, not the store's
+
     def __init__(self, context: Context, kubelet: Kubelet, pods: NodeIndex) -> None:
         super().__init__(context)
         self.kubelet = kubelet

@@ -72,6 +72,8 @@ class Scheduler(Controller):
             elif not pod_terminating(entry.obj):
                 self.pending.add(key_of(entry.obj))
 
+    RESOURCES = frozenset({"nodes", "pods"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         if resource == "nodes":
             self._nodes, self._choices = None, {}

@@ -67,6 +67,8 @@ class WorkloadController(Controller):
             if owners:
                 self._pod_owners[key] = owners
 
+    RESOURCES = frozenset({"pods", "replicasets", "deployments"})
+
     def observe(self, event_type: str, resource: str, obj: Obj) -> None:
         key = key_of(obj)
         if resource == "pods":

@@ -102,3 +102,13 @@ def test_a_running_sandbox_freezes_what_survives_a_large_full_pass_and_collects_
 
 def _in_oldest_generation(obj: object) -> bool:
     return any(found is obj for found in gc.get_objects(generation=2))
+
+
+def test_answers_and_watch_lines_carry_integers_orjson_cannot_encode() -> None:
+    from sandbox.api import json_response
+    from sandbox.watch import _line
+
+    huge = 2**70
+    assert json.loads(json_response({"n": huge, "s": "é"}).body) == {"n": huge, "s": "é"}  # type: ignore[arg-type]
+    assert json.loads(_line("ADDED", {"n": huge})) == {"type": "ADDED", "object": {"n": huge}}
+    assert _line("ADDED", {"s": "é"}).endswith(b"\n")
