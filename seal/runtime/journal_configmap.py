@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +38,9 @@ DATA_KEY = "journal.jsonl"
 LIMIT_BYTES = 900 * 1024
 #: writes tried in a row when another writer keeps changing the ConfigMap first
 ATTEMPTS = 10
+#: the first pause after a 409 Conflict (seconds); it doubles, with jitter, up to 1 s,
+#: so that two writers that keep meeting fall out of step instead of one starving
+CONFLICT_PAUSE = 0.01
 LABELS = {"app.kubernetes.io/managed-by": "seal", "app.kubernetes.io/component": "undo-journal"}
 
 
@@ -114,14 +119,17 @@ class ConfigMapStore:
             ) from exc
 
     def append(self, record: Mapping[str, Any]) -> None:
-        for _ in range(self.attempts):
+        for attempt in range(self.attempts):
             try:
                 if self._write_once(record):
                     return
             except KubeError as exc:
                 raise UndoError(f"{self.where}: cannot write the undo journal: {exc}") from exc
+            pause = min(1.0, CONFLICT_PAUSE * 2**attempt) * random.uniform(0.5, 1.5)
             self.conflicts += 1
             log.debug("%s changed since it was read; reading it again", self.where)
+            if attempt + 1 < self.attempts:
+                time.sleep(pause)
         raise UndoError(
             f"{self.where}: cannot write the undo journal: it changed under seal "
             f"{self.attempts} times in a row (409 Conflict); another writer keeps changing it"
