@@ -9,11 +9,13 @@ import ssl
 import time
 import warnings
 from collections.abc import Callable, Mapping
-
-import urllib3
+from typing import TYPE_CHECKING
 
 from seal.errors import ProbeError
 from seal.model import ProbeAnswer, ProbeRequest
+
+if TYPE_CHECKING:  # urllib3 only once a probe is sent
+    import urllib3
 
 
 class Prober:
@@ -29,6 +31,8 @@ class Prober:
     def _manager(self, proxy: str | None, insecure: bool) -> urllib3.PoolManager:
         key = (proxy, insecure)
         if key not in self._managers:
+            import urllib3
+
             mode = ssl.CERT_NONE if insecure else ssl.CERT_REQUIRED
             self._managers[key] = (
                 urllib3.ProxyManager(proxy, cert_reqs=mode)
@@ -38,6 +42,8 @@ class Prober:
         return self._managers[key]
 
     def send(self, request: ProbeRequest) -> ProbeAnswer:
+        import urllib3
+
         manager = self._manager(request.proxy, request.insecure)
         started = time.monotonic()
         try:
@@ -69,6 +75,8 @@ class Prober:
 
 
 def _reason(exc: Exception) -> str:
+    import urllib3
+
     text = str(getattr(exc, "reason", None) or exc)
     # urllib3 files a refused connection under its timeout errors: look at the text first.
     if "refused" in text.lower():

@@ -15,14 +15,15 @@ import json
 import logging
 import threading
 import time
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from seal.adapters.kube import PAGE_SIZE, KubeClient
 from seal.adapters.objects import Obj, pod_from_api
 from seal.errors import KubeError, NotFoundError
 from seal.model import Pod
+
+if TYPE_CHECKING:  # urllib3 only once a watch starts (a run of many loops)
+    import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class PodInformer:
 
     # ---------------------------------------------------------------- the thread
     def _run(self) -> None:
+        import urllib3
+
         retry = MIN_RETRY_SECONDS
         while not self._stopping.is_set():
             try:
@@ -160,6 +163,8 @@ class PodInformer:
     def _watch(self) -> bool:
         """Follow one watch request; True when it ended quietly (its time was up), False
         when the cache must list again (410 Gone, an ERROR)."""
+        import urllib3
+
         query: dict[str, Any] = {
             "watch": "1",
             "resourceVersion": self._version,
