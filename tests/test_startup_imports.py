@@ -49,6 +49,9 @@ NEVER = (
     "drivers.azure",
     "drivers.openstack",
     "sandbox",  # the simulated cluster runs in the test's process, not seal's
+    "wsgiref",  # the metrics and health endpoint (--metrics-address)
+    "http.server",
+    "prometheus_client",
 )
 KILL_ONE = """\
 config:

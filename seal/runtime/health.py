@@ -18,13 +18,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from typing import TYPE_CHECKING, Any
 
 from seal.errors import UsageError
 from seal.metrics import Metrics
 from seal.policy.model import Policy
+
+if TYPE_CHECKING:  # the HTTP server (http.server, email...) only when metrics are served
+    from wsgiref.simple_server import WSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -182,10 +183,13 @@ class Health:
 
     def start_server(self, port: int, addr: str, registry: Any) -> tuple[WSGIServer, Any]:
         """Serve /healthz, /readyz and, on every other path, `registry`'s metrics."""
+        from wsgiref.simple_server import make_server
+
         import prometheus_client as prom
 
+        server_class, handler_class = _server_classes()
         app = _app(self, prom.make_wsgi_app(registry))
-        server = make_server(addr, port, app, _ThreadingServer, handler_class=_QuietHandler)
+        server = make_server(addr, port, app, server_class, handler_class=handler_class)
         thread = threading.Thread(target=server.serve_forever, name="seal-metrics", daemon=True)
         thread.start()
         return server, thread
@@ -206,12 +210,17 @@ def _app(health: Health, metrics_app: Any) -> Any:
     return app
 
 
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+def _server_classes() -> tuple[type[WSGIServer], type[Any]]:
+    """A threading WSGI server, and a handler that logs each request at debug level only
+    (probes come every few seconds): defined when the endpoint starts."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+    class ThreadingServer(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
 
-class _QuietHandler(WSGIRequestHandler):
-    """Probes come every few seconds: no line on standard error for each."""
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("metrics endpoint: " + format, *args)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("metrics endpoint: " + format, *args)
+    return ThreadingServer, QuietHandler
