@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zoneinfo
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from seal.frozen import frozen
 from seal.policy.docnode import DocNode
 from seal.policy.problems import did_you_mean
 from seal.policy.schema import array, obj, string
 from seal.policy.schema import describe as show
+
+if TYPE_CHECKING:  # time zones only for a policy with a schedule
+    import zoneinfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^(?P<h>\d\d):(?P<m>\d\d)$")
@@ -76,6 +79,8 @@ class Schedule:
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
+        import zoneinfo
+
         return zoneinfo.ZoneInfo(self.zone)
 
     def closed_because(self, when: dt.datetime) -> str | None:
@@ -135,6 +140,8 @@ def _clock(minutes: int) -> dt.time:
 
 
 def describe(moment: dt.datetime, zone: str) -> str:
+    import zoneinfo
+
     return f"{moment.astimezone(zoneinfo.ZoneInfo(zone)):%a %Y-%m-%d %H:%M} {zone}"
 
 
@@ -183,6 +190,8 @@ SCHEDULE_SCHEMA = obj(
 
 
 def _zone(node: DocNode) -> str:
+    import zoneinfo
+
     name = str(node.get("timeZone", "UTC"))
     try:
         zoneinfo.ZoneInfo(name)
