@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from seal.cli.options import option
 from seal.errors import UsageError
+from seal.frozen import frozen
 
 if TYPE_CHECKING:
     from seal.adapters.kubeconfig import ClusterConnection
@@ -36,7 +36,7 @@ _SHORTHANDS = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class CloudOptions:
     """What the user said about the cloud. `name` is None when no cloud was chosen."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
@@ -25,6 +24,7 @@ from seal.adapters.node_exec import (
 )
 from seal.cli.options import option
 from seal.errors import UsageError
+from seal.frozen import frozen
 
 if TYPE_CHECKING:  # the Kubernetes client only once a run connects
     from seal.adapters.kube import KubeClient
@@ -42,7 +42,7 @@ PRESETS: dict[str, tuple[str, str]] = {
 SSH_INSTALL_HINT = "the ssh execution mode needs paramiko: pip install 'seal-chaos[ssh]'"
 
 
-@dataclass(frozen=True)
+@frozen
 class ExecSettings:
     """The execution mode and its settings, as the flags gave them."""
 

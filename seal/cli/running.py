@@ -10,7 +10,6 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -24,6 +23,7 @@ from seal.cli.options import option
 from seal.cli.rbac import preflight_flag
 from seal.cli.state_options import state_options
 from seal.errors import UsageError
+from seal.frozen import frozen
 
 log = logging.getLogger("seal.cli")
 
@@ -157,15 +157,15 @@ def _install_signals(on_first: Any) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-@dataclass
 class Running:
     """The services of a run against the chosen cluster, and the signal that stopped it."""
 
-    services: Any
-    signal: int | None = None
+    def __init__(self, services: Any, signal: int | None = None) -> None:
+        self.services = services
+        self.signal = signal
 
 
-@dataclass(frozen=True)
+@frozen
 class RunFlags:
     """The flags autonomous and label mode share: cluster, journal, safety and metrics."""
 
@@ -212,7 +212,7 @@ class RunFlags:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class MachineFlags:
     """How seal reaches machines and nodes: the cloud, the executor, an inventory file."""
 

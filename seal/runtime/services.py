@@ -28,6 +28,7 @@ from seal.adapters.ratelimit import ClientLimits, TokenBucket
 from seal.adapters.watch_cache import CachedPods, WatchCache
 from seal.clock import SystemClock
 from seal.errors import ClusterUnreachable, KubeError, UsageError
+from seal.frozen import frozen
 from seal.metrics import FanOut, Metrics, NullMetrics, PrometheusMetrics, StdoutCollector
 from seal.policy.model import Safety
 from seal.runtime.health import Health, stall_seconds
@@ -40,7 +41,6 @@ from seal.steps.registry import undo_handlers
 from seal.tracing import NULL_TRACER, Tracer
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,7 @@ def open_metrics(
         try:
             prometheus.serve(bind or "127.0.0.1", int(port_text), health and health.start_server)
         except OSError as exc:
-            raise UsageError(
-                f"cannot serve metrics on {options.address}: {exc.strerror}"
-            ) from exc
+            raise UsageError(f"cannot serve metrics on {options.address}: {exc.strerror}") from exc
         log.info("metrics served on http://%s/metrics", options.address)
         collectors.append(prometheus)
         collectors.extend([health] if health is not None else [])
@@ -109,7 +107,7 @@ def open_metrics(
     return (collectors[0] if len(collectors) == 1 else FanOut(collectors)), prometheus
 
 
-@dataclass(frozen=True)
+@frozen
 class Services:
     """What a run works with; made by `open_services`, which closes it too."""
 
