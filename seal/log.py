@@ -94,12 +94,20 @@ class PlainFormatter(logging.Formatter):
         self._stamp = _Stamps()
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = self._stamp(record.created)
-        fields = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
-        where = f"[{getattr(record, 'scenario', '-')}/{getattr(record, 'step', '-')}]"
-        line = f"{stamp} {record.levelname:<7} {where} {record.name}: {record.getMessage()}"
-        if fields:
-            line = f"{line} {fields}"
+        attrs = vars(record)
+        where = f"[{attrs.get('scenario', '-')}/{attrs.get('step', '-')}]"
+        line = (
+            f"{self._stamp(record.created)} {record.levelname:<7} {where} {record.name}: "
+            f"{record.getMessage()}"
+        )
+        if len(attrs) > _FIRST_EXTRA:  # the fields of `extra=`, in one pass
+            fields = [
+                f"{k}={v}"
+                for k, v in itertools.islice(attrs.items(), _FIRST_EXTRA, None)
+                if k not in _RECORD_ATTRS
+            ]
+            if fields:
+                line = f"{line} {' '.join(fields)}"
         if record.exc_info:
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line

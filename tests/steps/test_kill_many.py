@@ -4,6 +4,7 @@ and its own log line, in the order of the records."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 from prometheus_client import generate_latest
@@ -53,3 +54,25 @@ def test_each_killed_pod_has_its_series_log_line_and_record(
         series = f'name="{name}",namespace="bulk-0",status="success"'
         assert f"seal_pod_kills_total{{{series}}} 1.0" in text
     assert text.count("seal_pod_kills_created{") == 60
+
+
+def test_json_lines_carry_the_fields_of_each_kill(harness_factory: HarnessFactory) -> None:
+    h = harness_factory(large(nodes=2, pods=12))
+    stream = io.StringIO()
+    configure(stream=stream, fmt="json")
+    try:
+        with log_context(scenario="many", step="0:podAction"):
+            outcome = h.run(STEP, KILL_ALL)
+    finally:
+        for name in ("seal", "drivers"):
+            logging.getLogger(name).handlers.clear()
+    assert outcome.result == "passed" and outcome.targets == 12
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    killed = [d for d in lines if d["message"].startswith("killed ")]
+    assert sorted(d["target"] for d in killed) == sorted(r.target for r in outcome.actions)
+    for doc in killed:
+        assert doc["message"] == f"killed {doc['target']}"
+        assert (doc["scenario"], doc["step"], doc["level"]) == ("many", "0:podAction", "info")
+        assert (doc["action"], doc["outcome"], doc["grace_period"]) == ("kill", "success", 0)
+    selected = next(d for d in lines if "selected" in d["message"])
+    assert "target" not in selected and "outcome" not in selected  # no fields it was not given
