@@ -8,7 +8,9 @@ with the server's reason.
 
 from __future__ import annotations
 
+import base64
 import collections
+import functools
 import json
 import logging
 import random
@@ -16,9 +18,7 @@ import ssl
 import threading
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from seal.adapters.credentials import Credentials
 from seal.adapters.event_objects import involved, send_event
@@ -30,6 +30,9 @@ from seal.clock import Clock, SystemClock
 from seal.errors import ConflictError, EvictionRefused, KubeError, NotFoundError
 from seal.labels import selector_from_match
 from seal.model import Node, Pod, ServiceInfo
+
+if TYPE_CHECKING:
+    import urllib3
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
@@ -52,8 +55,30 @@ def _decoded(data: bytes, text: bool) -> Obj:
     return json.loads(data) if data else {}
 
 
+def _urllib3_pool(connection: ClusterConnection, size: int) -> urllib3.PoolManager:
+    """The urllib3 pool of watch streams, and of every request behind a proxy."""
+    import urllib3
+
+    tls: dict[str, Any] = {}
+    if connection.insecure:
+        # Said once when the client was made rather than by urllib3 on every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    if connection.server.startswith("https"):
+        tls = {
+            "cert_reqs": ssl.CERT_NONE if connection.insecure else ssl.CERT_REQUIRED,
+            "ca_certs": connection.ca_file,
+            "cert_file": connection.client_cert_file,
+            "key_file": connection.client_key_file,
+        }
+        if connection.tls_server_name:
+            tls["server_hostname"] = connection.tls_server_name
+    if connection.proxy_url:
+        return urllib3.ProxyManager(connection.proxy_url, maxsize=size, **tls)
+    return urllib3.PoolManager(maxsize=size, **tls)
+
+
 class KubeClient:
-    """One API server; safe to share between threads (a pooled urllib3 manager)."""
+    """One API server; safe to share between threads (pooled connections)."""
 
     def __init__(
         self,
@@ -72,39 +97,22 @@ class KubeClient:
         # Backoff jitter and Event names only: never the random source of a run's choices,
         # so that retries do not change which pods a seeded run picks.
         self._rng = rng or random.Random()
-        self._timeout = urllib3.Timeout(connect=min(10.0, timeout), read=timeout)
+        self._timeouts = (min(10.0, timeout), timeout)
         self._headers = {"Accept": "application/json", "User-Agent": "seal"}
         self._credentials = Credentials(connection, self._clock)
         if not connection.token and connection.username is not None:
-            self._headers.update(
-                urllib3.make_headers(
-                    basic_auth=f"{connection.username}:{connection.password or ''}"
-                )
-            )
-        tls: dict[str, Any] = {}
+            basic = f"{connection.username}:{connection.password or ''}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(basic).decode()
         if connection.insecure:
-            # Said once here rather than by urllib3 on every request.
             log.warning(
                 "TLS certificate checks are off for %s (insecure-skip-tls-verify)",
                 connection.server,
             )
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        if connection.server.startswith("https"):
-            tls = {
-                "cert_reqs": ssl.CERT_NONE if connection.insecure else ssl.CERT_REQUIRED,
-                "ca_certs": connection.ca_file,
-                "cert_file": connection.client_cert_file,
-                "key_file": connection.client_key_file,
-            }
-            if connection.tls_server_name:
-                tls["server_hostname"] = connection.tls_server_name
-        if connection.proxy_url:
-            manager: urllib3.PoolManager = urllib3.ProxyManager(
-                connection.proxy_url, maxsize=pool_size + STREAMS, **tls
-            )
-        else:
-            manager = urllib3.PoolManager(maxsize=pool_size + STREAMS, **tls)
-        self._http = PacedPool(manager, pool_size, rate_limiter)
+        self._http = PacedPool(
+            functools.partial(_urllib3_pool, connection, pool_size + STREAMS),
+            pool_size,
+            rate_limiter,
+        )
         self._limiter = rate_limiter
         #: requests go through the lean transport, unless a proxy is in the way
         self._transport: ApiTransport | None = None
@@ -175,7 +183,7 @@ class KubeClient:
                 headers["Authorization"] = bearer
             try:
                 answer = self._send(method, target, headers, payload, idempotent)
-            except (urllib3.exceptions.HTTPError, TransportError) as exc:
+            except TransportError as exc:
                 if attempt == MAX_ATTEMPTS or not idempotent:
                     raise KubeError(
                         f"{method} {path}: cannot reach the API server "
@@ -213,20 +221,31 @@ class KubeClient:
             return self._http.paced(
                 lambda: transport.request(method, target, headers, payload, idempotent=idempotent)
             )
-        return self._http.request(
-            method,
-            self.connection.server + target,
-            body=payload,
-            headers=headers,
-            timeout=self._timeout,
-            retries=False,
-        )
+        import urllib3
+
+        try:
+            return self._http.request(
+                method,
+                self.connection.server + target,
+                body=payload,
+                headers=headers,
+                timeout=self._timeout(),
+                retries=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransportError(str(exc)) from exc
+
+    def _timeout(self) -> urllib3.Timeout:
+        import urllib3
+
+        connect, read = self._timeouts
+        return urllib3.Timeout(connect=connect, read=read)
 
     def close(self) -> None:
         """Close the pooled connections (the client stays usable: it connects again)."""
         if self._transport is not None:
             self._transport.close()
-        self._http.pool.clear()
+        self._http.close()
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
         delay = min(MAX_BACKOFF_SECONDS, 0.1 * 2**attempt) * (0.5 + self._rng.random() / 2)
@@ -380,8 +399,10 @@ class KubeClient:
         if bearer:
             headers["Authorization"] = bearer
         self._count("WATCH")
+        import urllib3
+
         try:
-            answer = self._http.stream(url, headers, self._timeout)
+            answer = self._http.stream(url, headers, self._timeout())
         except urllib3.exceptions.HTTPError as exc:
             raise KubeError(f"WATCH {path}: cannot reach the API server: {exc}") from exc
         if answer.status >= 400:

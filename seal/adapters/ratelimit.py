@@ -134,15 +134,33 @@ class TokenBucket:
 
 
 class PacedPool:
-    """A urllib3 pool whose requests take a token first and are at most `max_in_flight`
-    at once (watch streams are paced but not bounded: they stay open)."""
+    """Requests that take a token first and are at most `max_in_flight` at once, through
+    a urllib3 pool made on first use by `make_pool` (watch streams are paced but not
+    bounded: they stay open)."""
 
     def __init__(
-        self, pool: urllib3.PoolManager, max_in_flight: int, limiter: TokenBucket | None = None
+        self,
+        make_pool: Callable[[], urllib3.PoolManager],
+        max_in_flight: int,
+        limiter: TokenBucket | None = None,
     ) -> None:
-        self.pool = pool
+        self._make_pool = make_pool
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
         self.limiter = limiter
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
+
+    @property
+    def pool(self) -> urllib3.PoolManager:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = self._make_pool()
+            return self._pool
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.clear()
 
     def request(self, method: str, url: str, **kwargs: Any) -> urllib3.BaseHTTPResponse:
         if self.limiter is not None:

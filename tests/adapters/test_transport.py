@@ -269,3 +269,17 @@ def test_against_the_sandbox_tls_connections_are_reused_and_bounded(
     assert transport.connections_made <= 4
     kube.close()
     assert kube.get_pod(pods[0].namespace, pods[0].name).name == pods[0].name
+
+
+def test_a_server_behind_a_proxy_is_reached_through_the_proxy() -> None:
+    with scripted(answering(OK, OK)) as (proxy, requests, accepted):
+        kube = KubeClient(
+            ClusterConnection(server="http://cluster.invalid:6443", proxy_url=proxy)
+        )
+        assert kube._transport is None
+        assert kube.request("GET", "/version") == {"a": "ok"}
+        assert kube.request("DELETE", "/api/v1/namespaces/a/pods/b") == {"a": "ok"}
+    # absolute-form requests, as a proxy is sent them; no connection to the cluster itself
+    assert requests[0].startswith(b"GET http://cluster.invalid:6443/version HTTP/1.1\r\n")
+    assert requests[1].startswith(b"DELETE http://cluster.invalid:6443/api/v1/namespaces/a/")
+    assert accepted[0] == 1
