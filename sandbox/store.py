@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
@@ -111,7 +111,7 @@ def not_found(resource: str, name: str) -> ApiError:
     return ApiError(404, "NotFound", f'{kind} "{name}" not found', {"name": name, "kind": resource})
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     obj: Obj
     _json: bytes | None = None
@@ -122,8 +122,10 @@ class Entry:
         return self._json
 
 
-@dataclass(frozen=True)
-class WatchEvent:
+class WatchEvent(NamedTuple):
+    """One change, as the watch history keeps it (a tuple: cheap to make, and one object
+    for the garbage collector to look at)."""
+
     rv: int
     type: str
     resource: str
