@@ -113,6 +113,10 @@ class PlainFormatter(logging.Formatter):
         return line
 
 
+#: made once: `json.dumps(doc, default=str)` makes an encoder for every line
+_JSON = json.JSONEncoder(default=str)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
@@ -128,7 +132,7 @@ class JsonFormatter(logging.Formatter):
         doc.update(extra_fields(record))
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        return _JSON.encode(doc)
 
 
 _chosen = {"format": "plain"}
