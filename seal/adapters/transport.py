@@ -4,7 +4,7 @@ A kill is one DELETE, so a large kill is as fast as the requests are cheap. This
 transport writes each request in one `sendall` and reads the answer with a small
 parser (status line, headers, a body by Content-Length or chunked), over pooled
 connections (TLS or plain) that are checked before reuse. Streams (watches) and
-API servers behind a proxy use the general client instead (seal/adapters/kube.py).
+API servers behind a proxy use urllib3 instead (seal/adapters/kube_http.py).
 
 A connection that the server closed while it was idle is noticed before reuse; when
 one closes under a request before any byte of the answer came back, an idempotent
