@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import urllib3
 
 from drivers._common import Pacing, failure, parse_provider_id, retrying, wait_for_state
 from seal.cloud import Check
 from seal.errors import CloudError
 from seal.model import Machine, NodeState
+
+if TYPE_CHECKING:
+    import urllib3
 
 SCHEME = "sandbox"
 _STATES = {"running": NodeState.UP, "stopped": NodeState.DOWN}
@@ -57,7 +59,19 @@ class SandboxDriver:
         if insecure:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        self._http = urllib3.PoolManager(ssl_context=context)
+        self._context = context
+        #: made when the first machine call is (a run that stops no machine never does)
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def _http(self) -> urllib3.PoolManager:
+        import urllib3
+
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = urllib3.PoolManager(ssl_context=self._context)
+            return self._pool
 
     # ------------------------------------------------------------------ HTTP
     def _headers(self) -> dict[str, str]:
@@ -70,6 +84,8 @@ class SandboxDriver:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _once(self, method: str, path: str) -> Any:
+        import urllib3
+
         try:
             answer = self._http.request(
                 method,
