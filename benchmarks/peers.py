@@ -79,7 +79,7 @@ scenarios:
 """
 DAEMON_POLICY = """\
 config:
-  runStrategy: {minSecondsBetweenRuns: 0, maxSecondsBetweenRuns: 0}
+  runStrategy: {minSecondsBetweenRuns: 0.05, maxSecondsBetweenRuns: 0.05}
 scenarios:
 - name: kill one pod of the daemon deployment
   steps:
@@ -410,15 +410,16 @@ def rss_mib(pid: int) -> float:
 
 
 def daemon(cluster: Cluster, workdir: Path, loops: int, timeout: float) -> None:
-    """seal as a daemon: a policy with no pause between loops, each loop killing one pod
-    of a 3-replica Deployment (the sandbox brings it back); RSS at loops 10 and `loops`,
+    """seal as a daemon: a policy pausing 50 ms between loops, each loop killing one pod
+    of a 20-replica Deployment (the sandbox brings it back; without the pause seal runs
+    out of pods to kill); RSS at loops 10 and `loops`,
     and the time per loop between them."""
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "daemon"},
         "spec": {
-            "replicas": 3,
+            "replicas": 20,
             "selector": {"matchLabels": {"app": "daemon"}},
             "template": {
                 "metadata": {"labels": {"app": "daemon"}},
@@ -432,14 +433,14 @@ def daemon(cluster: Cluster, workdir: Path, loops: int, timeout: float) -> None:
     argv = [*seal_command(), "autonomous", "--policy-file", str(policy)]
     argv += ["--state-dir", str(workdir / "daemon-state")]
     env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig))
-    print(f"\nseal daemon: {loops} loops, no pause, one pod of a Deployment killed per loop")
+    print(f"\nseal daemon: {loops} loops 50 ms apart, one pod of a Deployment killed per loop")
     process = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True
     )
     assert process.stdout is not None
     watchdog = threading.Timer(timeout, process.kill)
     watchdog.start()
-    done = passed = 0
+    done = passed = killed = 0
     tail: collections.deque[str] = collections.deque(maxlen=4)
     marks: dict[int, tuple[float, float]] = {}
     log = (workdir / "daemon.log").open("w")
@@ -447,6 +448,7 @@ def daemon(cluster: Cluster, workdir: Path, loops: int, timeout: float) -> None:
         log.write(line)
         tail.append(line.strip())
         # the line that ends a scenario run (one per loop): "scenario passed in ... outcome="
+        killed += " seal.steps.pod_action: killed " in line
         if "seal.runtime.scenario: scenario " in line and " outcome=" in line:
             done += 1
             passed += "outcome=passed" in line
@@ -470,7 +472,7 @@ def daemon(cluster: Cluster, workdir: Path, loops: int, timeout: float) -> None:
     print(
         f"  RSS at loop 10: {rss10:.1f} MiB; at loop {loops}: {rssn:.1f} MiB "
         f"({growth:+.1f}%); {(tn - t10) / (loops - 10) * 1000:.1f} ms per loop; "
-        f"{passed} of {loops} loops passed"
+        f"{passed} of {loops} loops passed, {killed} pods killed"
     )
     print(
         "  RSS along the way: " + ", ".join(f"loop {n}: {m[1]:.1f} MiB" for n, m in marks.items())
