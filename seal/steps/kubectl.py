@@ -100,7 +100,9 @@ TRANSIENT = re.compile(
     r"Internal Server Error|Service Unavailable|\b50[0-4]\b|\b429\b|"
     r"connection refused|connection reset|unexpected EOF|\bEOF\b|i/o timeout|"
     r"TLS handshake timeout|timed out|etcdserver|try again later|"
-    r"an error on the server .* has prevented the request from succeeding",
+    r"an error on the server .* has prevented the request from succeeding|"
+    # validation could not start: the schema document did not come (a server-side fault)
+    r"failed to download openapi",
     re.IGNORECASE,
 )
 #: attempts at a kubectl call that fails transiently, and the first pause between them

@@ -167,3 +167,27 @@ def test_a_payload_seal_cannot_read_is_refused_before_kubectl_sees_it(
     assert why in str(refused.value)
     assert "cannot check it against the safety rules" in str(refused.value)
     assert len(harness.journal) == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "transient"),
+    [
+        (
+            'error validating "STDIN": error validating data: failed to download openapi: '
+            "unknown; if you choose to ignore these errors, turn validation off with "
+            "--validate=false",
+            True,
+        ),
+        ("Error from server (InternalError): an error on the server (\"boom\") has "
+         "prevented the request from succeeding", True),
+        ('Get "https://127.0.0.1:6443/api?timeout=32s": EOF', True),
+        ("Error from server (TooManyRequests): the server has received too many requests",
+         True),
+        ('error validating data: ValidationError(ConfigMap): unknown field "dat"', False),
+        ('Error from server (Forbidden): configmaps "x" is forbidden', False),
+    ],
+)
+def test_what_counts_as_a_transient_kubectl_failure(message: str, transient: bool) -> None:
+    from seal.steps.kubectl import TRANSIENT
+
+    assert bool(TRANSIENT.search(message)) is transient
