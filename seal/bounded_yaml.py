@@ -186,16 +186,30 @@ def _yaml_error(exc: yaml.YAMLError) -> DocumentError:
 def compose_all(text: str, limits: Limits = DEFAULT_LIMITS) -> list[yaml.Node]:
     """The node trees of every document in `text`, aliases shared (not copied)."""
     check_size(len(text) if text.isascii() else len(text.encode("utf-8", "replace")), limits)
-    composer = _Composer(limits)
     try:
-        for event in yaml.parse(text, Loader=_LOADER):
-            composer.feed(event)
+        try:
+            return _composed(text, limits, _LOADER)
+        except yaml.MarkedYAMLError as exc:
+            if _LOADER is yaml.SafeLoader or "maximum nesting depth" not in str(exc.problem):
+                raise
+            # libyaml's own depth bound (PyYAML 6.0.4 on), met as its scanner reads ahead
+            # of the events: the pure-Python parser finds where seal's bound is crossed
+            try:
+                return _composed(text, limits, yaml.SafeLoader)
+            except yaml.reader.ReaderError as python_exc:  # it counts characters
+                raise _reader_error(text, python_exc, in_bytes=False) from python_exc
     except yaml.reader.ReaderError as exc:
-        raise _reader_error(text, exc) from exc
+        raise _reader_error(text, exc, in_bytes=_LOADER is not yaml.SafeLoader) from exc
     except yaml.YAMLError as exc:
         raise _yaml_error(exc) from exc
     except UnicodeEncodeError as exc:  # a lone surrogate: text that no file can hold
         raise DocumentError("the text is not valid Unicode", **_position(text, exc.start)) from exc
+
+
+def _composed(text: str, limits: Limits, loader: Any) -> list[yaml.Node]:
+    composer = _Composer(limits)
+    for event in yaml.parse(text, Loader=loader):
+        composer.feed(event)
     return composer.documents
 
 
@@ -204,10 +218,10 @@ def _position(text: str, index: int) -> dict[str, int]:
     return {"line": text.count("\n", 0, index) + 1, "column": index - line_start + 1}
 
 
-def _reader_error(text: str, exc: yaml.reader.ReaderError) -> DocumentError:
+def _reader_error(text: str, exc: yaml.reader.ReaderError, *, in_bytes: bool) -> DocumentError:
     """A character YAML does not allow, located (libyaml counts UTF-8 bytes)."""
     index = exc.position
-    if _LOADER is not yaml.SafeLoader:
+    if in_bytes:
         index = len(text.encode("utf-8")[: exc.position].decode("utf-8", "ignore"))
     shown = repr(text[index : index + 1]) if index < len(text) else "a character"
     return DocumentError(
