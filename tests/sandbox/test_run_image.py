@@ -155,7 +155,15 @@ def ready(box: Sandbox) -> bool:
 
 def started_line(box: Sandbox) -> dict[str, object]:
     def find() -> dict[str, object] | None:
-        for line in kubectl(box, "logs", "app").splitlines():
+        result = subprocess.run(
+            ["kubectl", "--kubeconfig", str(box.kubeconfig_path), "logs", "app"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            # until the process is started the kubelet has no log to give, as a real one says
+            assert "is waiting to start: ContainerCreating" in result.stderr, result.stderr
+            return None
+        for line in result.stdout.splitlines():
             if line.startswith("started "):
                 found: dict[str, object] = json.loads(line.removeprefix("started "))
                 return found
