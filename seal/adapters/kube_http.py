@@ -59,21 +59,19 @@ def _decoded(data: bytes, text: bool) -> Obj:
     return decoded
 
 
-def _urllib3_pool(connection: ClusterConnection, size: int) -> urllib3.PoolManager:
-    """The urllib3 pool of watch streams, and of every request behind a proxy."""
+def _urllib3_pool(
+    connection: ClusterConnection, size: int, context: ssl.SSLContext | None
+) -> urllib3.PoolManager:
+    """The urllib3 pool of watch streams, and of every request behind a proxy, with the
+    TLS settings (`context`) that seal's own transport uses."""
     import urllib3
 
     tls: dict[str, Any] = {}
     if connection.insecure:
         # Said once when the client was made rather than by urllib3 on every request.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    if connection.server.startswith("https"):
-        tls = {
-            "cert_reqs": ssl.CERT_NONE if connection.insecure else ssl.CERT_REQUIRED,
-            "ca_certs": connection.ca_file,
-            "cert_file": connection.client_cert_file,
-            "key_file": connection.client_key_file,
-        }
+    if context is not None:
+        tls["ssl_context"] = context
         if connection.tls_server_name:
             tls["server_hostname"] = connection.tls_server_name
     if connection.proxy_url:
@@ -83,7 +81,6 @@ def _urllib3_pool(connection: ClusterConnection, size: int) -> urllib3.PoolManag
 
 class ApiClient:
     """One API server's requests; safe to share between threads (pooled connections)."""
-
 
     def __init__(
         self,
@@ -113,8 +110,16 @@ class ApiClient:
                 "TLS certificate checks are off for %s (insecure-skip-tls-verify)",
                 connection.server,
             )
+        context = None
+        if connection.server.startswith("https"):
+            context = tls_context(
+                insecure=connection.insecure,
+                ca_file=connection.ca_file,
+                cert_file=connection.client_cert_file,
+                key_file=connection.client_key_file,
+            )
         self._http = PacedPool(
-            functools.partial(_urllib3_pool, connection, pool_size + STREAMS),
+            functools.partial(_urllib3_pool, connection, pool_size + STREAMS, context),
             pool_size,
             rate_limiter,
         )
@@ -122,14 +127,6 @@ class ApiClient:
         #: requests go through the lean transport, unless a proxy is in the way
         self._transport: ApiTransport | None = None
         if not connection.proxy_url:
-            context = None
-            if connection.server.startswith("https"):
-                context = tls_context(
-                    insecure=connection.insecure,
-                    ca_file=connection.ca_file,
-                    cert_file=connection.client_cert_file,
-                    key_file=connection.client_key_file,
-                )
             self._transport = ApiTransport(
                 connection.server,
                 context=context,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import urllib3
 
 #: requests a second, and how many may go at once after a quiet spell, when the API
-#: server does not pace its clients itself (see `AUTO`): high enough that 10,000 kills
+#: server does not pace its clients itself (see `ClientLimits.auto`): high enough that 10,000 kills
 #: end within 10 s, low enough that a mistaken policy cannot flood an API server with
 #: tens of thousands of requests a second. Lower them for a shared control plane.
 DEFAULT_QPS = 1000.0
@@ -82,7 +82,7 @@ class TokenBucket:
         self.auto = auto
         self.lifted = False
 
-    def saw_answer(self, headers: Mapping[str, str] | Any) -> None:
+    def saw_answer(self, headers: Mapping[str, str]) -> None:
         """An answer's headers: an `auto` limit is lifted at the first that shows the API
         server applies priority and fairness (said once in the log)."""
         if not self.auto or self.lifted:

@@ -285,12 +285,20 @@ def load_policy(
 def may_hold_experiment(path: str) -> bool:
     """False only for a UTF-8 file without the word `method`, which no experiment is:
     such a policy never pays for the experiment converter's import."""
+    raw = _read_head(path)
+    try:
+        return raw is None or "method" in raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True  # the converter or the policy parser says what is wrong
+
+
+def _read_head(path: str) -> bytes | None:
+    """The file's bytes, up to one past the largest policy read; None when unreadable."""
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
-        return "method" in raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return True  # the converter or the policy parser says what is wrong
+            return handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
+    except OSError:
+        return None
 
 
 #: what a policy is made of: the file's bytes and the environment its values come from
@@ -298,12 +306,8 @@ Fingerprint = tuple[bytes, frozenset[tuple[str, str]]]
 
 
 def _fingerprint(path: str) -> Fingerprint | None:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(bounded_yaml.DEFAULT_LIMITS.max_bytes + 1)
-    except OSError:
-        return None
-    return raw, frozenset(os.environ.items())
+    raw = _read_head(path)
+    return None if raw is None else (raw, frozenset(os.environ.items()))
 
 
 class PolicyFile:

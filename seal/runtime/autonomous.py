@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 def read_policy(policy_file: str) -> Policy:
     """The policy in the file, its warnings logged; `PolicyError` when it is invalid."""
-    policy = load_policy(policy_file, STEP_TYPES)
+    return _warned(load_policy(policy_file, STEP_TYPES))
+
+
+def _warned(policy: Policy) -> Policy:
+    """`policy`, its warnings logged."""
     for warning in policy.warnings:
         log.warning("%s", warning)
     return policy
@@ -33,10 +37,7 @@ def _reader(source: PolicyFile) -> Callable[[], Policy]:
 
     def read() -> Policy:
         policy, fresh = source.load()
-        if fresh:
-            for warning in policy.warnings:
-                log.warning("%s", warning)
-        return policy
+        return _warned(policy) if fresh else policy
 
     return read
 
