@@ -127,12 +127,23 @@ def install(cache: Path, tools: list[str]) -> tuple[dict[str, Path], list[str]]:
     bins = {}
     for tool in tools:
         if tool == "seal":
+            compile_seal()
             continue
         try:
             bins[tool] = ensure_venv(cache, tool)
         except InstallFailed as exc:
             print(f"{tool}: FAILED to install, left out: {exc}", flush=True)
     return bins, [t for t in tools if t == "seal" or t in bins]
+
+
+def compile_seal() -> None:
+    """seal's bytecode written, as pip writes the peers' when it installs them: an
+    editable tree has none where PYTHONDONTWRITEBYTECODE is set, and seal would then
+    compile its sources at every start while the peers do not."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "seal", "drivers", "sandbox"],
+        cwd=REPO, check=True, stdout=subprocess.DEVNULL, timeout=600,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- the sandbox
