@@ -1,5 +1,5 @@
 """Lets `python -m seal` run the command line."""
 
-from seal.cli import main
+from seal.cli import run
 
-main()
+run()

@@ -6,10 +6,12 @@ Subcommands live in their own modules and are imported only when invoked, so
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
-from typing import Any
+import threading
+from typing import Any, NoReturn
 
 import click
 
@@ -181,3 +183,37 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def run() -> NoReturn:
+    """The `seal` console script and `python -m seal`: `main`, then a quick exit.
+
+    The process ends as Python's own exit begins (non-daemon threads waited for,
+    `atexit` handlers run, the standard streams flushed) and then stops, without tearing
+    down every module and object one by one: that teardown changes nothing outside the
+    process and costs a short run a sixth of its time (30 to 40 ms of a 0.2 s kill).
+    An exception other than `SystemExit` ends the process the usual way."""
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is None:  # a Python without it: its own exit
+        sys.exit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # as Python does with a message
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = 120  # Python's status when its streams cannot be flushed at exit
+    os._exit(status)
