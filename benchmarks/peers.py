@@ -5,20 +5,21 @@ environments of their own under a cache directory (default .bench-venvs/ at the 
 repository), reusing them when they are there. Then starts one sandbox (`seal sandbox
 --preset large` in its own process) and, for each size (1, 100, 1,000 and 10,000 pods by
 default), for each tool in turn, creates that many pods matched by one label selector and
-has the tool kill them all:
+has the tool kill them all, in three rounds (`--repeats`):
 
 - seal: `seal autonomous` with a podAction killing every matched pod (force);
 - Chaos Toolkit: `chaos run` of an experiment calling chaosk8s.pod.actions.terminate_pods
   with all=true and grace period 0;
 - PowerfulSeal: `powerfulseal autonomous` with the same policy as seal's (runs: 1).
 
-For each run it prints the wall time, the CPU time of the tool (its processes' rusage),
-the sandbox's CPU time, the API requests the tool made (by verb and resource, read from
-the sandbox's /sandbox/v1/metrics before and after), the pods actually deleted (by uid)
-and the ratios against seal. Then the startup of each tool (`seal validate`, `chaos
-validate`, `powerfulseal validate`) and a seal daemon of 1,000 loops (RSS at loops 10 and
-1,000, time per loop). Each run has a timeout; a tool that fails is reported as failed
-with the tail of its output, and the benchmark goes on.
+For each run it prints the wall time and the CPU time of the tool (its processes'
+rusage); then, for each tool and size, the median round's wall time, the median CPU
+time, the sandbox's CPU time, the API requests the tool made (by verb and resource, read
+from the sandbox's /sandbox/v1/metrics before and after), the fewest pods actually
+deleted in a round (by uid) and the ratios against seal. Then the startup of each tool
+(`seal validate`, `chaos validate`, `powerfulseal validate`) and a seal daemon of 1,000
+loops (RSS at loops 10 and 1,000, time per loop). Each run has a timeout; a tool that
+fails is reported as failed with the tail of its output, and the benchmark goes on.
 
     python benchmarks/peers.py [--sizes 1,100] [--tools seal,chaos] [--quick]
 """
@@ -33,6 +34,7 @@ import json
 import os
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -227,6 +229,17 @@ class Cluster:
                     counts[f"{sample.labels['verb']} {what}"] += int(sample.value)
         return counts
 
+    def settle(self, quiet: float = 0.01, window: float = 0.2, bound: float = 10.0) -> None:
+        """Wait (at most `bound` seconds) for a `window` in which the sandbox spent less
+        than `quiet` CPU seconds: every tool starts on an idle sandbox, not on one still
+        busy with the pods just made."""
+        deadline = time.monotonic() + bound
+        while time.monotonic() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(window)
+            if self.cpu_seconds() - before < quiet:
+                return
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -345,15 +358,22 @@ def chaos_failure(journal: Path) -> str:
 
 
 def run_one(
-    tool: str, size: int, cluster: Cluster, bins: dict[str, Path], workdir: Path, timeout: float
+    tool: str,
+    size: int,
+    cluster: Cluster,
+    bins: dict[str, Path],
+    workdir: Path,
+    timeout: float,
+    round_: int,
 ) -> Result:
-    label = f"{tool}-{size}"
+    label = f"{tool}-{size}-{round_}"
     cluster.create_pods(label, size)
     selector = f"bench={label}"
     uids = {p["metadata"]["uid"] for p in cluster.pods(selector)}
     argv = command(tool, bins, workdir, selector)
     env = dict(os.environ, KUBECONFIG=str(cluster.kubeconfig))
     env["PATH"] = f"{bins.get(tool, Path(sys.executable).parent)}:{env['PATH']}"
+    cluster.settle()
     before, sandbox_before = cluster.requests(), cluster.cpu_seconds()
     wall, cpu, failure = timed(argv, env, timeout, workdir / f"{label}.log")
     sandbox_cpu = cluster.cpu_seconds() - sandbox_before
@@ -527,16 +547,46 @@ def kills(
     bins: dict[str, Path],
     workdir: Path,
     timeout: float,
+    repeats: int,
 ) -> None:
-    """Each size, each tool in turn (interleaved), then the table."""
+    """Each size, `repeats` rounds of each tool in turn (interleaved), then the table of
+    the median runs."""
     results = []
     for size in sizes:
-        for tool in tools:
-            result = run_one(tool, size, cluster, bins, workdir, timeout)
-            results.append(result)
-            state = f"FAILED ({result.failure[:80]})" if result.failure else "ok"
-            print(f"  {size:>6} pods, {tool}: {result.wall:.2f} s, {state}", flush=True)
-    show(results)
+        for round_ in range(1, repeats + 1):
+            for tool in tools:
+                result = run_one(tool, size, cluster, bins, workdir, timeout, round_)
+                results.append(result)
+                state = f"FAILED ({result.failure[:80]})" if result.failure else "ok"
+                print(
+                    f"  {size:>6} pods, {tool}, round {round_}: "
+                    f"{result.wall:.2f} s wall, {result.cpu:.2f} s CPU, {state}",
+                    flush=True,
+                )
+    show([median_run([r for r in results if (r.tool, r.size) == key]) for key in _keys(results)])
+
+
+def _keys(results: list[Result]) -> list[tuple[str, int]]:
+    return list(dict.fromkeys((r.tool, r.size) for r in results))
+
+
+def median_run(runs: list[Result]) -> Result:
+    """One line for the runs of a tool at a size: the median wall and the median CPU
+    time, the requests and sandbox CPU of the median-wall run; the fewest pods deleted and
+    the first failure, so that no failed or partial round hides behind the others."""
+    by_wall = sorted(runs, key=lambda r: r.wall)
+    middle = by_wall[len(by_wall) // 2]
+    failed = next((r.failure for r in runs if r.failure), "")
+    return Result(
+        middle.tool,
+        middle.size,
+        middle.wall,
+        statistics.median(r.cpu for r in runs),
+        middle.sandbox_cpu,
+        min(r.deleted for r in runs),
+        middle.requests,
+        failed,
+    )
 
 
 def main() -> None:
@@ -547,6 +597,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=200, help="nodes of the sandbox")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     parser.add_argument("--daemon-loops", type=int, default=1000)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds of each kill; the median is shown"
+    )
     parser.add_argument("--startup-repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".bench-venvs")
     parser.add_argument(
@@ -566,6 +619,8 @@ def main() -> None:
     if not parts or parts - {"kills", "startup", "daemon"}:
         parser.error("--parts: choose among kills, startup, daemon")
     loops = 100 if args.quick else args.daemon_loops
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if loops <= 10:
         parser.error("--daemon-loops must be more than 10")
     bins, tools = install(args.cache_dir, tools)
@@ -578,7 +633,15 @@ def main() -> None:
         cluster.call("POST", "/api/v1/namespaces", {"metadata": {"name": NAMESPACE}})
         print(f"sandbox: {args.nodes} nodes; tools: {', '.join(tools)}; sizes: {sizes}")
         if "kills" in parts:
-            kills(cluster, tools, sizes, bins, workdir, args.timeout)
+            kills(
+                cluster,
+                tools,
+                sizes,
+                bins,
+                workdir,
+                args.timeout,
+                1 if args.quick else args.repeats,
+            )
         if "startup" in parts:
             startup(tools, bins, workdir, 1 if args.quick else args.startup_repeats)
         if "daemon" in parts and "seal" in tools:

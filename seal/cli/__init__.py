@@ -200,7 +200,9 @@ def run() -> NoReturn:
     else:
         code = 0
     shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is None:  # a Python without it: its own exit
+    if shutdown is None or sys.getprofile() is not None or sys.gettrace() is not None:
+        # a Python without it, or a profiler or debugger that reports once the process
+        # ends the usual way (`python -m cProfile -m seal`): Python's own exit
         sys.exit(code)
     if code is None:
         status = 0
