@@ -177,9 +177,8 @@ class Api:
             target.namespace,
             query.get("labelSelector") or None,
             query.get("fieldSelector") or None,
+            start_after,
         ):
-            if start_after is not None and key <= start_after:
-                continue
             if limit and len(page) >= limit:
                 assert last_key is not None
                 return page, self.store.continue_token(last_key, self.store.resource_version)

@@ -6,6 +6,7 @@ No I/O. Everything runs on the sandbox's event loop thread, so there are no lock
 from __future__ import annotations
 
 import base64
+import bisect
 import collections
 import copy
 import datetime as dt
@@ -256,8 +257,10 @@ class Store:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        start_after: tuple[str, str] | None = None,
     ) -> Iterator[tuple[tuple[str, str], Entry]]:
-        """Matching entries in (namespace, name) order."""
+        """Matching entries in (namespace, name) order; with `start_after`, those after
+        that key only (a LIST's next page: the pages before it are not matched again)."""
         try:
             selector = parse_selector(label_selector) if label_selector else None
         except SelectorError as exc:
@@ -268,6 +271,8 @@ class Store:
             keys = [(namespace, n) for n in sorted(self._names[resource].get(namespace, ()))]
         else:
             keys = sorted(table)
+        if start_after is not None:
+            keys = keys[bisect.bisect_right(keys, start_after) :]
         for key in keys:
             entry = table[key]
             obj = entry.obj

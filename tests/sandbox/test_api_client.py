@@ -56,6 +56,35 @@ def test_selectors_and_pagination(api: client.ApiClient) -> None:
     assert len(running) == 6
 
 
+def test_pages_of_a_selector_in_a_namespace_cover_its_pods_once(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="paged")))
+    for index in range(23):
+        labels = {"app": "odd" if index % 2 else "even"}
+        pod = client.V1Pod(
+            metadata=client.V1ObjectMeta(name=f"p{index:02d}", labels=labels),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]),
+        )
+        core.create_namespaced_pod("paged", pod)
+    seen: list[str] = []
+    token = None
+    for _ in range(20):
+        page = core.list_namespaced_pod("paged", label_selector="app=odd", limit=5, _continue=token)
+        seen += [p.metadata.name for p in page.items]
+        if len(seen) == 5:  # a pod gone and one added between pages: later pages see that
+            core.delete_namespaced_pod("p11", "paged", grace_period_seconds=0)
+            extra = client.V1Pod(
+                metadata=client.V1ObjectMeta(name="p99", labels={"app": "odd"}),
+                spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]),
+            )
+            core.create_namespaced_pod("paged", extra)
+        token = page.metadata._continue
+        if not token:
+            break
+    odd = [f"p{i:02d}" for i in range(1, 23, 2)]
+    assert seen == [*[n for n in odd if n != "p11"], "p99"]
+
+
 def test_create_patch_delete_and_errors(api: client.ApiClient) -> None:
     core = client.CoreV1Api(api)
     body = {"metadata": {"name": "cfg", "labels": {"a": "1"}}, "data": {"k": "v"}}
