@@ -108,13 +108,22 @@ def parse_path(path: str) -> Target | None:
     return Target(resource, namespace, name, sub)
 
 
+def _json(raw: bytes) -> Any:
+    """A JSON body, read by orjson (every DELETE carries one); what orjson refuses and
+    json takes (NaN, integers beyond 64 bits) or refuses with its own message, by json."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         if "yaml" in (request.content_type or ""):
             # bounded: no alias bomb or deep nesting reaches the sandbox's memory or stack
             return bounded_yaml.load(raw.decode("utf-8"), unique_keys=False)
-        return json.loads(raw or b"null")
+        return _json(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "BadRequest", f"the request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
