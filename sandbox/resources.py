@@ -55,6 +55,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "Event", "events", True, ("ev",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
+    ResourceType("", "v1", "Secret", "secrets", True),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), ("status", "scale")),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ("status", "scale")),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),

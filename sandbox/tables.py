@@ -127,6 +127,10 @@ def _configmap(obj: Obj) -> list[Any]:
     return [len(obj.get("data") or {}) + len(obj.get("binaryData") or {})]
 
 
+def _secret(obj: Obj) -> list[Any]:
+    return [obj.get("type") or "Opaque", len(obj.get("data") or {})]
+
+
 def _endpoints(obj: Obj) -> list[Any]:
     pairs = [
         f"{address.get('ip')}:{port.get('port')}"
@@ -185,6 +189,7 @@ LAYOUTS: dict[str, tuple[list[Column], list[Column], Callable[[Obj], list[Any]]]
     ),
     "namespaces": ([("Status", "string", 0)], [], _namespace),
     "configmaps": ([("Data", "integer", 0)], [], _configmap),
+    "secrets": ([("Type", "string", 0), ("Data", "integer", 0)], [], _secret),
     "endpoints": ([("Endpoints", "string", 0)], [], _endpoints),
     "leases": ([("Holder", "string", 0)], [], _lease),
     "poddisruptionbudgets": (

@@ -9,6 +9,8 @@ real server does by default; `null` stands for an absent field.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
@@ -134,6 +136,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "spec": {"holderIdentity": STR, "leaseDurationSeconds": INT, "leaseTransitions": INT}
     },
     "configmaps": {"data": MAP, "binaryData": MAP},
+    "secrets": {"data": MAP, "stringData": MAP, "type": STR, "immutable": BOOL},
     "namespaces": {"status": {"phase": STR}},
 }
 _PERCENT = re.compile(r"^[0-9]+%$")
@@ -260,6 +263,8 @@ def validate(resource: str, obj: Obj) -> None:
     )
     found = found or _ranges(resource, obj)
     if found is None:
+        if resource == "secrets":
+            _secret_data(obj)
         return
     path, value, what = found
     rtype = BY_PLURAL[resource]
@@ -288,3 +293,25 @@ def validate(resource: str, obj: Obj) -> None:
             ],
         },
     )
+
+
+def _secret_data(secret: Obj) -> None:
+    """A Secret as the API server stores it: of type Opaque unless it says, `data`
+    holding base64 (anything else is a 400, as decoding it would be), the write-only
+    `stringData` merged into `data`, encoded, its values winning."""
+    secret.setdefault("type", "Opaque")
+    data = secret.get("data") or {}
+    for key, value in data.items():
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
+                f"in data[{key!r}]",
+            ) from exc
+    plain = secret.pop("stringData", None) or {}
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in plain.items()}
+    if data or encoded:
+        secret["data"] = {**data, **encoded}

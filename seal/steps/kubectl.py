@@ -63,7 +63,7 @@ def run(spec: KubectlSpec, ctx: StepContext) -> StepOutcome:
         ctx.undo.record(
             KUBECTL_DELETE,
             {
-                "manifest": spec.payload,
+                "manifest": identities(spec.payload) or spec.payload,
                 "binary": spec.kubectl_binary,
                 "proxy": spec.proxy,
                 "timeout": spec.timeout_seconds,
@@ -243,6 +243,22 @@ def payload_objects(payload: str) -> list[dict[str, Any]]:
         return objects_of(bounded_yaml.load_all(payload, unique_keys=False))
     except (yaml.YAMLError, DocumentError):
         return []
+
+
+def identities(payload: str) -> str:
+    """The objects of a payload by identity alone (apiVersion, kind, name, namespace), as
+    YAML documents: all that the undo's `kubectl delete` and `get` need, and none of the
+    contents (a Secret's data, a ConfigMap's values), which the journal, perhaps a
+    ConfigMap in the cluster, must not hold. "" for a payload without objects."""
+    documents = []
+    for item in payload_objects(payload):
+        metadata = item.get("metadata") or {}
+        identity: dict[str, Any] = {k: item[k] for k in ("apiVersion", "kind") if k in item}
+        if isinstance(metadata, dict):
+            names = ("name", "generateName", "namespace")
+            identity["metadata"] = {k: metadata[k] for k in names if k in metadata}
+        documents.append(identity)
+    return yaml.safe_dump_all(documents, sort_keys=True) if documents else ""
 
 
 def _unreadable(payload: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 
 import pytest
@@ -55,7 +56,9 @@ def test_apply_records_its_undo_before_acting_and_the_undo_deletes_it(
     assert exists(harness, CONFIGMAP) and exists(harness, SERVICE)
     [entry] = harness.journal.pending(harness.run_id)
     assert entry.kind == KUBECTL_DELETE
+    # the undo names what it deletes, and holds nothing of its contents
     assert "name: chaos-settings" in entry.payload["manifest"]
+    assert "latency" not in entry.payload["manifest"]
     assert f'"kind":"{KUBECTL_DELETE}"' in harness.journal.path.read_text()
     report = replay_undos(harness.journal, harness.context(), harness.metrics, harness.run_id)
     assert report.undone == 1 and report.failed == ()
@@ -191,3 +194,30 @@ def test_what_counts_as_a_transient_kubectl_failure(message: str, transient: boo
     from seal.steps.kubectl import TRANSIENT
 
     assert bool(TRANSIENT.search(message)) is transient
+
+
+SECRET = """\
+- kubectl:
+    action: apply
+    payload: |
+      apiVersion: v1
+      kind: Secret
+      metadata: {name: chaos-credentials, namespace: default, labels: {team: sre}}
+      stringData: {password: hunter2-in-the-policy}
+"""
+
+
+def test_the_journal_holds_no_secret_of_an_applied_manifest(harness: StepHarness) -> None:
+    secret = "/api/v1/namespaces/default/secrets/chaos-credentials"
+    outcome = harness.run(STEP, SECRET)
+    assert outcome.result == "passed" and exists(harness, secret)
+    stored = harness.kube.request("GET", secret)
+    assert stored["type"] == "Opaque" and "stringData" not in stored  # as a server keeps it
+    assert base64.b64decode(stored["data"]["password"]) == b"hunter2-in-the-policy"
+    [entry] = harness.journal.pending(harness.run_id)
+    assert "hunter2" not in harness.journal.path.read_text()
+    assert "team" not in entry.payload["manifest"]
+    report = replay_undos(harness.journal, harness.context(), harness.metrics, harness.run_id)
+    assert report.undone == 1 and report.failed == ()
+    assert not exists(harness, secret)  # the identity alone was enough to delete it
+
